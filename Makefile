@@ -1,0 +1,25 @@
+# Each target creates or reuses .venv and installs the project, so on a fresh clone it is the only command needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test up bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hookline demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+up: $(STAMP)
+	$(BIN)/hookline up --sandbox
+
+clean:
+	rm -rf var test-output .pytest_cache

@@ -1,0 +1,132 @@
+"""`hookline submit …` and `hookline status`."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from shared.config import load_settings
+from shared.errors import ValidationError
+from shared.producer import get_job, submit_job
+from shared.states import JobStatus
+
+
+def print_job(job: dict[str, Any]) -> None:
+    click.echo(f"job {job['id']}  {job['operation']}  {job['status']}"
+               + (f"  upstream={job['upstream_task_id']}" if job["upstream_task_id"] else ""))
+    if job["error"]:
+        click.echo(f"  error: {job['error']}")
+    for clip in job["clips"]:
+        duration = f"{clip['duration']:.1f}s" if clip["duration"] is not None else "?"
+        click.echo(f"  clip {clip['id']}  {duration:>7}  {clip['title'] or ''}  {clip['audio_url'] or ''}")
+    if job["lyrics"]:
+        click.echo(f"  lyrics: {job['lyrics']['title']}")
+        for line in (job["lyrics"]["text"] or "").splitlines():
+            click.echo(f"    {line}")
+
+
+def wait_for(job_ids: list[str], timeout: float, settings: Any = None) -> list[dict[str, Any]]:
+    """Wait on our own database (not the upstream) until every job is terminal."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = [get_job(j, settings=settings) for j in job_ids]
+        if all(JobStatus(j["status"]).terminal for j in jobs) or time.monotonic() > deadline:
+            return jobs
+        time.sleep(0.25)
+
+
+def _submit(operation: str, params: dict[str, Any], wait: bool, as_json: bool, timeout: float) -> None:
+    settings = load_settings()
+    try:
+        job_id = submit_job(operation, params, settings=settings)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not wait:
+        click.echo(json.dumps({"id": job_id}) if as_json else job_id)
+        return
+    (job,) = wait_for([job_id], timeout, settings)
+    click.echo(json.dumps(job) if as_json else "", nl=as_json)
+    if not as_json:
+        print_job(job)
+    if job["status"] != JobStatus.SUCCEEDED.value:
+        raise SystemExit(1)
+
+
+WAIT = [
+    click.option("--wait", is_flag=True, help="wait until the job is finished and print it"),
+    click.option("--json", "as_json", is_flag=True, help="machine output"),
+    click.option("--timeout", type=float, default=600.0, show_default=True, help="with --wait"),
+]
+
+
+def with_wait(fn):  # type: ignore[no-untyped-def]
+    for option in reversed(WAIT):
+        fn = option(fn)
+    return fn
+
+
+def parse_param(values: tuple[str, ...]) -> dict[str, Any]:
+    """--param key=value; the value is JSON when it parses as JSON, else a string."""
+    params: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected key=value", param_hint="--param")
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+@click.group()
+def submit() -> None:
+    """Submit a job (params are the upstream's own field names)."""
+
+
+@submit.command("lyrics")
+@click.option("--prompt", required=True, help="topic or theme")
+@with_wait
+def submit_lyrics(prompt: str, wait: bool, as_json: bool, timeout: float) -> None:
+    """Generate lyrics."""
+    _submit("lyrics", {"prompt": prompt}, wait, as_json, timeout)
+
+
+@submit.command("music")
+@click.option("--gpt-description-prompt", "--description", "description", help="inspiration mode: what the song is about")
+@click.option("--prompt", help="custom mode: lyrics with [Verse] markers")
+@click.option("--tags", help="custom mode: style tags")
+@click.option("--title", help="custom mode: title")
+@click.option("--mv", default="chirp-crow", show_default=True, help="model version")
+@click.option("--instrumental", is_flag=True, help="make_instrumental")
+@click.option("--negative-tags")
+@click.option("--param", "extra", multiple=True, help="any other upstream field, key=value (JSON values allowed)")
+@with_wait
+def submit_music(description: str | None, prompt: str | None, tags: str | None, title: str | None, mv: str,
+                 instrumental: bool, negative_tags: str | None, extra: tuple[str, ...], wait: bool, as_json: bool,
+                 timeout: float) -> None:
+    """Generate music: inspiration (--description) or custom (--prompt --tags --title), or any mode via --param."""
+    params: dict[str, Any] = {"mv": mv}
+    for key, value in (("gpt_description_prompt", description), ("prompt", prompt), ("tags", tags),
+                       ("title", title), ("negative_tags", negative_tags)):
+        if value is not None:
+            params[key] = value
+    if instrumental:
+        params["make_instrumental"] = True
+    params.update(parse_param(extra))
+    _submit("music", params, wait, as_json, timeout)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True)
+def status(job_id: str, as_json: bool) -> None:
+    """Show a job."""
+    job = get_job(job_id, settings=load_settings())
+    if as_json:
+        click.echo(json.dumps(job))
+    else:
+        print_job(job)

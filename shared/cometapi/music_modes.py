@@ -1,0 +1,206 @@
+"""The modes of /suno/submit/music: how the upstream tells them apart, and what each accepts.
+
+The upstream has no "mode" field: the mode follows from the fields, and so it does here.
+``music_mode`` reads it off the params, ``validate_music`` checks the mode's fields and
+returns the body to send. Every mode's rules are data (``MODE_SPECS``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from shared.cometapi.field_rules import (
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    TEXT,
+    TEXT_LIST,
+    FieldSpec,
+    check_at_least,
+    check_fields,
+    check_span,
+    drop_nulls,
+    reject_notify_hook,
+)
+from shared.errors import BadRequest
+
+MODELS: tuple[str, ...] = (
+    "chirp-crow",  # v5
+    "chirp-bluejay",  # v4.5+
+    "chirp-auk",  # v4.5
+    "chirp-v4",
+    "chirp-v3-5",
+    "chirp-v3-0",
+    "chirp-v3-5-tau",
+    "chirp-v4-tau",
+)
+# Models that take task=artist_consistency (a persona). chirp-auk is listed by the upstream too.
+TAU_MODELS: tuple[str, ...] = ("chirp-v3-5-tau", "chirp-v4-tau", "chirp-auk")
+
+# task value -> mode; a request without "task" is inspiration, custom, instrumental or infill.
+TASK_MODES: tuple[str, ...] = (
+    "extend",
+    "upload_extend",
+    "artist_consistency",
+    "underpainting",
+    "overpainting",
+    "infill",
+    "gen_stem",
+)
+MUSIC_MODES: tuple[str, ...] = ("inspiration", "custom", "instrumental", *TASK_MODES)
+
+MUSIC_FIELD_KINDS: dict[str, str] = {
+    "mv": TEXT,
+    "task": TEXT,
+    "generation_type": TEXT,
+    "gpt_description_prompt": TEXT,
+    "prompt": TEXT,
+    "tags": TEXT,
+    "negative_tags": TEXT,
+    "title": TEXT,
+    "make_instrumental": BOOLEAN,
+    "task_id": TEXT,
+    "continue_clip_id": TEXT,
+    "continue_at": NUMBER,
+    "continued_aligned_prompt": TEXT,
+    "persona_id": TEXT,
+    "artist_clip_id": TEXT,
+    "underpainting_clip_id": TEXT,
+    "underpainting_start_s": NUMBER,
+    "underpainting_end_s": NUMBER,
+    "overpainting_clip_id": TEXT,
+    "overpainting_start_s": NUMBER,
+    "overpainting_end_s": NUMBER,
+    "override_fields": TEXT_LIST,
+    "infill_start_s": NUMBER,
+    "infill_end_s": NUMBER,
+    "stem_type_id": INTEGER,
+    "stem_type_group_name": TEXT,
+    "stem_task": TEXT,
+}
+
+_EVERY_MODE = {"mv", "generation_type"}
+_STYLE = {"prompt", "tags", "title", "negative_tags", "make_instrumental"}
+_CONTINUATION = {"task_id", "continued_aligned_prompt"}
+
+
+def _spec(required: set[str], optional: set[str]) -> FieldSpec:
+    names = required | optional | _EVERY_MODE
+    return FieldSpec(kinds={name: MUSIC_FIELD_KINDS[name] for name in sorted(names)}, required=frozenset(required))
+
+
+MODE_SPECS: dict[str, FieldSpec] = {
+    # A topic; the upstream writes lyrics and style. prompt may be present but must be "".
+    "inspiration": _spec({"gpt_description_prompt"}, {"prompt", "make_instrumental", "negative_tags"}),
+    "custom": _spec({"prompt", "tags", "title"}, _STYLE),
+    # Custom without vocals: make_instrumental true, or an empty prompt (the scenario guide's form).
+    "instrumental": _spec({"tags", "title"}, _STYLE),
+    # The seeds show extend both with and without task_id and the style fields: only the
+    # continuation point is required; the style fields may be "" (instrumental continuation).
+    "extend": _spec({"task", "continue_clip_id", "continue_at"}, _STYLE | _CONTINUATION),
+    "upload_extend": _spec({"task", "continue_clip_id", "continue_at"}, _STYLE | _CONTINUATION),
+    "artist_consistency": _spec(
+        {"task", "prompt", "tags", "title", "persona_id", "artist_clip_id", "mv"}, _STYLE | {"task_id"}
+    ),
+    "underpainting": _spec(
+        {"task", "underpainting_clip_id", "underpainting_start_s", "underpainting_end_s", "tags", "title"},
+        _STYLE | {"override_fields"},
+    ),
+    "overpainting": _spec(
+        {"task", "overpainting_clip_id", "overpainting_start_s", "overpainting_end_s", "tags", "title", "prompt"},
+        _STYLE | {"override_fields"},
+    ),
+    "infill": _spec({"task", "continue_clip_id", "infill_start_s", "infill_end_s"}, _STYLE | _CONTINUATION),
+    "gen_stem": _spec(
+        {"task", "continue_clip_id", "stem_type_id", "stem_type_group_name", "stem_task"},
+        _STYLE | _CONTINUATION,
+    ),
+}
+
+# The CometAPI examples always send these with under/overpainting; without them the
+# upstream keeps the source clip's prompt and tags.
+_OVERRIDE_DEFAULT = ["prompt", "tags"]
+
+
+def normalize_mv(value: Any) -> str:
+    """The dashed model name for ``value`` (``chirp-v3.5`` -> ``chirp-v3-5``); BadRequest if unknown."""
+    if not isinstance(value, str):
+        raise BadRequest(f"mv must be a string, got {type(value).__name__}", field="mv", operation="music")
+    name = value.strip().lower().replace(".", "-")
+    if name not in MODELS:
+        raise BadRequest(f"unknown mv {value!r}; expected one of {', '.join(MODELS)}", field="mv", operation="music")
+    return name
+
+
+def music_mode(params: Mapping[str, Any]) -> str:
+    """The mode the upstream will read off these fields (null values count as absent).
+
+    ``task`` names the mode when present. Without it: infill_start_s/infill_end_s -> infill,
+    gpt_description_prompt -> inspiration (make_instrumental true keeps it inspiration: its
+    fields do not change), prompt/tags/title -> custom, or instrumental when make_instrumental
+    is true or prompt is "".
+    """
+    given = drop_nulls(params)
+    if "task" in given:
+        task = given["task"]
+        if task not in TASK_MODES:
+            raise BadRequest(
+                f"unknown music task {task!r}; expected one of {', '.join(TASK_MODES)}", field="task", operation="music"
+            )
+        return str(task)
+    if "infill_start_s" in given or "infill_end_s" in given:
+        return "infill"
+    if "gpt_description_prompt" in given:
+        return "inspiration"
+    if any(name in given for name in ("prompt", "tags", "title")):
+        if given.get("make_instrumental") is True or given.get("prompt") == "":
+            return "instrumental"
+        return "custom"
+    raise BadRequest(
+        "cannot tell the music mode: give gpt_description_prompt (inspiration), "
+        "prompt + tags + title (custom), or a task",
+        field="gpt_description_prompt",
+        operation="music",
+    )
+
+
+def validate_music(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact /suno/submit/music body for ``params``, or BadRequest naming the field."""
+    reject_notify_hook(params, operation="music")
+    payload = copy.deepcopy(drop_nulls(params))
+    mode = music_mode(payload)
+    if mode == "infill":
+        payload.setdefault("task", "infill")
+    check_fields(payload, MODE_SPECS[mode], operation="music", prefix="")
+    if "mv" in payload:
+        payload["mv"] = normalize_mv(payload["mv"])
+    _check_mode_rules(mode, payload)
+    if mode == "underpainting":
+        payload.setdefault("prompt", "")
+        payload.setdefault("override_fields", list(_OVERRIDE_DEFAULT))
+    if mode == "overpainting":
+        payload.setdefault("override_fields", list(_OVERRIDE_DEFAULT))
+    return payload
+
+
+def _check_mode_rules(mode: str, payload: dict[str, Any]) -> None:
+    """Rules across fields, after each field has the right kind."""
+    if mode == "inspiration" and payload.get("prompt", "").strip():
+        raise BadRequest(
+            "inspiration mode writes its own lyrics from gpt_description_prompt; prompt must be empty "
+            "(drop gpt_description_prompt for custom mode)",
+            field="prompt",
+            operation="music",
+        )
+    if mode == "artist_consistency" and payload["mv"] not in TAU_MODELS:
+        raise BadRequest(
+            f"artist_consistency needs a persona-capable mv ({', '.join(TAU_MODELS)}), got {payload['mv']!r}",
+            field="mv",
+            operation="music",
+        )
+    check_at_least(payload, "continue_at", 0, operation="music")
+    for kind in ("underpainting", "overpainting", "infill"):
+        if mode == kind:
+            check_span(payload, f"{kind}_start_s", f"{kind}_end_s", operation="music")

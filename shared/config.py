@@ -1,0 +1,163 @@
+"""Settings from the environment: one dataclass, defaults that run with no servers.
+
+Every variable hookline reads is named in ``VARIABLES``; deploy files are checked against it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.cometapi.com"
+
+# name -> (Settings attribute, parser name); parsers below.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "COMETAPI_BASE_URL": ("base_url", "http_url"),
+    "COMETAPI_KEY": ("api_key", "str"),
+    "COMETAPI_CONNECT_TIMEOUT": ("connect_timeout", "positive_float"),
+    "COMETAPI_READ_TIMEOUT": ("read_timeout", "positive_float"),
+    "HOOKLINE_VAR_DIR": ("var_dir", "path"),
+    "HOOKLINE_DATABASE_URL": ("database_url", "db_url"),
+    "HOOKLINE_BROKER_URL": ("broker_url", "broker_url"),
+    "HOOKLINE_PUBLIC_URL": ("public_url", "http_url"),
+    "HOOKLINE_HOOK_SECRET": ("hook_secret", "str"),
+    "HOOKLINE_PORT": ("port", "port"),
+    "HOOKLINE_API_TOKEN": ("api_token", "str"),
+    "HOOKLINE_RECONCILE_INTERVAL": ("reconcile_interval", "positive_float"),
+    "HOOKLINE_CALLBACK_GRACE": ("callback_grace", "positive_float"),
+    "HOOKLINE_QUEUED_GRACE": ("queued_grace", "positive_float"),
+    "HOOKLINE_JOB_DEADLINE": ("job_deadline", "positive_float"),
+    "HOOKLINE_SUBMIT_MAX_RETRIES": ("submit_max_retries", "nonneg_int"),
+    "HOOKLINE_RETRY_BASE": ("retry_base", "positive_float"),
+    "HOOKLINE_LOG_LEVEL": ("log_level", "str"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build it with ``load_settings()``; never read os.environ elsewhere."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    var_dir: Path = Path("var")
+    database_url: str = ""  # filled from var_dir when empty
+    broker_url: str = ""  # filled from var_dir when empty
+    public_url: str | None = None
+    hook_secret: str | None = field(default=None, repr=False)
+    port: int = 8000
+    api_token: str | None = field(default=None, repr=False)
+    reconcile_interval: float = 15.0
+    callback_grace: float = 60.0
+    queued_grace: float = 120.0
+    job_deadline: float = 3600.0
+    submit_max_retries: int = 3
+    retry_base: float = 2.0
+    log_level: str = "INFO"
+
+    @property
+    def polling_mode(self) -> bool:
+        """No public URL: no notify_hook is sent and the reconciler polls every in-flight job."""
+        return not self.public_url
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith(EMBEDDED_BROKER_SCHEME)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+EMBEDDED_BROKER_SCHEME = "hookline-sqla+"
+
+
+def _parse(kind: str, name: str, raw: str) -> Any:
+    value = raw.strip()
+    if kind == "str":
+        return value or None
+    if kind == "path":
+        return Path(value)
+    if kind == "http_url":
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(name, f"expected an http(s) URL with a host, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ConfigError(name, f"bad port in {value!r}") from exc
+        return value.rstrip("/")
+    if kind == "db_url":
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ConfigError(name, f"not a SQLAlchemy database URL: {value!r}") from exc
+        return value
+    if kind == "broker_url":
+        if "://" not in value:
+            raise ConfigError(name, f"not a broker URL (e.g. redis://localhost:6379/0): {value!r}")
+        return value
+    if kind == "port":
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise ConfigError(name, f"expected a port number 1-65535, got {value!r}")
+        return int(value)
+    if kind == "positive_float":
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if number <= 0:
+            raise ConfigError(name, f"expected a positive number of seconds, got {value!r}")
+        return number
+    if kind == "nonneg_int":
+        if not value.isdigit():
+            raise ConfigError(name, f"expected a whole number >= 0, got {value!r}")
+        return int(value)
+    raise AssertionError(kind)
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the environment, then explicit overrides (tests)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for name, (attr, kind) in VARIABLES.items():
+        if name in env:
+            parsed = _parse(kind, name, env[name])
+            if parsed is not None:
+                values[attr] = parsed
+    values.update(overrides)
+    settings = Settings(**values)
+    var_dir = Path(settings.var_dir)
+    if not settings.database_url:
+        settings = replace(settings, database_url=f"sqlite:///{var_dir / 'hookline.db'}")
+    if not settings.broker_url:
+        settings = replace(settings, broker_url=f"{EMBEDDED_BROKER_SCHEME}sqlite:///{var_dir / 'broker.db'}")
+    return settings
+
+
+def hook_secret(settings: Settings) -> bytes:
+    """The callback-token key: the configured one, else one generated once under var/ with mode 0600."""
+    if settings.hook_secret:
+        return settings.hook_secret.encode()
+    path = Path(settings.var_dir) / "hook_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process won the race; read theirs
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()

@@ -1,0 +1,40 @@
+"""The job JSON that the CLI, the HTTP API and tests all show."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.models import Job
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    result = job.result or {}
+    return {
+        "id": job.id,
+        "operation": job.operation,
+        "status": job.status,
+        "upstream_task_id": job.upstream_task_id,
+        "attempts": job.attempts,
+        "error": job.error,
+        "progress": job.progress,
+        "clips": [
+            {
+                "id": c.clip_id,
+                "title": c.title,
+                "audio_url": c.audio_url,
+                "image_url": c.image_url,
+                "duration": c.duration,
+                "status": c.status,
+            }
+            for c in job.clips
+        ],
+        "lyrics": result.get("lyrics"),
+        "created_at": _iso(job.created_at),
+        "updated_at": _iso(job.updated_at),
+        "finished_at": _iso(job.finished_at),
+    }

@@ -1,0 +1,226 @@
+"""Validate a POST /suno/submit/music body, mode by mode, into a MusicOrder (upstream.md, "Music modes")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+from .api_errors import field_error
+from .field_checks import (
+    optional_bool,
+    optional_str,
+    optional_str_list,
+    require_seconds,
+    require_str,
+)
+from .suno_models import PERSONA_MODELS, find_model, known_model_names
+
+DEFAULT_UPLOAD_EXTEND_MODEL = "chirp-v4"
+# A clip's duration is rounded to 2 decimals; allow for that when checking a time against it.
+DURATION_TOLERANCE = 0.01
+
+
+class ClipFacts(NamedTuple):
+    """What validation needs to know about a clip the sandbox produced."""
+
+    clip_id: str
+    task_id: str
+    duration: float
+    complete: bool
+
+
+ClipLookup = Callable[[str], "ClipFacts | None"]
+
+
+@dataclass(frozen=True)
+class MusicOrder:
+    """A validated music request: everything the task builder needs, with `mv` in its dashed spelling."""
+
+    mode: str
+    mv: str
+    title: str | None = None
+    tags: str | None = None
+    negative_tags: str | None = None
+    prompt: str | None = None
+    gpt_description_prompt: str | None = None
+    make_instrumental: bool = False
+    source_clip_id: str | None = None  # the clip extended, repainted, infilled or imitated
+    continue_at: float | None = None
+    edit_range: tuple[float, float] | None = None
+    persona_id: str | None = None
+
+
+class _Reader:
+    """One request body plus what validation needs from the outside world."""
+
+    def __init__(self, body: dict[str, Any], find_clip: ClipLookup, max_prompt_chars: int) -> None:
+        self.body = body
+        self.find_clip = find_clip
+        self.max_prompt_chars = max_prompt_chars
+
+    def mv(self, *, required: bool = True, allowed: tuple[str, ...] | None = None) -> str:
+        if not required and self.body.get("mv") in (None, ""):
+            return DEFAULT_UPLOAD_EXTEND_MODEL
+        raw = require_str(self.body, "mv")
+        model = find_model(raw.strip())
+        if model is None:
+            raise field_error("mv", f"unknown model {raw!r}; expected one of {', '.join(known_model_names())}")
+        if allowed is not None and model.name not in allowed:
+            raise field_error("mv", f"{self.body.get('task')} needs one of {', '.join(allowed)}, got {raw!r}")
+        return model.name
+
+    def custom_fields(self) -> dict[str, Any]:
+        instrumental = optional_bool(self.body, "make_instrumental")
+        return {
+            "prompt": require_str(self.body, "prompt", allow_empty=instrumental, max_chars=self.max_prompt_chars),
+            "tags": require_str(self.body, "tags", max_chars=self.max_prompt_chars),
+            "title": require_str(self.body, "title"),
+            "negative_tags": optional_str(self.body, "negative_tags"),
+            "make_instrumental": instrumental,
+        }
+
+    def complete_clip(self, name: str) -> ClipFacts:
+        clip_id = require_str(self.body, name)
+        facts = self.find_clip(clip_id)
+        if facts is None:
+            raise field_error(name, f"unknown clip {clip_id!r}")
+        if not facts.complete:
+            raise field_error(name, f"clip {clip_id!r} is not complete yet")
+        return facts
+
+    def time_within(self, name: str, clip: ClipFacts, clip_field: str) -> float:
+        seconds = require_seconds(self.body, name)
+        if seconds > clip.duration + DURATION_TOLERANCE:
+            raise field_error(name, f"{seconds} is past the end of {clip_field} ({clip.duration} s)")
+        return seconds
+
+    def time_range(self, prefix: str, clip: ClipFacts, clip_field: str) -> tuple[float, float]:
+        start = self.time_within(f"{prefix}_start_s", clip, clip_field)
+        end = self.time_within(f"{prefix}_end_s", clip, clip_field)
+        if start >= end:
+            raise field_error(f"{prefix}_start_s", f"must be before {prefix}_end_s ({start} >= {end})")
+        return start, end
+
+
+def _inspiration(r: _Reader) -> MusicOrder:
+    return MusicOrder(
+        mode="inspiration",
+        mv=r.mv(),
+        gpt_description_prompt=require_str(r.body, "gpt_description_prompt", max_chars=r.max_prompt_chars),
+        make_instrumental=optional_bool(r.body, "make_instrumental"),
+        tags=optional_str(r.body, "tags", max_chars=r.max_prompt_chars),
+    )
+
+
+def _custom(r: _Reader) -> MusicOrder:
+    return MusicOrder(mode="custom", mv=r.mv(), **r.custom_fields())
+
+
+def _extend(r: _Reader) -> MusicOrder:
+    mv = r.mv()
+    fields = r.custom_fields()
+    task_id = require_str(r.body, "task_id")
+    clip = r.complete_clip("continue_clip_id")
+    if clip.task_id != task_id.strip():
+        raise field_error("task_id", f"task {task_id!r} did not produce continue_clip_id {clip.clip_id!r}")
+    continue_at = r.time_within("continue_at", clip, "continue_clip_id")
+    return MusicOrder(mode="extend", mv=mv, source_clip_id=clip.clip_id, continue_at=continue_at, **fields)
+
+
+def _upload_extend(r: _Reader) -> MusicOrder:
+    mv = r.mv(required=False)
+    clip = r.complete_clip("continue_clip_id")
+    continue_at = r.time_within("continue_at", clip, "continue_clip_id")
+    instrumental = optional_bool(r.body, "make_instrumental")
+    return MusicOrder(
+        mode="upload_extend",
+        mv=mv,
+        source_clip_id=clip.clip_id,
+        continue_at=continue_at,
+        prompt=optional_str(r.body, "prompt", max_chars=r.max_prompt_chars),
+        tags=optional_str(r.body, "tags", max_chars=r.max_prompt_chars),
+        title=optional_str(r.body, "title"),
+        make_instrumental=instrumental,
+    )
+
+
+def _artist_consistency(r: _Reader) -> MusicOrder:
+    mv = r.mv(allowed=PERSONA_MODELS)
+    fields = r.custom_fields()
+    persona_id = require_str(r.body, "persona_id")
+    clip = r.complete_clip("artist_clip_id")
+    return MusicOrder(mode="artist_consistency", mv=mv, persona_id=persona_id, source_clip_id=clip.clip_id, **fields)
+
+
+def _repainting(kind: str) -> Callable[[_Reader], MusicOrder]:
+    """underpainting (add instrumentals: prompt may be empty) and overpainting (add vocals: prompt is the lyrics)."""
+
+    def validate(r: _Reader) -> MusicOrder:
+        mv = r.mv()
+        tags = require_str(r.body, "tags", max_chars=r.max_prompt_chars)
+        title = require_str(r.body, "title")
+        prompt = require_str(r.body, "prompt", allow_empty=kind == "underpainting", max_chars=r.max_prompt_chars)
+        optional_str_list(r.body, "override_fields")
+        clip = r.complete_clip(f"{kind}_clip_id")
+        edit_range = r.time_range(kind, clip, f"{kind}_clip_id")
+        return MusicOrder(
+            mode=kind, mv=mv, tags=tags, title=title, prompt=prompt, source_clip_id=clip.clip_id, edit_range=edit_range
+        )
+
+    return validate
+
+
+def _infill(r: _Reader) -> MusicOrder:
+    # The scenario guide names only infill_start_s/infill_end_s; the clip to infill rides in continue_clip_id,
+    # the way the concat endpoint's is_infill flag later refers back to it.
+    mv = r.mv()
+    clip = r.complete_clip("continue_clip_id")
+    edit_range = r.time_range("infill", clip, "continue_clip_id")
+    return MusicOrder(
+        mode="infill",
+        mv=mv,
+        source_clip_id=clip.clip_id,
+        edit_range=edit_range,
+        prompt=optional_str(r.body, "prompt", max_chars=r.max_prompt_chars),
+        tags=optional_str(r.body, "tags", max_chars=r.max_prompt_chars),
+        title=optional_str(r.body, "title"),
+        make_instrumental=optional_bool(r.body, "make_instrumental"),
+    )
+
+
+MODE_VALIDATORS: dict[str, Callable[[_Reader], MusicOrder]] = {
+    "inspiration": _inspiration,
+    "custom": _custom,
+    "extend": _extend,
+    "upload_extend": _upload_extend,
+    "artist_consistency": _artist_consistency,
+    "underpainting": _repainting("underpainting"),
+    "overpainting": _repainting("overpainting"),
+    "infill": _infill,
+}
+# Modes chosen by an explicit "task" value; the others follow from the fields present.
+TASK_VALUES = ("extend", "upload_extend", "artist_consistency", "underpainting", "overpainting", "infill")
+
+
+def pick_music_mode(body: dict[str, Any]) -> str:
+    task = body.get("task")
+    if task not in (None, ""):
+        if task not in TASK_VALUES:
+            raise field_error("task", f"unknown task {task!r}; expected one of {', '.join(TASK_VALUES)}")
+        return str(task)
+    if "infill_start_s" in body or "infill_end_s" in body:
+        return "infill"
+    if body.get("continue_clip_id") not in (None, ""):
+        raise field_error("task", 'must be "extend" or "upload_extend" when continue_clip_id is given')
+    if body.get("gpt_description_prompt") is not None:
+        return "inspiration"
+    if not any(body.get(name) is not None for name in ("prompt", "tags", "title")):
+        raise field_error(
+            "gpt_description_prompt", "is required (inspiration mode), or give prompt, tags and title (custom mode)"
+        )
+    return "custom"
+
+
+def validate_music_request(body: dict[str, Any], find_clip: ClipLookup, *, max_prompt_chars: int) -> MusicOrder:
+    mode = pick_music_mode(body)
+    return MODE_VALIDATORS[mode](_Reader(body, find_clip, max_prompt_chars))

@@ -1,0 +1,108 @@
+"""Job states: the ONE transition table, the ONE upstream-status map, and the compare-and-set update.
+
+Every status change in hookline goes through ``transition()``: an ``UPDATE … WHERE id=? AND status IN (allowed)``,
+so two workers or two receivers can race safely on SQLite and Postgres alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from shared.models import Job, utcnow
+
+
+class JobStatus(str, Enum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    STREAMING = "streaming"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+S = JobStatus
+TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELED})
+IN_FLIGHT = frozenset({S.SUBMITTED, S.RUNNING, S.STREAMING})
+
+# target -> the states it may be entered from. Forward only; terminals are final.
+# The single backward edge, submitting -> queued, means "our submit was refused before the upstream accepted
+# anything" (429/5xx/connection refused): the job waits in the queue for its retry. It never follows an
+# upstream report, so an upstream state can still never move backwards.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    S.QUEUED: frozenset({S.SUBMITTING}),
+    S.SUBMITTING: frozenset({S.QUEUED}),
+    S.SUBMITTED: frozenset({S.SUBMITTING}),
+    S.RUNNING: frozenset({S.SUBMITTING, S.SUBMITTED}),
+    S.STREAMING: frozenset({S.SUBMITTING, S.SUBMITTED, S.RUNNING}),
+    S.SUCCEEDED: frozenset({S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING}),
+    S.FAILED: frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING}),
+    S.CANCELED: frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING}),
+}
+
+# The upstream's task statuses, mapped onto ours in this one place.
+UPSTREAM_STATUS: dict[str, JobStatus] = {
+    "NOT_START": S.SUBMITTED,
+    "SUBMITTED": S.SUBMITTED,
+    "QUEUED": S.SUBMITTED,
+    "IN_PROGRESS": S.RUNNING,
+    "STREAMING": S.STREAMING,
+    "COMPLETE": S.SUCCEEDED,
+    "SUCCESS": S.SUCCEEDED,
+    "FAILED": S.FAILED,
+    "FAILURE": S.FAILED,
+}
+
+# Order used to call an upstream report a regression (a late IN_PROGRESS after STREAMING, say).
+RANK: dict[JobStatus, int] = {
+    S.QUEUED: 0, S.SUBMITTING: 1, S.SUBMITTED: 2, S.RUNNING: 3, S.STREAMING: 4,
+    S.SUCCEEDED: 5, S.FAILED: 5, S.CANCELED: 5,
+}
+
+
+def from_upstream(status: str | None) -> JobStatus | None:
+    """Our status for an upstream task status, or None when the upstream said something we do not know."""
+    return UPSTREAM_STATUS.get((status or "").strip().upper())
+
+
+def can_transition(current: JobStatus | str, target: JobStatus | str) -> bool:
+    return JobStatus(current) in TRANSITIONS[JobStatus(target)]
+
+
+def transition(
+    session: Session,
+    job_id: str,
+    target: JobStatus,
+    *,
+    only_from: frozenset[JobStatus] | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> bool:
+    """Compare-and-set: move the job to ``target`` if its current status allows it. True when this call moved it.
+
+    ``only_from`` narrows the allowed sources further (e.g. claim only from queued). ``fields`` are written in the
+    same UPDATE. The caller commits.
+    """
+    allowed = TRANSITIONS[target] if only_from is None else TRANSITIONS[target] & only_from
+    now = now or utcnow()
+    values: dict[str, Any] = {"status": target.value, "updated_at": now, **fields}
+    if target.terminal:
+        values.setdefault("finished_at", now)
+        values.setdefault("next_check_at", None)
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_([s.value for s in allowed]))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1

@@ -1,0 +1,121 @@
+"""Apply an upstream task snapshot (from a callback or a fetch) to a job: the one path both use.
+
+Liberal in the shapes accepted, strict in what may change state: regressions and news about finished jobs
+are recorded and ignored; only a compare-and-set transition moves a job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.config import Settings
+from shared.models import Clip, Job, utcnow
+from shared.states import RANK, JobStatus, from_upstream, transition
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    verdict: str  # applied | duplicate | ignored | invalid
+    reason: str
+    status: JobStatus | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.verdict == "applied"
+
+
+def next_check_after_news(settings: Settings) -> timedelta:
+    """How long to wait for the next callback before the reconciler fetches the job itself."""
+    seconds = settings.reconcile_interval if settings.polling_mode else settings.callback_grace
+    return timedelta(seconds=seconds)
+
+
+def _clip_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
+    data = task.get("data")
+    if not isinstance(data, list):
+        return []
+    return [c for c in data if isinstance(c, dict) and c.get("id")]
+
+
+def _store_clips(session: Session, job: Job, clips: list[dict[str, Any]]) -> None:
+    existing = {c.clip_id: c for c in session.scalars(select(Clip).where(Clip.job_id == job.id))}
+    for position, raw in enumerate(clips):
+        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        row = existing.get(str(raw["id"])) or Clip(job_id=job.id, clip_id=str(raw["id"]))
+        row.position = position
+        row.title = raw.get("title")
+        row.status = raw.get("status")
+        row.audio_url = raw.get("audio_url") or row.audio_url
+        row.image_url = raw.get("image_url") or row.image_url
+        row.image_large_url = raw.get("image_large_url") or row.image_large_url
+        row.video_url = raw.get("video_url") or row.video_url
+        duration = meta.get("duration")
+        row.duration = float(duration) if isinstance(duration, (int, float)) else row.duration
+        row.model_name = raw.get("model_name")
+        row.meta = meta
+        session.add(row)
+
+
+def _result_fields(job: Job, task: dict[str, Any]) -> dict[str, Any]:
+    data = task.get("data")
+    if job.operation == "lyrics" and isinstance(data, dict):
+        return {"result": {"lyrics": {"title": data.get("title"), "text": data.get("text")}}}
+    return {}
+
+
+def _is_complete_enough(job: Job, target: JobStatus, task: dict[str, Any]) -> bool:
+    """A COMPLETE with no output yet is not trusted: the reconciler will fetch the job later."""
+    if target is not JobStatus.SUCCEEDED:
+        return True
+    if job.operation == "lyrics":
+        return isinstance(task.get("data"), dict) and bool(task["data"].get("text"))
+    if job.operation == "music":
+        return bool(_clip_rows(task))
+    return True
+
+
+def record_task_update(session: Session, job: Job, task: dict[str, Any], settings: Settings) -> UpdateOutcome:
+    """Move ``job`` as far as ``task`` (an upstream task object) justifies. The caller commits."""
+    upstream_status = task.get("status")
+    target = from_upstream(upstream_status if isinstance(upstream_status, str) else None)
+    if target is None:
+        return UpdateOutcome("invalid", f"unknown upstream status {upstream_status!r}")
+    current = JobStatus(job.status)
+    if current.terminal:
+        verdict = "duplicate" if current is target else "ignored"
+        return UpdateOutcome(verdict, f"job already {current.value}; {upstream_status} ignored", current)
+    if RANK[target] < RANK[current]:
+        return UpdateOutcome("ignored", f"regression: {upstream_status} after {current.value}", current)
+    if not _is_complete_enough(job, target, task):
+        return UpdateOutcome("ignored", f"{upstream_status} without output; will fetch", current)
+
+    now = utcnow()
+    fields: dict[str, Any] = {}
+    progress = task.get("progress")
+    if isinstance(progress, str):
+        fields["progress"] = progress[:16]
+    if not target.terminal:
+        fields["next_check_at"] = now + next_check_after_news(settings)
+    if target is JobStatus.FAILED:
+        fields["error"] = str(task.get("fail_reason") or "upstream reported FAILED")[:2000]
+    fields.update(_result_fields(job, task))
+
+    if target is current:
+        # Same state again (a duplicate, or a STREAMING with more detail): refresh what it carries, no transition.
+        for key, value in fields.items():
+            setattr(job, key, value)
+        job.updated_at = now
+        _store_clips(session, job, _clip_rows(task))
+        return UpdateOutcome("duplicate", f"already {current.value}", current)
+
+    if not transition(session, job.id, target, now=now, **fields):
+        session.refresh(job)
+        return UpdateOutcome("ignored", f"raced: job is {job.status}", JobStatus(job.status))
+    session.refresh(job)
+    _store_clips(session, job, _clip_rows(task))
+    return UpdateOutcome("applied", f"{current.value} -> {target.value}", target)

@@ -1,0 +1,57 @@
+"""Talking to a running stack over HTTP, the way a user's backend would."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from shared.stack import Stack
+
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+def create_job(stack: Stack, operation: str, params: dict[str, Any]) -> str:
+    resp = requests.post(f"{stack.receiver_url}/v1/jobs", json={"operation": operation, "params": params}, timeout=10)
+    assert resp.status_code == 202, resp.text
+    return str(resp.json()["id"])
+
+
+def get_job(stack: Stack, job_id: str) -> dict[str, Any]:
+    resp = requests.get(f"{stack.receiver_url}/v1/jobs/{job_id}", timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def wait_job(stack: Stack, job_id: str, until: set[str] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    until = until or TERMINAL
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get_job(stack, job_id)
+        if job["status"] in until:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s: {job}")
+        time.sleep(0.1)
+
+
+def sandbox_requests(stack: Stack) -> list[dict[str, Any]]:
+    resp = requests.get(f"{stack.sandbox_url}/_sandbox/requests", timeout=10)
+    resp.raise_for_status()
+    return list(resp.json())
+
+
+def submits(stack: Stack, path: str = "/suno/submit/music") -> list[dict[str, Any]]:
+    return [r for r in sandbox_requests(stack) if r["method"] == "POST" and r["path"] == path]
+
+
+def fetches_of(stack: Stack, task_id: str) -> list[dict[str, Any]]:
+    """Every upstream fetch that asked about this task, single or batched."""
+    found = []
+    for r in sandbox_requests(stack):
+        if r["path"] == f"/suno/fetch/{task_id}":
+            found.append(r)
+        elif r["path"] == "/suno/fetch" and task_id in ((r.get("json") or {}).get("ids") or []):
+            found.append(r)
+    return found

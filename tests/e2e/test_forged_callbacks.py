@@ -1,0 +1,61 @@
+"""Forged and malformed callbacks are rejected with the documented codes and never change a job."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from sqlalchemy import select
+
+from shared.config import hook_secret
+from shared.db import session_factory
+from shared.hook_tokens import hook_token
+from shared.models import CallbackRecord
+from tests.e2e.driver import create_job, get_job, wait_job
+
+SONG = {"prompt": "[Verse]\nslow", "tags": "ambient", "title": "Slow", "mv": "chirp-v4"}
+
+
+def complete_task(task_id: str) -> dict:
+    clip = {"id": "forged-clip", "title": "Forged", "status": "complete", "audio_url": "http://evil.example/x.mp3",
+            "metadata": {"duration": 1.0}}
+    return {"task_id": task_id, "action": "MUSIC", "status": "COMPLETE", "progress": "100%", "data": [clip, clip]}
+
+
+def test_forged_callbacks_are_rejected_and_change_nothing(make_stack, broker_url):
+    # A slow sandbox keeps both jobs in flight, so a forged COMPLETE would be a visible change.
+    stack, settings = make_stack(broker_url=broker_url, sandbox_args=["--step-seconds", "60", "--clip-seconds", "6"])
+    job_a = wait_job(stack, create_job(stack, "music", SONG), until={"submitted"})
+    job_b = wait_job(stack, create_job(stack, "music", {**SONG, "title": "Other"}), until={"submitted"})
+    secret = hook_secret(settings)
+    token_a, token_b = hook_token(secret, job_a["id"], 1), hook_token(secret, job_b["id"], 1)
+    url = f"{stack.receiver_url}/hooks/cometapi"
+    good_body = json.dumps(complete_task(job_a["upstream_task_id"]))
+    headers = {"Content-Type": "application/json"}
+
+    cases = [
+        ("wrong token", f"{url}/{job_a['id']}/1/{'A' * 43}", good_body, 401),
+        ("another job's token", f"{url}/{job_a['id']}/1/{token_b}", good_body, 401),
+        ("token for another attempt", f"{url}/{job_a['id']}/2/{token_a}", good_body, 401),
+        ("another job's valid URL with this job's task id", f"{url}/{job_b['id']}/1/{token_b}", good_body, 400),
+        ("foreign task id", f"{url}/{job_a['id']}/1/{token_a}", json.dumps(complete_task("not-ours")), 400),
+        ("malformed JSON", f"{url}/{job_a['id']}/1/{token_a}", '{"task_id": ', 400),
+        ("JSON that is not an object", f"{url}/{job_a['id']}/1/{token_a}", "[1, 2]", 400),
+        ("oversize body", f"{url}/{job_a['id']}/1/{token_a}", " " * (2 * 1024 * 1024) + good_body, 413),
+        ("unknown job", f"{url}/nosuchjob/1/{hook_token(secret, 'nosuchjob', 1)}", good_body, 404),
+    ]
+    before = {j: get_job(stack, j) for j in (job_a["id"], job_b["id"])}
+    for name, target, body, expected in cases:
+        resp = requests.post(target, data=body, headers=headers, timeout=30)
+        assert resp.status_code == expected, (name, resp.status_code, resp.text)
+        assert token_a not in resp.text and token_b not in resp.text
+    after = {j: get_job(stack, j) for j in before}
+    assert after == before
+
+    with session_factory(settings)() as session:
+        records = session.scalars(select(CallbackRecord).where(CallbackRecord.verdict == "rejected")).all()
+    assert sorted(r.http_status for r in records) == sorted(c[3] for c in cases)
+    stored = " ".join(f"{r.reason} {r.job_id}" for r in records)
+    assert token_a not in stored and token_b not in stored
+    logs = "".join(p.read_text(errors="replace") for p in (stack.log_dir).glob("*.log"))
+    assert token_a not in logs and token_b not in logs

@@ -1,0 +1,35 @@
+"""The receiver's app factory: defaults, then the environment, then the test dict."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from shared.config import Settings, load_settings
+from shared.db import session_factory
+
+MAX_CALLBACK_BYTES = 1024 * 1024
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_CALLBACK_BYTES, JSON_SORT_KEYS=False)
+    config = dict(config or {})
+    settings = config.pop("HOOKLINE_SETTINGS", None)
+    if not isinstance(settings, Settings):
+        settings = load_settings()
+    app.config.update(config)
+    app.extensions["hookline.settings"] = settings
+    app.extensions["hookline.sessions"] = session_factory(settings)
+
+    from webhook.api import api
+    from webhook.health import health
+    from webhook.hooks import hooks
+
+    app.register_blueprint(hooks)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    logging.getLogger("hookline").setLevel(settings.log_level)
+    return app

@@ -1,0 +1,4 @@
+"""Entry module for ``celery -A worker.app``."""
+from worker.celery_app import create_celery
+
+app = create_celery()

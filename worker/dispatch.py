@@ -1,0 +1,27 @@
+"""Enqueueing by task name, so producers need not import the task modules."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+
+from shared.config import Settings
+
+SUBMIT_JOB = "hookline.submit_job"
+RECONCILE = "hookline.reconcile"
+
+
+@lru_cache(maxsize=4)
+def _sender(settings: Settings) -> Celery:
+    from worker.celery_app import create_celery
+
+    return create_celery(settings)
+
+
+def enqueue_submit(settings: Settings, job_id: str, *, countdown: float | None = None) -> None:
+    _sender(settings).send_task(SUBMIT_JOB, args=[job_id], countdown=countdown)
+
+
+def enqueue_reconcile(settings: Settings) -> None:
+    _sender(settings).send_task(RECONCILE)

@@ -1,0 +1,36 @@
+"""The embedded broker: kombu's SQLAlchemy transport over SQLite, tuned so it needs no server.
+
+kombu passes every transport option straight to ``create_engine``; this Channel takes only the engine options,
+turns on WAL (so producers and workers do not block each other) and polls quickly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.transport import sqlalchemy as kombu_sqla
+from sqlalchemy import create_engine, event
+
+ENGINE_OPTIONS = ("connect_args",)
+
+
+def _wal(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Channel(kombu_sqla.Channel):
+    def _engine_from_config(self) -> Any:
+        conninfo = self.connection.client
+        options = {k: v for k, v in conninfo.transport_options.items() if k in ENGINE_OPTIONS}
+        engine = create_engine(conninfo.hostname, **options)
+        event.listen(engine, "connect", _wal)
+        return engine
+
+
+class Transport(kombu_sqla.Transport):
+    Channel = Channel
+    polling_interval = 0.05

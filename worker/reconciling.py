@@ -1,0 +1,128 @@
+"""The level-triggered safety net, run by beat: fetch overdue jobs in batches, requeue lost ones, time out waits.
+
+Every query goes through the (status, next_check_at) index, so a sweep costs what is overdue, not the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.cometapi import CometClient
+from shared.config import Settings
+from shared.db import session_factory
+from shared.errors import UpstreamError
+from shared.models import Attempt, Job, utcnow
+from shared.states import IN_FLIGHT, JobStatus, transition
+from shared.task_updates import next_check_after_news, record_task_update
+
+log = logging.getLogger("hookline.reconcile")
+
+FETCH_BATCH = 50  # the upstream's batch fetch takes at most this many ids
+SWEEP_LIMIT = 2000  # jobs looked at per sweep; the rest wait for the next one
+
+
+@dataclass
+class SweepReport:
+    fetched: int = 0
+    fetch_calls: int = 0
+    applied: int = 0
+    requeued: int = 0
+    timed_out: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def action_of(job: Job) -> str:
+    return "LYRICS" if job.operation == "lyrics" else "MUSIC"
+
+
+def _overdue(session: Session, statuses: frozenset[JobStatus], now) -> list[Job]:  # type: ignore[no-untyped-def]
+    stmt = (
+        select(Job)
+        .where(Job.status.in_([s.value for s in statuses]), Job.next_check_at <= now)
+        .order_by(Job.next_check_at)
+        .limit(SWEEP_LIMIT)
+    )
+    return list(session.scalars(stmt))
+
+
+def requeue_lost(session: Session, settings: Settings, report: SweepReport, enqueue) -> None:  # type: ignore[no-untyped-def]
+    """Queued jobs whose message never ran (a crash between commit and enqueue, a lost message): enqueue again.
+
+    A duplicate message is harmless: the claim is a compare-and-set.
+    """
+    now = utcnow()
+    for job in _overdue(session, frozenset({JobStatus.QUEUED}), now):
+        job.next_check_at = now + timedelta(seconds=settings.queued_grace)
+        session.commit()
+        enqueue(job.id)
+        report.requeued += 1
+
+
+def poll_in_flight(session: Session, settings: Settings, client: CometClient, report: SweepReport) -> None:
+    now = utcnow()
+    jobs = [j for j in _overdue(session, IN_FLIGHT, now) if j.upstream_task_id]
+    by_action: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_action[action_of(job)].append(job)
+    for action, group in by_action.items():
+        for start in range(0, len(group), FETCH_BATCH):
+            _fetch_batch(session, settings, client, action, group[start : start + FETCH_BATCH], report)
+
+
+def _fetch_batch(
+    session: Session, settings: Settings, client: CometClient, action: str, jobs: list[Job], report: SweepReport
+) -> None:
+    ids = [j.upstream_task_id for j in jobs if j.upstream_task_id]
+    attempt = Attempt(operation="fetch", endpoint="fetch_many", request_summary={"action": action, "ids": len(ids)})
+    session.add(attempt)
+    report.fetch_calls += 1
+    try:
+        tasks = client.fetch_many(ids, action)
+    except UpstreamError as exc:
+        attempt.outcome, attempt.http_status, attempt.error = "error", exc.status, str(exc)[:2000]
+        attempt.finished_at = utcnow()
+        session.commit()
+        report.errors.append(str(exc))
+        log.warning("batch fetch of %d %s tasks failed: %s", len(ids), action, exc)
+        return
+    attempt.outcome, attempt.http_status, attempt.finished_at = "ok", 200, utcnow()
+    session.commit()
+    by_task = {t.get("task_id"): t for t in tasks if isinstance(t, dict)}
+    for job in jobs:
+        report.fetched += 1
+        task = by_task.get(job.upstream_task_id)
+        now = utcnow()
+        if task is not None:
+            outcome = record_task_update(session, job, task, settings)
+            report.applied += int(outcome.changed)
+        session.refresh(job)
+        if JobStatus(job.status).terminal:
+            session.commit()
+            continue
+        waited = (now - (job.submitted_at or job.created_at)).total_seconds()
+        if waited > settings.job_deadline:
+            if transition(session, job.id, JobStatus.FAILED, error=f"timed out after {int(waited)}s"):
+                report.timed_out += 1
+        else:
+            job.next_check_at = now + next_check_after_news(settings)
+        session.commit()
+
+
+def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, enqueue=None) -> SweepReport:  # type: ignore[no-untyped-def]
+    from worker.dispatch import enqueue_submit
+
+    report = SweepReport()
+    enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))
+    client = client or CometClient.from_settings(settings)
+    with session_factory(settings)() as session:
+        requeue_lost(session, settings, report, enqueue)
+        poll_in_flight(session, settings, client, report)
+    if report.fetch_calls or report.requeued or report.timed_out:
+        log.info("reconcile: %s", report)
+    return report

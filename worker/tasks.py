@@ -1,0 +1,25 @@
+"""Celery tasks. Each is a thin shell over a plain function that tests can call directly."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from worker.celery_app import settings_of
+from worker.reconciling import reconcile_overdue
+from worker.submitting import submit_claimed
+
+
+# acks_late + reject_on_worker_lost: a worker killed mid-task gets the message redelivered; the compare-and-set
+# claim and the attempt rows make that redelivery harmless (no second paid submit).
+@shared_task(name="hookline.submit_job", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def submit_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+    result = submit_claimed(settings_of(self.app), job_id, retries_so_far=self.request.retries)
+    if result.outcome == "retry":
+        raise self.retry(countdown=result.retry_in)
+    return result.outcome
+
+
+@shared_task(name="hookline.reconcile", bind=True)
+def reconcile(self) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    report = reconcile_overdue(settings_of(self.app))
+    return {"fetched": report.fetched, "requeued": report.requeued, "timed_out": report.timed_out}
