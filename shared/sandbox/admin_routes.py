@@ -26,6 +26,11 @@ def reset() -> Response:
     return jsonify({"reset": True})
 
 
+@admin_routes.get("/tasks")
+def list_tasks() -> Response:
+    return jsonify(current_runtime().store.summaries())
+
+
 @admin_routes.get("/tasks/<task_id>")
 def task_record(task_id: str) -> Response:
     view = current_runtime().store.internal_view(task_id)
@@ -57,8 +62,14 @@ def resend_callback(task_id: str) -> Response:
     receiver_status, error = post_callback(url, json.dumps(task_object).encode(), runtime.callback_settings.timeout)
     runtime.store.note_callback(
         task_id,
-        {"status": task_object["status"], "attempt": 1, "fault": "manual", "time": time.time(),
-         "receiver_status": receiver_status, "error": error},
+        {
+            "status": task_object["status"],
+            "attempt": 1,
+            "fault": "manual",
+            "time": time.time(),
+            "receiver_status": receiver_status,
+            "error": error,
+        },
     )
     return jsonify({"receiver_status": receiver_status, "error": error, "sent": task_object})
 

@@ -9,8 +9,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 
@@ -106,7 +107,8 @@ class CallbackDispatcher:
         if self._faults.roll("delay_callbacks"):
             due += self._faults.value("delay_seconds")
             delivery.fault = "delayed"
-        if self._faults.roll("reorder_callbacks"):
+        # Hold this one back until the task's next callback has gone out (one held per task at a time).
+        if overtaken is None and self._faults.roll("reorder_callbacks"):
             delivery.fault = "reordered"
             with self._wakeup:
                 self._held[outcome.task_id] = delivery
@@ -168,5 +170,9 @@ class CallbackDispatcher:
             retry = dataclasses.replace(delivery, attempt=delivery.attempt + 1)
             self._push(retry, time.time() + self._settings.retry_delay)
         elif not ok:
-            log.info("sandbox: callback for %s (%s) gave up: %s", delivery.task_id, delivery.task_status,
-                     error or receiver_status)
+            log.info(
+                "sandbox: callback for %s (%s) gave up: %s",
+                delivery.task_id,
+                delivery.task_status,
+                error or receiver_status,
+            )

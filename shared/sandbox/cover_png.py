@@ -23,7 +23,8 @@ def render_cover_png(seed: str, size: int) -> bytes:
     rows = bytearray()
     for y in range(size):
         mix = y / max(1, size - 1)
-        pixel = bytes(int(a + (b - a) * mix) for a, b in zip(top, bottom))
+        pixel = bytes(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True))
         rows += b"\x00" + pixel * size  # filter type 0 (none) per row
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(bytes(rows), 6)) + _chunk(b"IEND", b"")
+    image_data = zlib.compress(bytes(rows), 6)
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", image_data) + _chunk(b"IEND", b"")

@@ -99,7 +99,7 @@ class FaultPlan:
     def roll(self, name: str) -> bool:
         """True with the probability the knob `name` holds (never rolls the dice when it is 0)."""
         with self._lock:
-            chance = self._faults[name]
+            chance = float(self._faults[name])
             return chance > 0 and self._random.random() < chance
 
     def uniform(self, low: float, high: float) -> float:

@@ -33,8 +33,9 @@ class SandboxRuntime:
             retries=int(config["CALLBACK_RETRIES"]),
             retry_delay=float(config["CALLBACK_RETRY_DELAY"]),
         )
-        self.dispatcher = CallbackDispatcher(self.faults, self.callback_settings, self.store.note_callback,
-                                             self.stop_event)
+        self.dispatcher = CallbackDispatcher(
+            self.faults, self.callback_settings, self.store.note_callback, self.stop_event
+        )
         self.clock = TaskClock(self.store, self.dispatcher.announce, self.stop_event)
         self.dispatcher.start()
         self.clock.start()

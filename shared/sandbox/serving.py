@@ -59,11 +59,14 @@ class BackgroundSandbox:
         shutdown_sandbox(self.app)
 
 
-def start_background_sandbox(config: dict[str, Any] | None = None, host: str = "127.0.0.1",
-                             port: int = 0) -> BackgroundSandbox:
+def start_background_sandbox(
+    config: dict[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0
+) -> BackgroundSandbox:
     """Start serving on a free port (port=0) in a daemon thread; call .stop() when done."""
     app = create_app(config)
     server = make_server(host, port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
+    )
     thread.start()
     return BackgroundSandbox(app, server, thread)

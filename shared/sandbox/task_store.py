@@ -62,10 +62,12 @@ class TaskStore:
             view["task"] = render_task(task)
             return view
 
-    def notify_hook_of(self, task_id: str) -> str | None:
+    def summaries(self) -> list[dict[str, Any]]:
         with self._lock:
-            task = self._tasks.get(task_id)
-            return task.notify_hook if task else None
+            return [
+                {"task_id": t.task_id, "action": t.action, "mode": t.mode, "status": t.status}
+                for t in self._tasks.values()
+            ]
 
     def clip_facts(self, clip_id: str) -> ClipFacts | None:
         with self._lock:

@@ -14,8 +14,7 @@ import requests
 
 from shared.sandbox import BackgroundSandbox, start_background_sandbox
 
-FAST_CONFIG: dict[str, Any] = {"STEP_SECONDS": 0.2, "CLIP_SECONDS": 2.0, "CALLBACK_RETRY_DELAY": 0.2,
-                               "FAULT_SEED": 7}
+FAST_CONFIG: dict[str, Any] = {"STEP_SECONDS": 0.2, "CLIP_SECONDS": 2.0, "CALLBACK_RETRY_DELAY": 0.2, "FAULT_SEED": 7}
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
@@ -98,8 +97,13 @@ class CallbackReceiver:
                 with receiver._lock:
                     answer = receiver.answers.pop(0) if receiver.answers else 200
                     receiver.received.append(
-                        {"path": self.path, "headers": dict(self.headers), "body": json.loads(raw), "answer": answer,
-                         "time": time.time()}
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": json.loads(raw),
+                            "answer": answer,
+                            "time": time.time(),
+                        }
                     )
                 self.send_response(answer)
                 self.send_header("Content-Length", "0")
@@ -109,7 +113,7 @@ class CallbackReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def url(self, path: str = "/hook") -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sandbox import create_app
+import requests
+
+from shared.sandbox import create_app, shutdown_sandbox
 
 
 def test_callbacks_follow_every_state_change_in_order(sandbox: Any, receiver: Any) -> None:
@@ -48,8 +50,6 @@ def test_batch_fetch_returns_only_tasks_of_the_action(sandbox: Any) -> None:
 def test_bearer_key_is_required_when_configured(start_sandbox: Any) -> None:
     sandbox = start_sandbox(API_KEY="sk-test-123")
     body = {"mv": "chirp-v4", "gpt_description_prompt": "x"}
-    import requests
-
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "sk-test-123"}):
         response = requests.post(sandbox.url + "suno/submit/music", json=body, headers=headers, timeout=5)
         assert response.status_code == 401
@@ -87,4 +87,4 @@ def test_create_app_works_in_process_with_the_flask_test_client() -> None:
         response = client.post("/suno/submit/lyrics", json={"prompt": "x"})
         assert response.status_code == 200 and response.get_json()["code"] == "success"
     finally:
-        app.extensions["hookline_sandbox"].shutdown()
+        shutdown_sandbox(app)

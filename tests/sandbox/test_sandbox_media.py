@@ -44,7 +44,7 @@ def test_cover_images_are_real_pngs(sandbox: Any) -> None:
         width, height = struct.unpack(">II", png[16:24])
         assert (width, height) == (size, size)
         idat_length = struct.unpack(">I", png[33:37])[0]
-        assert len(zlib.decompress(png[41:41 + idat_length])) == size * (1 + 3 * size)
+        assert len(zlib.decompress(png[41 : 41 + idat_length])) == size * (1 + 3 * size)
 
 
 def test_unknown_clip_media_is_404(sandbox: Any) -> None:

@@ -7,12 +7,39 @@ from typing import Any
 
 import pytest
 
-TASK_FIELDS = ["task_id", "notify_hook", "action", "status", "fail_reason", "submit_time", "start_time",
-               "finish_time", "progress", "data"]
-CLIP_FIELDS = {"id", "title", "status", "metadata", "audio_url", "image_url", "image_large_url", "video_url",
-               "model_name", "major_model_version"}
-METADATA_FIELDS = {"tags", "prompt", "duration", "gpt_description_prompt", "error_type", "error_message",
-                   "audio_prompt_id"}
+TASK_FIELDS = [
+    "task_id",
+    "notify_hook",
+    "action",
+    "status",
+    "fail_reason",
+    "submit_time",
+    "start_time",
+    "finish_time",
+    "progress",
+    "data",
+]
+CLIP_FIELDS = {
+    "id",
+    "title",
+    "status",
+    "metadata",
+    "audio_url",
+    "image_url",
+    "image_large_url",
+    "video_url",
+    "model_name",
+    "major_model_version",
+}
+METADATA_FIELDS = {
+    "tags",
+    "prompt",
+    "duration",
+    "gpt_description_prompt",
+    "error_type",
+    "error_message",
+    "audio_prompt_id",
+}
 
 
 def test_lyrics_task_completes_with_verse_and_chorus(sandbox: Any) -> None:
@@ -69,17 +96,43 @@ def _follow_up_bodies(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
     clip_id = task["data"][0]["id"]
     custom = {"prompt": "[Verse 2]\nmore", "tags": "rock", "title": "Base", "mv": "chirp-v4"}
     return {
-        "extend": {**custom, "task": "extend", "task_id": task["task_id"], "continue_clip_id": clip_id,
-                   "continue_at": 1.5},
+        "extend": {
+            **custom,
+            "task": "extend",
+            "task_id": task["task_id"],
+            "continue_clip_id": clip_id,
+            "continue_at": 1.5,
+        },
         "upload_extend": {"task": "upload_extend", "continue_clip_id": clip_id, "continue_at": "1"},
-        "artist_consistency": {**custom, "mv": "chirp-v4-tau", "task": "artist_consistency",
-                               "persona_id": "05bf9685-ab17-4b3b-93f6-0537f13f9e17", "artist_clip_id": clip_id},
-        "underpainting": {"mv": "chirp-bluejay", "tags": "piano", "title": "Inst", "task": "underpainting",
-                          "underpainting_clip_id": clip_id, "underpainting_start_s": 0, "underpainting_end_s": 1.9,
-                          "prompt": "", "override_fields": ["prompt", "tags"]},
-        "overpainting": {"mv": "chirp-bluejay", "tags": "soul", "title": "Vocal", "task": "overpainting",
-                         "overpainting_clip_id": clip_id, "overpainting_start_s": 0.5, "overpainting_end_s": 2,
-                         "prompt": "yourself ", "override_fields": ["prompt", "tags"]},
+        "artist_consistency": {
+            **custom,
+            "mv": "chirp-v4-tau",
+            "task": "artist_consistency",
+            "persona_id": "05bf9685-ab17-4b3b-93f6-0537f13f9e17",
+            "artist_clip_id": clip_id,
+        },
+        "underpainting": {
+            "mv": "chirp-bluejay",
+            "tags": "piano",
+            "title": "Inst",
+            "task": "underpainting",
+            "underpainting_clip_id": clip_id,
+            "underpainting_start_s": 0,
+            "underpainting_end_s": 1.9,
+            "prompt": "",
+            "override_fields": ["prompt", "tags"],
+        },
+        "overpainting": {
+            "mv": "chirp-bluejay",
+            "tags": "soul",
+            "title": "Vocal",
+            "task": "overpainting",
+            "overpainting_clip_id": clip_id,
+            "overpainting_start_s": 0.5,
+            "overpainting_end_s": 2,
+            "prompt": "yourself ",
+            "override_fields": ["prompt", "tags"],
+        },
         "infill": {"mv": "chirp-auk", "continue_clip_id": clip_id, "infill_start_s": 0.2, "infill_end_s": 1.0},
     }
 

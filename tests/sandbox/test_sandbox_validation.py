@@ -23,15 +23,38 @@ CUSTOM = {"prompt": "[Verse]\nhello", "tags": "pop", "title": "Hi", "mv": "chirp
         ({**CUSTOM, "task": "remix"}, "task"),
         ({**CUSTOM, "task": "extend", "continue_clip_id": "c", "continue_at": 3}, "task_id"),
         ({**CUSTOM, "task": "extend", "task_id": "t", "continue_at": 3}, "continue_clip_id"),
-        ({**CUSTOM, "task": "extend", "task_id": "t", "continue_clip_id": "nope", "continue_at": 3},
-         "continue_clip_id"),
+        (
+            {**CUSTOM, "task": "extend", "task_id": "t", "continue_clip_id": "nope", "continue_at": 3},
+            "continue_clip_id",
+        ),
         ({**CUSTOM, "continue_clip_id": "c", "continue_at": 3}, "task"),
         ({**CUSTOM, "task": "artist_consistency", "persona_id": "p", "artist_clip_id": "c"}, "mv"),
         ({**CUSTOM, "mv": "chirp-auk", "task": "artist_consistency", "artist_clip_id": "c"}, "persona_id"),
-        ({"mv": "chirp-v4", "tags": "t", "title": "x", "task": "underpainting", "prompt": "",
-          "underpainting_start_s": 0, "underpainting_end_s": 1}, "underpainting_clip_id"),
-        ({"mv": "chirp-v4", "tags": "t", "title": "x", "task": "overpainting", "prompt": "",
-          "overpainting_clip_id": "c", "overpainting_start_s": 0, "overpainting_end_s": 1}, "prompt"),
+        (
+            {
+                "mv": "chirp-v4",
+                "tags": "t",
+                "title": "x",
+                "task": "underpainting",
+                "prompt": "",
+                "underpainting_start_s": 0,
+                "underpainting_end_s": 1,
+            },
+            "underpainting_clip_id",
+        ),
+        (
+            {
+                "mv": "chirp-v4",
+                "tags": "t",
+                "title": "x",
+                "task": "overpainting",
+                "prompt": "",
+                "overpainting_clip_id": "c",
+                "overpainting_start_s": 0,
+                "overpainting_end_s": 1,
+            },
+            "prompt",
+        ),
         ({"mv": "chirp-v4", "continue_clip_id": "c", "infill_end_s": 1}, "continue_clip_id"),
         ({**CUSTOM, "notify_hook": "ftp://example.com/x"}, "notify_hook"),
     ],
@@ -55,8 +78,14 @@ def test_bad_music_body_names_the_field(sandbox: Any, body: dict[str, Any], fiel
 )
 def test_extend_checks_the_referenced_clip(sandbox: Any, change: dict[str, Any], field: str) -> None:
     base = sandbox.complete_song()
-    body = {**CUSTOM, "task": "extend", "task_id": base["task_id"], "continue_clip_id": base["data"][0]["id"],
-            "continue_at": 1, **change}
+    body = {
+        **CUSTOM,
+        "task": "extend",
+        "task_id": base["task_id"],
+        "continue_clip_id": base["data"][0]["id"],
+        "continue_at": 1,
+        **change,
+    }
     response = sandbox.post("suno/submit/music", body)
     assert response.status_code == 400
     assert response.json()["message"].startswith(field + ":")
@@ -64,14 +93,23 @@ def test_extend_checks_the_referenced_clip(sandbox: Any, change: dict[str, Any],
 
 def test_repainting_range_must_be_ordered_and_inside_the_clip(sandbox: Any) -> None:
     clip_id = sandbox.complete_song()["data"][0]["id"]
-    body = {"mv": "chirp-v4", "tags": "t", "title": "x", "task": "underpainting", "prompt": "",
-            "underpainting_clip_id": clip_id, "underpainting_start_s": 1.5, "underpainting_end_s": 1.0}
+    body = {
+        "mv": "chirp-v4",
+        "tags": "t",
+        "title": "x",
+        "task": "underpainting",
+        "prompt": "",
+        "underpainting_clip_id": clip_id,
+        "underpainting_start_s": 1.5,
+        "underpainting_end_s": 1.0,
+    }
     backwards = sandbox.post("suno/submit/music", body)
     assert backwards.status_code == 400 and backwards.json()["message"].startswith("underpainting_start_s:")
     too_long = sandbox.post("suno/submit/music", {**body, "underpainting_start_s": 0, "underpainting_end_s": 50})
     assert too_long.status_code == 400 and too_long.json()["message"].startswith("underpainting_end_s:")
-    infill = sandbox.post("suno/submit/music", {"mv": "chirp-v4", "continue_clip_id": clip_id,
-                                                "infill_start_s": 1, "infill_end_s": 1})
+    infill = sandbox.post(
+        "suno/submit/music", {"mv": "chirp-v4", "continue_clip_id": clip_id, "infill_start_s": 1, "infill_end_s": 1}
+    )
     assert infill.status_code == 400 and infill.json()["message"].startswith("infill_start_s:")
 
 
@@ -101,8 +139,12 @@ def test_fetch_errors(sandbox: Any) -> None:
     missing = sandbox.get("suno/fetch/does-not-exist")
     assert missing.status_code == 404
     assert missing.json() == {"code": "error", "message": missing.json()["message"], "data": None}
-    for body, field in [({"action": "MUSIC"}, "ids"), ({"ids": "abc", "action": "MUSIC"}, "ids"),
-                        ({"ids": ["a"]}, "action"), ({"ids": ["a"], "action": "VIDEO"}, "action")]:
+    for body, field in [
+        ({"action": "MUSIC"}, "ids"),
+        ({"ids": "abc", "action": "MUSIC"}, "ids"),
+        ({"ids": ["a"]}, "action"),
+        ({"ids": ["a"], "action": "VIDEO"}, "action"),
+    ]:
         response = sandbox.post("suno/fetch", body)
         assert response.status_code == 400 and response.json()["message"].startswith(field + ":")
     unknown_route = sandbox.get("suno/nothing-here")
