@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -39,7 +39,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime()}
 
 
@@ -63,6 +72,15 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Where the job came from and who is told when it ends.
+    pipeline_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("pipelines.id"), index=True)
+    step_name: Mapped[str | None] = mapped_column(String(64))
+    fan_index: Mapped[int | None] = mapped_column(Integer)
+    bulk_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("bulk_batches.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("api_keys.id"), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    # GET exports and Udio are polled: how many polls so far (for the growing, capped countdown).
+    polls: Mapped[int] = mapped_column(Integer, default=0)
 
     clips: Mapped[list[Clip]] = relationship(back_populates="job", order_by="Clip.position", cascade="all, delete-orphan")
 
@@ -85,6 +103,9 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="pending")
     upstream_task_id: Mapped[str | None] = mapped_column(String(128))
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    # A resubmit after an ambiguous attempt may have been charged twice: recorded, never hidden.
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -129,3 +150,185 @@ class Clip(Base):
     job: Mapped[Job] = relationship(back_populates="clips")
 
     __table_args__ = (UniqueConstraint("job_id", "clip_id", name="uq_clips_job_clip"),)
+
+
+class Pipeline(Base):
+    """A DAG of steps from a spec; each step becomes one job (or one per clip with ``each``)."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(128))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | succeeded | failed | canceled
+    error: Mapped[str | None] = mapped_column(Text)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("api_keys.id"), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    bulk_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("bulk_batches.id"), index=True)
+    # When the reconciler should next check for ready-but-undispatched steps.
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    steps: Mapped[list[PipelineStep]] = relationship(back_populates="pipeline", order_by="PipelineStep.position",
+                                                     cascade="all, delete-orphan")
+
+    __table_args__ = (Index("ix_pipelines_status_next_check", "status", "next_check_at"),)
+
+
+class PipelineStep(Base):
+    """One named step of a pipeline: pending -> dispatched -> succeeded | failed | skipped | canceled."""
+
+    __tablename__ = "pipeline_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_id: Mapped[str] = mapped_column(String(32), ForeignKey("pipelines.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    operation: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Bumped by `pipeline retry`: jobs of older generations no longer count for this step.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="steps")
+
+    __table_args__ = (UniqueConstraint("pipeline_id", "name", name="uq_steps_pipeline_name"),)
+
+
+class Artifact(Base):
+    """A file a job produced, downloaded under HOOKLINE_ARTIFACT_DIR (or refused, and why)."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # audio | image | video | wav | midi | timing | json
+    clip_id: Mapped[str | None] = mapped_column(String(128))
+    source_url: Mapped[str] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | stored | refused | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("job_id", "source_url", name="uq_artifacts_job_source"),)
+
+
+class ApiKey(Base):
+    """A producer's key: stored hashed; its webhook secret is derived, never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    budget_usd_per_day: Mapped[float | None] = mapped_column(Float)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a POST with an Idempotency-Key, replayed for the same key."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[str] = mapped_column(String(32), default="")
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("api_key_id", "key", name="uq_idempotency_owner_key"),)
+
+
+class BulkBatch(Base):
+    """One bulk file run; its lines become jobs or pipelines."""
+
+    __tablename__ = "bulk_batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(255))
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    finished_event_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BulkLine(Base):
+    """A line accepted from a bulk file, by its key: re-running the file skips accepted keys."""
+
+    __tablename__ = "bulk_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(32), default="")  # api key id, "" for the local CLI
+    key: Mapped[str] = mapped_column(String(255))
+    bulk_id: Mapped[str] = mapped_column(String(32), ForeignKey("bulk_batches.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    pipeline_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("owner", "key", name="uq_bulk_lines_owner_key"),)
+
+
+class Delivery(Base):
+    """One outgoing webhook event to a producer and its delivery attempts (Standard Webhooks)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    msg_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    target_url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed | disabled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_http_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
+
+
+class DisabledEndpoint(Base):
+    """A producer endpoint that answered 410 Gone: no more deliveries to it."""
+
+    __tablename__ = "disabled_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target_url: Mapped[str] = mapped_column(Text, unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateBucket(Base):
+    """Token bucket and in-flight counter for the global upstream limiter on the embedded default (no Redis)."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float, default=0.0)
+    rate: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)  # monotonic-free: unix seconds
+    penalty_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Heartbeat(Base):
+    """Last-seen marks: workers, the last reconcile sweep (for the health page and metrics)."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -149,7 +149,11 @@ def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     spec = pod_spec(doc) or {}
-    return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+    return list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+
+
+def container_argv(container: dict[str, Any]) -> list[str]:
+    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
 
 
 def parse_env_file(path: Path) -> dict[str, tuple[str, int]]:
@@ -527,7 +531,8 @@ def check_celery(args: list[str]) -> list[str]:
         return [*problems, "celery without a subcommand"]
     sub, rest = tokens[0], tokens[1:]
     if sub not in CELERY_SUBCOMMANDS:
-        problems.append(f"celery subcommand {sub!r} is not one hookline deploys ({', '.join(sorted(CELERY_SUBCOMMANDS))})")
+        known = ", ".join(sorted(CELERY_SUBCOMMANDS))
+        problems.append(f"celery subcommand {sub!r} is not one hookline deploys ({known})")
     found, error = import_probe(app, "celery")
     if found is None:
         return [*problems, f"celery app {app} does not import: {error}"]
@@ -620,7 +625,7 @@ def test_receiver_serves_healthz() -> None:
 
 
 # The checker itself must reject what it should, or test_command_is_one_hookline_has proves nothing.
-@pytest.mark.parametrize(("argv", "complaint"), [
+REJECTED = [
     (["hookline", "wrker"], "no subcommand 'wrker'"),
     (["hookline", "worker", "--processes", "4"], "no option --processes"),
     (["hookline", "db"], "is a group"),
@@ -632,7 +637,10 @@ def test_receiver_serves_healthz() -> None:
     (["celery", "-A", "worker.app", "worker", "--concurency", "2"], "no option --concurency"),
     (["celery", "-A", "worker.app", "flower", "--broker=redis://x:6379/0"], "ignored by Flower 2"),
     (["python", "-m", "http.server"], "not a command hookline has"),
-])
+]
+
+
+@pytest.mark.parametrize(("argv", "complaint"), REJECTED, ids=[shlex.join(argv) for argv, _ in REJECTED])
 def test_checker_rejects(argv: list[str], complaint: str) -> None:
     problems = check_command(Command("example", 1, tuple(argv), "example"))
     assert any(complaint in p for p in problems), problems
@@ -687,7 +695,7 @@ def k8s_envs() -> list[EnvSource]:
     envs = []
     for path, doc in k8s_docs():
         for container in containers(doc):
-            argv = [*(container.get("command") or []), *(container.get("args") or [])]
+            argv = container_argv(container)
             env = EnvSource(f"{rel(path)} {doc['kind']} {doc['metadata']['name']}/{container['name']}", role_of(argv))
             for ref in container.get("envFrom") or []:
                 for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
@@ -698,7 +706,8 @@ def k8s_envs() -> list[EnvSource]:
                         else:
                             env.values.update(target)
             for item in container.get("env") or []:
-                env.values[str(item["name"])] = (str(item.get("value", "from-ref")), f"{rel(path)}:{line_of(item['name'])}")
+                where = f"{rel(path)}:{line_of(item['name'])}"
+                env.values[str(item["name"])] = (str(item.get("value", "from-ref")), where)
             envs.append(env)
     return envs
 
@@ -830,7 +839,7 @@ def test_dockerfile() -> None:
 
 
 def test_dockerfile_extras_exist_in_pyproject() -> None:
-    """`pip install .[x]` only warns about an unknown extra, so check here that every extra the image asks for exists."""
+    """`pip install .[x]` only warns about an unknown extra: check that every extra the image asks for exists."""
     runs = " ".join(args for word, args, _ in parse_dockerfile(DOCKERFILE) if word == "RUN")
     extras = {e.strip() for group in re.findall(r"\.\[([^\]]+)\]", runs) for e in group.split(",")}
     assert "postgres" in extras, "the image needs psycopg: pip install .[postgres]"
@@ -872,7 +881,8 @@ def test_compose_shape() -> None:
     for role in ("receiver", "worker", "beat"):
         for name in by_role.get(role, []):
             depends = services[name].get("depends_on") or {}
-            if not isinstance(depends, dict) or depends.get(migrate, {}).get("condition") != "service_completed_successfully":
+            condition = depends.get(migrate, {}).get("condition") if isinstance(depends, dict) else None
+            if condition != "service_completed_successfully":
                 problems.append(f"{name}: depends_on {migrate} with condition service_completed_successfully")
     beats = by_role.get("beat", [])
     if len(beats) != 1 or (services[beats[0]].get("deploy") or {}).get("replicas", 1) != 1:
@@ -898,9 +908,7 @@ def test_k8s_shape() -> None:
     for _, doc in k8s_docs():
         if doc.get("kind") != "Kustomization" and not (doc.get("apiVersion") and doc.get("metadata", {}).get("name")):
             problems.append(f"{doc.get('kind')}: apiVersion and metadata.name are required")
-    deployments = {role_of([*(d["spec"]["template"]["spec"]["containers"][0].get("command") or []),
-                            *(d["spec"]["template"]["spec"]["containers"][0].get("args") or [])]): d
-                   for d in by_kind.get("Deployment", [])}
+    deployments = {role_of(container_argv(containers(d)[0])): d for d in by_kind.get("Deployment", [])}
     if set(deployments) != {"receiver", "worker", "beat"}:
         problems.append(f"Deployments for receiver, worker and beat, found {sorted(deployments)}")
     for role, d in deployments.items():
@@ -913,7 +921,7 @@ def test_k8s_shape() -> None:
     if receiver:
         pod = receiver["spec"]["template"]
         container = pod["spec"]["containers"][0]
-        ports = {p.get("name") for p in container.get("ports", [])} | {p["containerPort"] for p in container.get("ports", [])}
+        ports = {key for p in container.get("ports", []) for key in (p.get("name"), p["containerPort"])}
         for probe in ("readinessProbe", "livenessProbe"):
             get = container.get(probe, {}).get("httpGet", {})
             if get.get("path") != "/healthz" or get.get("port") not in ports:
@@ -924,7 +932,7 @@ def test_k8s_shape() -> None:
             problems.append("one Service selecting the receiver pods")
         else:
             service = services[0]
-            service_ports = {p.get("name") for p in service["spec"]["ports"]} | {p["port"] for p in service["spec"]["ports"]}
+            service_ports = {key for p in service["spec"]["ports"] for key in (p.get("name"), p["port"])}
             for ingress in by_kind.get("Ingress", []) or [{}]:
                 backends = [path["backend"]["service"] for rule in ingress.get("spec", {}).get("rules", [])
                             for path in rule["http"]["paths"]]
@@ -944,11 +952,10 @@ def test_k8s_shape() -> None:
             problems.append("HPA: scale on CPU")
         if not worker["spec"]["template"]["spec"]["containers"][0].get("resources", {}).get("requests", {}).get("cpu"):
             problems.append("worker: a CPU request, or the HPA has nothing to measure against")
-    jobs = [j for j in by_kind.get("Job", []) if role_of([*(j["spec"]["template"]["spec"]["containers"][0].get("command") or []),
-                                                          *(j["spec"]["template"]["spec"]["containers"][0].get("args") or [])]) == "migrate"]
+    jobs = [j for j in by_kind.get("Job", []) if role_of(container_argv(containers(j)[0])) == "migrate"]
     if len(jobs) != 1:
         problems.append("one migration Job running `hookline db upgrade`")
-    secret_keys = {k for s in by_kind.get("Secret", []) for k in {**(s.get("data") or {}), **(s.get("stringData") or {})}}
+    secret_keys = {k for s in by_kind.get("Secret", []) for k in [*(s.get("data") or {}), *(s.get("stringData") or {})]}
     if not {"COMETAPI_KEY", "HOOKLINE_HOOK_SECRET"} <= secret_keys:
         problems.append("a Secret template with COMETAPI_KEY and HOOKLINE_HOOK_SECRET")
     if len(by_kind.get("ConfigMap", [])) != 1:
