@@ -36,6 +36,21 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_SUBMIT_MAX_RETRIES": ("submit_max_retries", "nonneg_int"),
     "HOOKLINE_RETRY_BASE": ("retry_base", "positive_float"),
     "HOOKLINE_LOG_LEVEL": ("log_level", "str"),
+    "HOOKLINE_LOG_FORMAT": ("log_format", "str"),
+    "HOOKLINE_ARTIFACT_DIR": ("artifact_dir", "path"),
+    "HOOKLINE_DOWNLOAD_ALLOWLIST": ("download_allowlist", "host_list"),
+    "HOOKLINE_MAX_ARTIFACT_BYTES": ("max_artifact_bytes", "nonneg_int"),
+    "HOOKLINE_CALLBACK_ALLOWLIST": ("callback_allowlist", "host_list"),
+    "HOOKLINE_BUDGET_USD_PER_DAY": ("budget_usd_per_day", "positive_float"),
+    "HOOKLINE_AMBIGUOUS_GRACE": ("ambiguous_grace", "positive_float"),
+    "HOOKLINE_VERIFY": ("verify_mode", "verify_mode"),
+    "HOOKLINE_UPSTREAM_RATE": ("upstream_rate", "positive_float"),
+    "HOOKLINE_UPSTREAM_BURST": ("upstream_burst", "positive_float"),
+    "HOOKLINE_MAX_IN_FLIGHT": ("max_in_flight", "nonneg_int"),
+    "HOOKLINE_HOOK_RATE_PER_SOURCE": ("hook_rate_per_source", "positive_float"),
+    "HOOKLINE_UI_PASSWORD": ("ui_password", "str"),
+    "HOOKLINE_WEBHOOK_SCHEDULE": ("webhook_schedule", "float_list"),
+    "HOOKLINE_EXPORT_DEADLINE": ("export_deadline", "positive_float"),
 }
 
 
@@ -61,6 +76,21 @@ class Settings:
     submit_max_retries: int = 3
     retry_base: float = 2.0
     log_level: str = "INFO"
+    log_format: str | None = None  # "json" for structured logs
+    artifact_dir: Path | None = None  # default: var_dir / "artifacts"
+    download_allowlist: tuple[str, ...] = ()  # extra hosts artifacts may be fetched from
+    max_artifact_bytes: int = 200 * 1024 * 1024
+    callback_allowlist: tuple[str, ...] = ()  # extra hosts a producer's callback_url may point to
+    budget_usd_per_day: float | None = None
+    ambiguous_grace: float = 180.0  # seconds to wait for an orphan callback before resubmitting
+    verify_mode: str | None = None  # "fetch": confirm COMPLETE callbacks by fetching the task
+    upstream_rate: float | None = None  # global upstream calls per second (all workers); None: unlimited
+    upstream_burst: float | None = None
+    max_in_flight: int | None = None  # global cap on upstream tasks in flight; 0/None: no cap
+    hook_rate_per_source: float = 50.0  # callbacks per second per source address
+    ui_password: str | None = field(default=None, repr=False)
+    webhook_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+    export_deadline: float = 600.0  # seconds a GET export / Udio poll may take before the job fails
 
     @property
     def polling_mode(self) -> bool:
@@ -120,6 +150,24 @@ def _parse(kind: str, name: str, raw: str) -> Any:
         if number <= 0:
             raise ConfigError(name, f"expected a positive number of seconds, got {value!r}")
         return number
+    if kind == "host_list":
+        hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        for host in hosts:
+            if "/" in host or " " in host:
+                raise ConfigError(name, f"expected comma-separated host names, got {host!r}")
+        return hosts
+    if kind == "float_list":
+        try:
+            numbers = tuple(float(v) for v in value.split(",") if v.strip())
+        except ValueError:
+            numbers = ()
+        if not numbers or any(n < 0 for n in numbers):
+            raise ConfigError(name, f"expected comma-separated seconds, got {value!r}")
+        return numbers
+    if kind == "verify_mode":
+        if value not in ("", "fetch"):
+            raise ConfigError(name, f"expected 'fetch' or empty, got {value!r}")
+        return value or None
     if kind == "nonneg_int":
         if not value.isdigit():
             raise ConfigError(name, f"expected a whole number >= 0, got {value!r}")
@@ -141,6 +189,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     var_dir = Path(settings.var_dir)
     if not settings.database_url:
         settings = replace(settings, database_url=f"sqlite:///{var_dir / 'hookline.db'}")
+    if settings.artifact_dir is None:
+        settings = replace(settings, artifact_dir=var_dir / "artifacts")
     if not settings.broker_url:
         settings = replace(settings, broker_url=f"{EMBEDDED_BROKER_SCHEME}sqlite:///{var_dir / 'broker.db'}")
     return settings

@@ -34,6 +34,15 @@ def job_json(job: Job) -> dict[str, Any]:
             for c in job.clips
         ],
         "lyrics": result.get("lyrics"),
+        # Operation-specific output: persona_id (persona), export (wav/midi/mp4/timing answer), songs (udio) ...
+        "result": {k: v for k, v in result.items() if k != "lyrics"} or None,
+        "pipeline_id": job.pipeline_id,
+        "step": job.step_name,
+        "artifacts": [
+            {"kind": a.kind, "clip_id": a.clip_id, "path": a.path, "size": a.size, "sha256": a.sha256,
+             "content_type": a.content_type, "status": a.status, "error": a.error, "source_url": a.source_url}
+            for a in job.artifacts
+        ],
         "created_at": _iso(job.created_at),
         "updated_at": _iso(job.updated_at),
         "finished_at": _iso(job.finished_at),

@@ -83,6 +83,7 @@ class Job(Base):
     polls: Mapped[int] = mapped_column(Integer, default=0)
 
     clips: Mapped[list[Clip]] = relationship(back_populates="job", order_by="Clip.position", cascade="all, delete-orphan")
+    artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.id", viewonly=True)
 
     __table_args__ = (Index("ix_jobs_status_next_check", "status", "next_check_at"),)
 

@@ -6,7 +6,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from shared.cometapi import validate_request
+from sqlalchemy.orm import Session
+
+from shared.cometapi import OPERATIONS, validate_request
 from shared.config import Settings, load_settings
 from shared.db import session_factory
 from shared.errors import BadRequest, NotFound, ValidationError
@@ -15,41 +17,56 @@ from shared.models import Job, utcnow
 
 log = logging.getLogger("hookline.producer")
 
-OPERATIONS = ("music", "lyrics")
 
-
-def validate_job(operation: Any, params: Any) -> dict[str, Any]:
+def validate_job(operation: Any, params: Any, *, where: str | None = None) -> dict[str, Any]:
     """The payload to send upstream, or ValidationError naming the field. Nothing is written."""
     if operation not in OPERATIONS:
-        raise ValidationError(f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}", field="operation")
+        raise ValidationError(
+            f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}", field="operation", where=where
+        )
     if not isinstance(params, dict):
-        raise ValidationError("params must be a JSON object", field="params")
+        raise ValidationError("params must be a JSON object", field="params", where=where)
     try:
         return validate_request(operation, params)
     except BadRequest as exc:
-        raise ValidationError(exc.message, field=f"params.{exc.field}" if exc.field else "params") from exc
+        field = f"params.{exc.field}" if exc.field and exc.field != "operation" else (exc.field or "params")
+        raise ValidationError(exc.message, field=field, where=where) from exc
 
 
-def submit_job(operation: str, params: dict[str, Any], *, settings: Settings | None = None) -> str:
-    """Accept one job: returns its id once it is safely in the database and enqueued (or will be, by the reconciler)."""
-    settings = settings or load_settings()
+def add_job(session: Session, settings: Settings, operation: str, params: dict[str, Any], **links: Any) -> Job:
+    """Validate and add one queued job row to ``session`` (not committed). ``links``: pipeline_id, step_name,
+    fan_index, bulk_id, api_key_id, callback_url. Enqueue with ``enqueue_jobs`` after the commit."""
     payload = validate_job(operation, params)
     now = utcnow()
     job = Job(
         operation=operation, params=payload, status="queued", created_at=now, updated_at=now,
-        # If the enqueue below is lost, the reconciler re-enqueues the job after this.
-        next_check_at=now + timedelta(seconds=settings.queued_grace),
+        # If the enqueue after the commit is lost, the reconciler re-enqueues the job after this.
+        next_check_at=now + timedelta(seconds=settings.queued_grace), **links,
     )
-    with session_factory(settings)() as session:
-        session.add(job)
-        session.commit()
+    session.add(job)
+    return job
+
+
+def enqueue_jobs(settings: Settings, job_ids: list[str]) -> None:
+    """Enqueue committed jobs. A failure loses nothing: the reconciler enqueues queued jobs that never ran."""
     from worker.dispatch import enqueue_submit
 
-    try:
-        enqueue_submit(settings, job.id)
-    except Exception:  # noqa: BLE001 - the job is accepted; the reconciler will enqueue it
-        log.exception("enqueue of job %s failed; the reconciler will retry it", job.id)
-    return job.id
+    for job_id in job_ids:
+        try:
+            enqueue_submit(settings, job_id)
+        except Exception:  # noqa: BLE001
+            log.exception("enqueue of job %s failed; the reconciler will retry it", job_id)
+
+
+def submit_job(operation: str, params: dict[str, Any], *, settings: Settings | None = None, **links: Any) -> str:
+    """Accept one job: returns its id once it is safely in the database and enqueued."""
+    settings = settings or load_settings()
+    with session_factory(settings)() as session:
+        job = add_job(session, settings, operation, params, **links)
+        session.commit()
+        job_id = job.id
+    enqueue_jobs(settings, [job_id])
+    return job_id
 
 
 def get_job(job_id: str, *, settings: Settings | None = None) -> dict[str, Any]:

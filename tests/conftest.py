@@ -19,6 +19,8 @@ from shared import db
 from shared.config import Settings, load_settings
 from shared.stack import Stack, free_port
 
+pytest_plugins = ["tests.fixtures_pg"]
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-output"
 

@@ -21,6 +21,7 @@ from shared.hook_tokens import verify_hook_token
 from shared.models import CallbackRecord, Job
 from shared.task_updates import record_task_update
 from webhook.context import db_session, settings
+from worker.dispatch import enqueue_finished
 
 log = logging.getLogger("hookline.hooks")
 hooks = Blueprint("hooks", __name__)
@@ -99,6 +100,8 @@ def record_callback(job_id: str, attempt: int, token: str) -> tuple[dict[str, An
                 continue
             log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
                      outcome.verdict, outcome.reason)
+            if outcome.changed and outcome.status is not None and outcome.status.terminal:
+                enqueue_finished(settings(), job_id)
             return {"ok": True, "verdict": outcome.verdict, "status": job.status}, 200
     raise CallbackRejected(503, "could not apply the callback; retry later")
 

@@ -10,6 +10,7 @@ from shared.config import Settings
 
 SUBMIT_JOB = "hookline.submit_job"
 RECONCILE = "hookline.reconcile"
+JOB_FINISHED = "hookline.job_finished"
 
 
 @lru_cache(maxsize=4)
@@ -25,3 +26,13 @@ def enqueue_submit(settings: Settings, job_id: str, *, countdown: float | None =
 
 def enqueue_reconcile(settings: Settings) -> None:
     _sender(settings).send_task(RECONCILE)
+
+
+def enqueue_finished(settings: Settings, job_id: str) -> None:
+    """After a job turned terminal (and that was committed): run its follow-ups. Never raises."""
+    try:
+        _sender(settings).send_task(JOB_FINISHED, args=[job_id])
+    except Exception:  # noqa: BLE001 - the reconciler re-runs follow-ups for pipelines that did not advance
+        import logging
+
+        logging.getLogger("hookline.dispatch").exception("enqueue of follow-ups for job %s failed", job_id)

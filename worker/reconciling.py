@@ -20,6 +20,7 @@ from shared.errors import UpstreamError
 from shared.models import Attempt, Job, utcnow
 from shared.states import IN_FLIGHT, JobStatus, transition
 from shared.task_updates import next_check_after_news, record_task_update
+from worker.dispatch import enqueue_finished
 
 log = logging.getLogger("hookline.reconcile")
 
@@ -104,11 +105,15 @@ def _fetch_batch(
         session.refresh(job)
         if JobStatus(job.status).terminal:
             session.commit()
+            if task is not None and outcome.changed:
+                enqueue_finished(settings, job.id)
             continue
         waited = (now - (job.submitted_at or job.created_at)).total_seconds()
         if waited > settings.job_deadline:
             if transition(session, job.id, JobStatus.FAILED, error=f"timed out after {int(waited)}s"):
                 report.timed_out += 1
+                session.commit()
+                enqueue_finished(settings, job.id)
         else:
             job.next_check_at = now + next_check_after_news(settings)
         session.commit()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from worker.celery_app import settings_of
+from worker.followups import run_follow_ups
+from worker.dispatch import enqueue_finished
 from worker.reconciling import reconcile_overdue
 from worker.submitting import submit_claimed
 
@@ -16,7 +18,14 @@ def submit_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
     result = submit_claimed(settings_of(self.app), job_id, retries_so_far=self.request.retries)
     if result.outcome == "retry":
         raise self.retry(countdown=result.retry_in)
+    if result.outcome == "failed":
+        enqueue_finished(settings_of(self.app), job_id)
     return result.outcome
+
+
+@shared_task(name="hookline.job_finished", bind=True)
+def job_finished(self, job_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return run_follow_ups(settings_of(self.app), job_id)
 
 
 @shared_task(name="hookline.reconcile", bind=True)

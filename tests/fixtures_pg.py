@@ -1,0 +1,1 @@
+"""PostgreSQL fixtures (owned by the metrics/migrations work; placeholder until then)."""

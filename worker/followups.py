@@ -1,0 +1,34 @@
+"""What happens after a job turns terminal: one task, ``hookline.job_finished``, runs each follow-up in order.
+
+Each follow-up is idempotent (a pure function of DB rows or keyed by a unique row), so a redelivered or
+duplicated message is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from shared.config import Settings
+
+log = logging.getLogger("hookline.followups")
+
+FollowUp = Callable[[Settings, str], None]
+
+
+def follow_ups() -> list[FollowUp]:
+    """The follow-ups, in order: files first (a pipeline's next step may want them), then the DAG, then news."""
+    steps: list[FollowUp] = []
+    return steps
+
+
+def run_follow_ups(settings: Settings, job_id: str) -> list[str]:
+    """Run every follow-up; one failing does not stop the others. Returns the names that failed."""
+    failed = []
+    for step in follow_ups():
+        try:
+            step(settings, job_id)
+        except Exception:  # noqa: BLE001 - logged; the reconciler's level-triggered sweep catches up
+            log.exception("follow-up %s for job %s failed", step.__name__, job_id)
+            failed.append(step.__name__)
+    return failed
