@@ -112,10 +112,11 @@ def db_current() -> None:
 
 
 def _register() -> None:
+    from shared.cli_ledger import costs, retry
     from shared.cli_run import demo, sandbox, up
     from shared.cli_submit import status, submit
 
-    for command in (up, sandbox, demo, submit, status):
+    for command in (up, sandbox, demo, submit, status, costs, retry):
         main.add_command(command)
 
 

@@ -35,19 +35,24 @@ S = JobStatus
 TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELED})
 IN_FLIGHT = frozenset({S.SUBMITTED, S.RUNNING, S.STREAMING})
 
-# target -> the states it may be entered from. Forward only; terminals are final.
-# The single backward edge, submitting -> queued, means "our submit was refused before the upstream accepted
-# anything" (429/5xx/connection refused): the job waits in the queue for its retry. It never follows an
-# upstream report, so an upstream state can still never move backwards.
+# target -> the states it may be entered from. Forward only; terminals are final, with one narrow exception.
+# Backward edges, both about work the upstream never accepted:
+# - submitting -> queued: our submit was refused before the upstream accepted anything (429/5xx/connection
+#   refused), or an ambiguous submit's grace ran out: the job waits in the queue for its next attempt.
+# - failed -> queued: an operator requeues a job that failed before anything was sent (budget exceeded, upstream
+#   unavailable); ``requeue_unsent`` checks the ledger first. It never follows an upstream report.
+# queued is a source of the upstream-driven states because an orphan callback (from an ambiguous attempt) may
+# arrive while the job waits for its resubmit: the task it reports is attached instead of paying again.
+_ACTIVE = frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING})
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    S.QUEUED: frozenset({S.SUBMITTING}),
+    S.QUEUED: frozenset({S.SUBMITTING, S.FAILED}),
     S.SUBMITTING: frozenset({S.QUEUED}),
-    S.SUBMITTED: frozenset({S.SUBMITTING}),
-    S.RUNNING: frozenset({S.SUBMITTING, S.SUBMITTED}),
-    S.STREAMING: frozenset({S.SUBMITTING, S.SUBMITTED, S.RUNNING}),
-    S.SUCCEEDED: frozenset({S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING}),
-    S.FAILED: frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING}),
-    S.CANCELED: frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING, S.STREAMING}),
+    S.SUBMITTED: frozenset({S.QUEUED, S.SUBMITTING}),
+    S.RUNNING: frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED}),
+    S.STREAMING: frozenset({S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.RUNNING}),
+    S.SUCCEEDED: _ACTIVE,
+    S.FAILED: _ACTIVE,
+    S.CANCELED: _ACTIVE,
 }
 
 # The upstream's task statuses, mapped onto ours in this one place.

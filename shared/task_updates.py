@@ -13,9 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.cometapi import endpoint_for
 from shared.config import Settings
 from shared.models import Clip, Job, utcnow
 from shared.states import RANK, JobStatus, from_upstream, transition
+
+
+# Operations whose upstream task yields clips: a COMPLETE without clips is not trusted.
+CLIP_OPERATIONS = frozenset({"music", "upload", "concat", "separate"})
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,13 @@ class UpdateOutcome:
         return self.verdict == "applied"
 
 
-def next_check_after_news(settings: Settings) -> timedelta:
-    """How long to wait for the next callback before the reconciler fetches the job itself."""
-    seconds = settings.reconcile_interval if settings.polling_mode else settings.callback_grace
-    return timedelta(seconds=seconds)
+def next_check_after_news(settings: Settings, operation: str = "music") -> timedelta:
+    """How long to wait for the next callback before the reconciler fetches the job itself.
+
+    Jobs that get no callbacks (polling mode, or an operation that takes no notify_hook) are checked every sweep.
+    """
+    expects_callbacks = not settings.polling_mode and endpoint_for(operation, {}).takes_notify_hook
+    return timedelta(seconds=settings.callback_grace if expects_callbacks else settings.reconcile_interval)
 
 
 def _clip_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,7 +50,7 @@ def _clip_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in data if isinstance(c, dict) and c.get("id")]
 
 
-def _store_clips(session: Session, job: Job, clips: list[dict[str, Any]]) -> None:
+def store_clips(session: Session, job: Job, clips: list[dict[str, Any]]) -> None:
     existing = {c.clip_id: c for c in session.scalars(select(Clip).where(Clip.job_id == job.id))}
     for position, raw in enumerate(clips):
         meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
@@ -74,7 +82,7 @@ def _is_complete_enough(job: Job, target: JobStatus, task: dict[str, Any]) -> bo
         return True
     if job.operation == "lyrics":
         return isinstance(task.get("data"), dict) and bool(task["data"].get("text"))
-    if job.operation == "music":
+    if job.operation in CLIP_OPERATIONS:
         return bool(_clip_rows(task))
     return True
 
@@ -100,7 +108,7 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
     if isinstance(progress, str):
         fields["progress"] = progress[:16]
     if not target.terminal:
-        fields["next_check_at"] = now + next_check_after_news(settings)
+        fields["next_check_at"] = now + next_check_after_news(settings, job.operation)
     if target is JobStatus.FAILED:
         fields["error"] = str(task.get("fail_reason") or "upstream reported FAILED")[:2000]
     fields.update(_result_fields(job, task))
@@ -110,12 +118,12 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
         for key, value in fields.items():
             setattr(job, key, value)
         job.updated_at = now
-        _store_clips(session, job, _clip_rows(task))
+        store_clips(session, job, _clip_rows(task))
         return UpdateOutcome("duplicate", f"already {current.value}", current)
 
     if not transition(session, job.id, target, now=now, **fields):
         session.refresh(job)
         return UpdateOutcome("ignored", f"raced: job is {job.status}", JobStatus(job.status))
     session.refresh(job)
-    _store_clips(session, job, _clip_rows(task))
+    store_clips(session, job, _clip_rows(task))
     return UpdateOutcome("applied", f"{current.value} -> {target.value}", target)

@@ -9,8 +9,8 @@ from flask import Flask
 
 from shared.config import Settings, load_settings
 from shared.db import session_factory
-
-MAX_CALLBACK_BYTES = 1024 * 1024
+from webhook.hooks import MAX_CALLBACK_BYTES
+from webhook.source_limits import SourceLimiter
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["hookline.settings"] = settings
     app.extensions["hookline.sessions"] = session_factory(settings)
+    app.extensions["hookline.source_limiter"] = SourceLimiter(settings.hook_rate_per_source)
 
     from webhook.api import api
     from webhook.health import health

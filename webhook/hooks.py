@@ -10,21 +10,25 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from shared.cometapi import parse_task
+from shared.cometapi import CometClient, parse_task
 from shared.config import hook_secret
-from shared.errors import CallbackRejected
+from shared.errors import CallbackRejected, UpstreamError
 from shared.hook_tokens import verify_hook_token
 from shared.models import CallbackRecord, Job
-from shared.task_updates import record_task_update
+from shared.states import JobStatus, from_upstream
+from shared.task_updates import UpdateOutcome, record_task_update
+from webhook.orphans import match_task
 from webhook.context import db_session, settings
 from worker.dispatch import enqueue_finished
 
 log = logging.getLogger("hookline.hooks")
 hooks = Blueprint("hooks", __name__)
+MAX_CALLBACK_BYTES = 1024 * 1024
+JSON_TYPES = ("application/json", "text/json")
 
 
 def _record(job_id: str, attempt: int, verdict: str, reason: str, http_status: int, upstream_status: str | None = None) -> None:
@@ -56,34 +60,45 @@ def _read_task() -> dict[str, Any]:
     return task
 
 
-def _attach_or_check_task(job: Job, attempt: int, task: dict[str, Any]) -> None:
-    task_id = task.get("task_id")
-    if not isinstance(task_id, str) or not task_id:
-        raise CallbackRejected(400, "task has no task_id")
-    if job.upstream_task_id is None:
-        # The callback outran our own record of the submit (or the submit looked failed): the token proves this
-        # URL was ours for this job and attempt, so attach the task it reports instead of paying again.
-        if attempt > job.attempts:
-            raise CallbackRejected(400, f"attempt {attempt} was never made")
-        job.upstream_task_id = task_id
-        return
-    if task_id != job.upstream_task_id:
-        raise CallbackRejected(400, "task id does not belong to this job")
+def _check_content_type() -> None:
+    """JSON or nothing said: the upstream documents no callback format, but a form or text body is not a task."""
+    mimetype = request.mimetype
+    if mimetype and not (mimetype in JSON_TYPES or mimetype.endswith("+json")):
+        raise CallbackRejected(415, f"content type {mimetype!r} is not JSON")
+
+
+def _confirm_by_fetch(task: dict[str, Any]) -> dict[str, Any]:
+    """Strict mode (HOOKLINE_VERIFY=fetch): a COMPLETE callback is a hint; the fetched task is what counts."""
+    if from_upstream(task.get("status")) is not JobStatus.SUCCEEDED:
+        return task
+    try:
+        return CometClient.from_settings(settings()).fetch(str(task["task_id"]))
+    except UpstreamError as exc:
+        raise CallbackRejected(503, f"could not confirm the task upstream: {exc.message}") from None
 
 
 def record_callback(job_id: str, attempt: int, token: str) -> tuple[dict[str, Any], int]:
-    if request.content_length is not None and request.content_length > 1024 * 1024:
+    wait = current_app.extensions["hookline.source_limiter"].allow(request.remote_addr or "-")
+    if wait:
+        raise CallbackRejected(429, f"too many callbacks from this source; retry in {wait:.1f}s")
+    if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
         raise CallbackRejected(413, "body over 1 MiB")
     if not verify_hook_token(hook_secret(settings()), job_id, attempt, token):
         raise CallbackRejected(401, "bad token")
+    _check_content_type()
     task = _read_task()
+    if settings().verify_mode == "fetch":
+        task = _confirm_by_fetch(task)
     for _ in range(3):  # a concurrent receiver may win the race on clips; the retry sees its result
         with db_session() as session:
             job = session.get(Job, job_id)
             if job is None:
                 raise CallbackRejected(404, "unknown job")
-            _attach_or_check_task(job, attempt, task)
-            outcome = record_task_update(session, job, task, settings())
+            ignore_reason = match_task(session, job, attempt, task)
+            if ignore_reason is not None:
+                outcome = UpdateOutcome("ignored", ignore_reason, JobStatus(job.status))
+            else:
+                outcome = record_task_update(session, job, task, settings())
             if outcome.verdict == "invalid":
                 session.rollback()
                 raise CallbackRejected(400, outcome.reason)
@@ -112,6 +127,10 @@ def cometapi_callback(job_id: str, attempt: int, token: str):  # type: ignore[no
         body, status = record_callback(job_id, attempt, token)
     except CallbackRejected as exc:
         log.warning("callback rejected job=%s attempt=%s: %s %s", job_id, attempt, exc.http_status, exc.reason)
-        _record(job_id, attempt, "rejected", exc.reason, exc.http_status)
-        return jsonify({"error": {"code": "callback_rejected", "message": exc.reason}}), exc.http_status
+        headers = {}
+        if exc.http_status == 429:
+            headers["Retry-After"] = "1"  # a flood is logged, not written row by row
+        else:
+            _record(job_id, attempt, "rejected", exc.reason, exc.http_status)
+        return jsonify({"error": {"code": "callback_rejected", "message": exc.reason}}), exc.http_status, headers
     return jsonify(body), status

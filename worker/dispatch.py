@@ -11,6 +11,7 @@ from shared.config import Settings
 SUBMIT_JOB = "hookline.submit_job"
 RECONCILE = "hookline.reconcile"
 JOB_FINISHED = "hookline.job_finished"
+POLL_JOB = "hookline.poll_job"
 
 
 @lru_cache(maxsize=4)
@@ -22,6 +23,10 @@ def _sender(settings: Settings) -> Celery:
 
 def enqueue_submit(settings: Settings, job_id: str, *, countdown: float | None = None) -> None:
     _sender(settings).send_task(SUBMIT_JOB, args=[job_id], countdown=countdown)
+
+
+def enqueue_poll(settings: Settings, job_id: str, *, countdown: float | None = None) -> None:
+    _sender(settings).send_task(POLL_JOB, args=[job_id], countdown=countdown)
 
 
 def enqueue_reconcile(settings: Settings) -> None:

@@ -20,7 +20,8 @@ from shared.errors import UpstreamError
 from shared.models import Attempt, Job, utcnow
 from shared.states import IN_FLIGHT, JobStatus, transition
 from shared.task_updates import next_check_after_news, record_task_update
-from worker.dispatch import enqueue_finished
+from worker.dispatch import enqueue_finished, enqueue_poll
+from worker.operation_kinds import POLL_CAP, POLLED_KINDS, kind_of
 
 log = logging.getLogger("hookline.reconcile")
 
@@ -65,9 +66,48 @@ def requeue_lost(session: Session, settings: Settings, report: SweepReport, enqu
         report.requeued += 1
 
 
+def recover_stuck_submits(session: Session, settings: Settings, report: SweepReport, enqueue) -> None:  # type: ignore[no-untyped-def]
+    """Jobs left in ``submitting`` past their deadline: a worker died, or an ambiguous submit's grace ran out.
+
+    - no attempt row for the claim: nothing was sent; requeue.
+    - the attempt is still ``pending``: the worker died mid-call, so the request may have gone out. Treat it as
+      ambiguous: wait the grace for an orphan callback first.
+    - ``ambiguous`` and the grace is over with no orphan: requeue; the next attempt is marked possible_duplicate.
+    """
+    now = utcnow()
+    for job in _overdue(session, frozenset({JobStatus.SUBMITTING}), now):
+        last = session.scalars(
+            select(Attempt).where(Attempt.job_id == job.id, Attempt.attempt_no == job.attempts)
+            .order_by(Attempt.id.desc()).limit(1)
+        ).first()
+        if last is not None and last.outcome == "pending":
+            last.outcome, last.error = "ambiguous", "worker lost mid-call; the request may have been sent"
+            last.finished_at = now
+            job.error = f"ambiguous submit: waiting {settings.ambiguous_grace:.0f}s for an orphan callback"
+            job.next_check_at = now + timedelta(seconds=settings.ambiguous_grace)
+            session.commit()
+            continue
+        reason = "resubmitting after an ambiguous submit" if last is not None and last.outcome == "ambiguous" \
+            else "requeued: the worker that claimed it was lost before sending"
+        if transition(session, job.id, JobStatus.QUEUED, only_from=frozenset({JobStatus.SUBMITTING}), error=reason,
+                      next_check_at=now + timedelta(seconds=settings.queued_grace)):
+            session.commit()
+            enqueue(job.id)
+            report.requeued += 1
+        else:
+            session.rollback()
+
+
 def poll_in_flight(session: Session, settings: Settings, client: CometClient, report: SweepReport) -> None:
     now = utcnow()
-    jobs = [j for j in _overdue(session, IN_FLIGHT, now) if j.upstream_task_id]
+    overdue = _overdue(session, IN_FLIGHT, now)
+    for job in (j for j in overdue if kind_of(j.operation) in POLLED_KINDS):
+        # Its poll chain was lost (worker crash, expired message): start it again.
+        job.next_check_at = now + timedelta(seconds=POLL_CAP + settings.queued_grace)
+        session.commit()
+        enqueue_poll(settings, job.id)
+        report.requeued += 1
+    jobs = [j for j in overdue if j.upstream_task_id and kind_of(j.operation) not in POLLED_KINDS]
     by_action: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
         by_action[action_of(job)].append(job)
@@ -115,7 +155,7 @@ def _fetch_batch(
                 session.commit()
                 enqueue_finished(settings, job.id)
         else:
-            job.next_check_at = now + next_check_after_news(settings)
+            job.next_check_at = now + next_check_after_news(settings, job.operation)
         session.commit()
 
 
@@ -127,6 +167,7 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, 
     client = client or CometClient.from_settings(settings)
     with session_factory(settings)() as session:
         requeue_lost(session, settings, report, enqueue)
+        recover_stuck_submits(session, settings, report, enqueue)
         poll_in_flight(session, settings, client, report)
     if report.fetch_calls or report.requeued or report.timed_out:
         log.info("reconcile: %s", report)

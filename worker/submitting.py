@@ -1,11 +1,12 @@
-"""Claim a job and make its one paid submit: attempt row first, then the call, then classify the outcome.
+"""Claim a job and make its one paid call: attempt row first, then the call, then classify the outcome.
 
-Outcomes:
-- accepted: store the upstream task id (-> submitted) and let go; waiting costs a DB row, not a worker slot.
+Outcomes of the call:
+- accepted: store what the upstream answered and let go; waiting costs a DB row, not a worker slot.
 - refused before anything was accepted (connection refused, 429, 5xx): back to queued, retried with backoff.
-- ambiguous (read timeout / reset after sending): never resubmitted automatically; the job fails with
-  ``ambiguous submit`` and the attempt row keeps what we know.
-- rejected (400/401/403/404/413, validation): the job fails with the upstream's message.
+- ambiguous (read timeout / reset after sending): the job waits ``HOOKLINE_AMBIGUOUS_GRACE`` for an orphan
+  callback naming this attempt; only then does the reconciler requeue it, and the next attempt is marked
+  ``possible_duplicate`` in the ledger.
+- rejected (400/401/403/404/413): the job fails with the upstream's message.
 """
 
 from __future__ import annotations
@@ -15,31 +16,37 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.cometapi import CometClient, endpoint_for, price_for, retry_delay
 from shared.config import Settings
 from shared.db import session_factory
-from shared.errors import AmbiguousSubmit, UpstreamError
+from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
 from shared.hook_tokens import notify_hook_url, redact_hook_url
+from shared.ledger import budget_refusal
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
 from shared.task_updates import next_check_after_news
+from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay
 
 log = logging.getLogger("hookline.submit")
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    outcome: str  # skipped | accepted | retry | failed
+    outcome: str  # skipped | accepted | poll | retry | failed | succeeded
     retry_in: float | None = None
     detail: str = ""
 
 
-def claim_job(session: Session, job_id: str) -> int | None:
+def claim_job(session: Session, settings: Settings, job_id: str) -> int | None:
     """Compare-and-set queued -> submitting; returns this claim's attempt number, or None if not ours."""
+    # If this worker dies from here on, the reconciler looks at the job after this deadline.
+    stuck_after = max(settings.queued_grace, settings.connect_timeout + settings.read_timeout + 30)
     claimed = transition(
-        session, job_id, JobStatus.SUBMITTING, only_from=frozenset({JobStatus.QUEUED}), attempts=Job.attempts + 1
+        session, job_id, JobStatus.SUBMITTING, only_from=frozenset({JobStatus.QUEUED}), attempts=Job.attempts + 1,
+        next_check_at=utcnow() + timedelta(seconds=stuck_after),
     )
     if not claimed:
         session.rollback()
@@ -51,98 +58,168 @@ def claim_job(session: Session, job_id: str) -> int | None:
 
 def _summary(payload: dict[str, Any], hook: str | None) -> dict[str, Any]:
     """What we sent, minus secrets and bulk: field names, mode markers and the redacted hook."""
-    summary: dict[str, Any] = {k: v for k, v in payload.items() if k in ("mv", "task", "continue_at", "action")}
+    summary: dict[str, Any] = {k: v for k, v in payload.items() if k in ("mv", "task", "continue_at", "clip_id")}
     summary["fields"] = sorted(payload)
     if hook:
         summary["notify_hook"] = redact_hook_url(hook)
     return summary
 
 
-def submit_claimed(
-    settings: Settings, job_id: str, *, retries_so_far: int = 0, client: CometClient | None = None
-) -> SubmitResult:
-    Session = session_factory(settings)
-    with Session() as session:
-        attempt_no = claim_job(session, job_id)
+def _refusals_in_a_row(session: Session, job_id: str) -> int:
+    """Refused attempts since the last one that was not refused: the retry number for the backoff."""
+    last_other = session.scalar(
+        select(func.max(Attempt.attempt_no)).where(Attempt.job_id == job_id, Attempt.outcome != "refused")
+    ) or 0
+    return int(session.scalar(
+        select(func.count()).select_from(Attempt).where(
+            Attempt.job_id == job_id, Attempt.outcome == "refused", Attempt.attempt_no > last_other)
+    ) or 0)
+
+
+def _follows_ambiguous(session: Session, job_id: str) -> bool:
+    return bool(session.scalar(
+        select(func.count()).select_from(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == "ambiguous")
+    ))
+
+
+def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | None = None) -> SubmitResult:
+    with session_factory(settings)() as session:
+        attempt_no = claim_job(session, settings, job_id)
         if attempt_no is None:
             return SubmitResult("skipped", detail="job is not queued (already claimed, submitted or finished)")
         job = session.get(Job, job_id)
         assert job is not None
-        hook = notify_hook_url(settings, job_id, attempt_no)
         payload = dict(job.params)
         endpoint = endpoint_for(job.operation, payload)
-        if hook and endpoint.takes_notify_hook:
+        hook = notify_hook_url(settings, job_id, attempt_no) if endpoint.takes_notify_hook else None
+        if hook:
             payload["notify_hook"] = hook
+        price = price_for(job.operation, payload)
         attempt = Attempt(
-            job_id=job_id,
-            attempt_no=attempt_no,
-            operation=job.operation,
-            endpoint=endpoint.name,
-            request_summary=_summary(payload, hook),
-            outcome="pending",
+            job_id=job_id, attempt_no=attempt_no, operation=job.operation, endpoint=endpoint.name,
+            request_summary=_summary(payload, hook), outcome="pending", cost_usd=price, api_key_id=job.api_key_id,
+            possible_duplicate=price > 0 and _follows_ambiguous(session, job_id),
         )
+        refusal = budget_refusal(session, settings, job, price)
+        if refusal:
+            attempt.outcome, attempt.cost_usd, attempt.error = "budget_refused", 0.0, refusal
+            session.add(attempt)
+            transition(session, job_id, JobStatus.FAILED, error=refusal)
+            session.commit()
+            log.warning("job %s refused before sending: %s", job_id, refusal)
+            return SubmitResult("failed", detail=refusal)
         session.add(attempt)
-        session.commit()  # the attempt row exists before a cent is spent
+        session.commit()  # the attempt row, with its price, exists before a cent is spent
 
         client = client or CometClient.from_settings(settings)
-        price = price_for(job.operation, payload)
+        kind = kind_of(job.operation)
         try:
-            task_id = client.submit(job.operation, payload)
+            if kind == "export":
+                answer = client.export(job.operation, payload["clip_id"])
+                return _export_answered(session, settings, job, attempt, answer)
+            upstream_id = client.submit(job.operation, payload)
         except AmbiguousSubmit as exc:
-            return _finish(session, job, attempt, "ambiguous", exc, cost=price, fail="ambiguous submit")
+            return _ambiguous(session, settings, job, attempt, exc)
         except UpstreamError as exc:
-            if exc.retryable and retries_so_far < settings.submit_max_retries:
-                delay = retry_delay(retries_so_far, base=settings.retry_base, retry_after=exc.retry_after)
-                return _finish(session, job, attempt, "refused", exc, requeue_in=delay)
-            if exc.retryable:
-                reason = f"upstream unavailable after {retries_so_far + 1} tries: {exc.message}"
-                return _finish(session, job, attempt, "refused", exc, fail=reason)
-            return _finish(session, job, attempt, "rejected", exc, fail=f"upstream rejected: {exc.message}")
-        return _accept(session, settings, job, attempt, task_id, price)
+            return _refused_or_rejected(session, settings, job, attempt, exc)
+        if kind == "sync":
+            return _succeed_now(session, job, attempt, upstream_id, {"persona_id": upstream_id})
+        return _accepted(session, settings, job, attempt, upstream_id)
 
 
-def _accept(session: Session, settings: Settings, job: Job, attempt: Attempt, task_id: str, price: float) -> SubmitResult:
+def _close(attempt: Attempt, outcome: str, *, status: int | None = 200, task_id: str | None = None,
+           cost: float | None = None, error: str | None = None) -> None:
+    attempt.outcome, attempt.http_status, attempt.finished_at = outcome, status, utcnow()
+    if task_id is not None:
+        attempt.upstream_task_id = task_id
+    if cost is not None:
+        attempt.cost_usd = cost
+    if error is not None:
+        attempt.error = error[:2000]
+
+
+def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, task_id: str) -> SubmitResult:
     now = utcnow()
-    attempt.outcome, attempt.http_status, attempt.upstream_task_id = "accepted", 200, task_id
-    attempt.cost_usd, attempt.finished_at = price, now
-    # A callback may already have attached this task id and moved the job on: then only the attempt row changes.
-    moved = transition(
-        session, job.id, JobStatus.SUBMITTED, upstream_task_id=task_id, submitted_at=now,
-        next_check_at=now + next_check_after_news(settings),
-    )
+    _close(attempt, "accepted", task_id=task_id)
+    # No callback will come (polling mode, or an operation that takes no notify_hook): check at the next sweep.
+    if kind_of(job.operation) == "udio":
+        wait = timedelta(seconds=POLL_CAP + settings.queued_grace)
+    else:
+        wait = next_check_after_news(settings, job.operation)
+    moved = transition(session, job.id, JobStatus.SUBMITTED, upstream_task_id=task_id, submitted_at=now,
+                       next_check_at=now + wait, error=None)
     if not moved:
+        # A callback already attached this task and moved the job on: only the attempt row changes.
         session.refresh(job)
         if job.upstream_task_id is None:
             job.upstream_task_id = task_id
         job.submitted_at = job.submitted_at or now
     session.commit()
-    log.info("submitted job %s as upstream task %s", job.id, task_id)
+    log.info("submitted job %s (%s) as upstream task %s", job.id, job.operation, task_id)
+    if kind_of(job.operation) == "udio":
+        return SubmitResult("poll", retry_in=poll_delay(0), detail=task_id)
     return SubmitResult("accepted", detail=task_id)
 
 
-def _finish(
-    session: Session,
-    job: Job,
-    attempt: Attempt,
-    outcome: str,
-    exc: UpstreamError,
-    *,
-    cost: float = 0.0,
-    fail: str | None = None,
-    requeue_in: float | None = None,
-) -> SubmitResult:
-    now = utcnow()
-    attempt.outcome, attempt.http_status, attempt.cost_usd = outcome, exc.status, cost
-    attempt.error, attempt.finished_at = str(exc)[:2000], now
-    if requeue_in is not None:
-        transition(
-            session, job.id, JobStatus.QUEUED, error=f"retrying: {exc.message}"[:2000],
-            next_check_at=now + timedelta(seconds=requeue_in + 60),
-        )
-        session.commit()
-        log.warning("job %s: upstream refused (%s); retry in %.1fs", job.id, exc.status, requeue_in)
-        return SubmitResult("retry", retry_in=requeue_in, detail=str(exc))
-    transition(session, job.id, JobStatus.FAILED, error=fail)
+def _succeed_now(session: Session, job: Job, attempt: Attempt, upstream_id: str, result: dict[str, Any]) -> SubmitResult:
+    _close(attempt, "accepted", task_id=upstream_id)
+    transition(session, job.id, JobStatus.SUCCEEDED, upstream_task_id=upstream_id, submitted_at=utcnow(),
+               result=result, error=None)
     session.commit()
-    log.warning("job %s failed: %s", job.id, fail)
-    return SubmitResult("failed", detail=fail or "")
+    return SubmitResult("succeeded", detail=upstream_id)
+
+
+def _export_answered(session: Session, settings: Settings, job: Job, attempt: Attempt, answer: dict[str, Any]) -> SubmitResult:
+    _close(attempt, "ok")
+    state, detail = export_state(job.operation, answer)
+    if state == "done":
+        return _succeed_now(session, job, attempt, job.params.get("clip_id", ""), {"export": answer})
+    if state == "failed":
+        transition(session, job.id, JobStatus.FAILED, error=detail)
+        session.commit()
+        return SubmitResult("failed", detail=detail)
+    # The poll chain keeps next_check_at ahead of it; if the chain is lost, the reconciler starts it again.
+    transition(session, job.id, JobStatus.RUNNING, submitted_at=utcnow(), result={"export": answer},
+               next_check_at=utcnow() + timedelta(seconds=POLL_CAP + settings.queued_grace))
+    session.commit()
+    return SubmitResult("poll", retry_in=poll_delay(0), detail=detail)
+
+
+def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt, exc: UpstreamError) -> SubmitResult:
+    _close(attempt, "ambiguous", status=exc.status, error=str(exc))
+    grace = settings.ambiguous_grace
+    job.error = f"ambiguous submit: waiting {grace:.0f}s for an orphan callback before resubmitting"
+    job.next_check_at = utcnow() + timedelta(seconds=grace)
+    job.updated_at = utcnow()
+    session.commit()
+    log.warning("job %s attempt %s ambiguous (%s); waiting %.0fs for an orphan callback", job.id,
+                attempt.attempt_no, exc, grace)
+    return SubmitResult("ambiguous", detail=str(exc))
+
+
+def _refused_or_rejected(session: Session, settings: Settings, job: Job, attempt: Attempt, exc: UpstreamError) -> SubmitResult:
+    if isinstance(exc, RateLimited):
+        from worker.limits import penalize
+
+        penalize(settings, exc.retry_after)
+    if not exc.retryable:
+        _close(attempt, "rejected", status=exc.status, cost=0.0, error=str(exc))
+        reason = f"upstream rejected: {exc.message}"
+        transition(session, job.id, JobStatus.FAILED, error=reason)
+        session.commit()
+        log.warning("job %s failed: %s", job.id, reason)
+        return SubmitResult("failed", detail=reason)
+    _close(attempt, "refused", status=exc.status, cost=0.0, error=str(exc))
+    session.flush()
+    retries = _refusals_in_a_row(session, job.id) - 1
+    if retries >= settings.submit_max_retries:
+        reason = f"upstream unavailable after {retries + 1} tries: {exc.message}"
+        transition(session, job.id, JobStatus.FAILED, error=reason)
+        session.commit()
+        return SubmitResult("failed", detail=reason)
+    delay = retry_delay(retries, base=settings.retry_base, retry_after=exc.retry_after)
+    transition(session, job.id, JobStatus.QUEUED, error=f"retrying in {delay:.1f}s: {exc.message}"[:2000],
+               next_check_at=utcnow() + timedelta(seconds=delay + settings.queued_grace))
+    session.commit()
+    log.warning("job %s: upstream refused (%s); retry in %.1fs", job.id, exc.status, delay)
+    return SubmitResult("retry", retry_in=delay, detail=str(exc))

@@ -5,21 +5,38 @@ from __future__ import annotations
 from celery import shared_task
 
 from worker.celery_app import settings_of
-from worker.followups import run_follow_ups
 from worker.dispatch import enqueue_finished
+from worker.followups import run_follow_ups
+from worker.polling import poll_job_once
 from worker.reconciling import reconcile_overdue
 from worker.submitting import submit_claimed
+
+FINISHED_OUTCOMES = ("failed", "succeeded", "done")
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-task gets the message redelivered; the compare-and-set
 # claim and the attempt rows make that redelivery harmless (no second paid submit).
 @shared_task(name="hookline.submit_job", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def submit_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
-    result = submit_claimed(settings_of(self.app), job_id, retries_so_far=self.request.retries)
+    settings = settings_of(self.app)
+    result = submit_claimed(settings, job_id)
     if result.outcome == "retry":
         raise self.retry(countdown=result.retry_in)
-    if result.outcome == "failed":
-        enqueue_finished(settings_of(self.app), job_id)
+    if result.outcome == "poll":
+        poll_job.apply_async(args=[job_id], countdown=result.retry_in)
+    if result.outcome in FINISHED_OUTCOMES:
+        enqueue_finished(settings, job_id)
+    return result.outcome
+
+
+@shared_task(name="hookline.poll_job", bind=True, acks_late=True, reject_on_worker_lost=True)
+def poll_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+    settings = settings_of(self.app)
+    result = poll_job_once(settings, job_id)
+    if result.outcome == "again":
+        poll_job.apply_async(args=[job_id], countdown=result.retry_in)
+    elif result.outcome in FINISHED_OUTCOMES:
+        enqueue_finished(settings, job_id)
     return result.outcome
 
 

@@ -9,14 +9,14 @@ from shared.models import Job
 from shared.states import RANK, TERMINAL, TRANSITIONS, UPSTREAM_STATUS, JobStatus, can_transition, from_upstream, transition
 
 
-def test_terminal_states_are_final():
-    for target, sources in TRANSITIONS.items():
-        assert not (sources & TERMINAL), f"{target} may be entered from a terminal state"
+def test_terminal_states_are_final_except_requeue_of_unsent_failures():
+    exits = [(s, t) for t, sources in TRANSITIONS.items() for s in sources & TERMINAL]
+    assert exits == [(JobStatus.FAILED, JobStatus.QUEUED)]
 
 
-def test_only_backward_edge_is_refused_submit_requeue():
-    backward = [(s, t) for t, sources in TRANSITIONS.items() for s in sources if RANK[t] < RANK[s]]
-    assert backward == [(JobStatus.SUBMITTING, JobStatus.QUEUED)]
+def test_backward_edges_are_only_requeues():
+    backward = sorted((s.value, t.value) for t, sources in TRANSITIONS.items() for s in sources if RANK[t] < RANK[s])
+    assert backward == [("failed", "queued"), ("submitting", "queued")]
 
 
 def test_upstream_map_covers_documented_statuses():
@@ -31,7 +31,8 @@ def test_upstream_map_covers_documented_statuses():
 
 @pytest.mark.parametrize(("current", "target", "ok"), [
     ("queued", "submitting", True), ("submitted", "running", True), ("running", "submitted", False),
-    ("succeeded", "failed", False), ("streaming", "succeeded", True), ("failed", "queued", False),
+    ("succeeded", "failed", False), ("streaming", "succeeded", True), ("succeeded", "queued", False),
+    ("canceled", "queued", False), ("queued", "running", True),
 ])
 def test_can_transition(current, target, ok):
     assert can_transition(current, target) is ok

@@ -1,0 +1,91 @@
+"""The ledger: every upstream call is an attempt row with its price; budgets are checked here before paying."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.config import Settings
+from shared.models import ApiKey, Attempt, Job, utcnow
+from shared.states import JobStatus, transition
+
+# Outcomes after which the upstream may have charged us: the money counts against the budget.
+CHARGED = ("pending", "accepted", "ambiguous", "recovered", "late_orphan", "ok")
+# Outcomes that prove nothing was accepted (safe to requeue a job whose attempts are all of these).
+UNSENT = ("refused", "rejected", "budget_refused")
+BUDGET_EXCEEDED = "budget exceeded"
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    now = now or utcnow()
+    return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def spent_since(session: Session, since: datetime, *, api_key_id: str | None = None) -> float:
+    stmt = select(func.coalesce(func.sum(Attempt.cost_usd), 0.0)).where(
+        Attempt.started_at >= since, Attempt.outcome.in_(CHARGED)
+    )
+    if api_key_id is not None:
+        stmt = stmt.where(Attempt.api_key_id == api_key_id)
+    return float(session.scalar(stmt) or 0.0)
+
+
+def budget_refusal(session: Session, settings: Settings, job: Job, price: float) -> str | None:
+    """Why this paid call must not be sent (a reason naming the cap), or None. Checked before anything leaves.
+
+    Pending attempts count (they carry their price from the moment they are written), so parallel workers see
+    each other's reservations.
+    """
+    if price <= 0:
+        return None
+    since = day_start()
+    caps: list[tuple[str, float, str | None]] = []
+    if settings.budget_usd_per_day is not None:
+        caps.append(("HOOKLINE_BUDGET_USD_PER_DAY", settings.budget_usd_per_day, None))
+    if job.api_key_id:
+        key = session.get(ApiKey, job.api_key_id)
+        if key is not None and key.budget_usd_per_day is not None:
+            caps.append((f"API key {key.name!r} budget", key.budget_usd_per_day, key.id))
+    for name, cap, key_id in caps:
+        spent = spent_since(session, since, api_key_id=key_id)
+        if spent + price > cap + 1e-9:
+            return f"{BUDGET_EXCEEDED}: {name} is ${cap:.2f}/day; spent ${spent:.3f} today, this call costs ${price:.3f}"
+    return None
+
+
+def requeue_unsent(session: Session, job_id: str) -> bool:
+    """Put a failed job back in the queue if the upstream never accepted anything for it. The caller commits."""
+    charged = session.scalar(
+        select(func.count()).select_from(Attempt).where(Attempt.job_id == job_id, Attempt.outcome.notin_(UNSENT))
+    )
+    if charged:
+        return False
+    return transition(session, job_id, JobStatus.QUEUED, only_from=frozenset({JobStatus.FAILED}), error=None,
+                      finished_at=None, next_check_at=utcnow() + timedelta(seconds=120))
+
+
+def cost_summary(session: Session, since: datetime | None = None) -> dict[str, Any]:
+    """Spend by day and operation, with possible duplicate charges called out."""
+    stmt = select(Attempt.started_at, Attempt.operation, Attempt.outcome, Attempt.cost_usd, Attempt.possible_duplicate)
+    if since is not None:
+        stmt = stmt.where(Attempt.started_at >= since)
+    by_day: dict[str, float] = {}
+    by_operation: dict[str, dict[str, float]] = {}
+    total = duplicates = 0.0
+    calls = 0
+    for started, operation, outcome, cost, possible_duplicate in session.execute(stmt.where(Attempt.outcome.in_(CHARGED))):
+        day = started.date().isoformat()
+        by_day[day] = by_day.get(day, 0.0) + cost
+        entry = by_operation.setdefault(operation, {"calls": 0, "usd": 0.0})
+        entry["calls"] += 1
+        entry["usd"] += cost
+        total += cost
+        calls += 1
+        if possible_duplicate:
+            duplicates += cost
+    return {"total_usd": round(total, 6), "calls": calls, "possible_duplicate_usd": round(duplicates, 6),
+            "by_day": {d: round(v, 6) for d, v in sorted(by_day.items())},
+            "by_operation": {op: {"calls": int(v["calls"]), "usd": round(v["usd"], 6)} for op, v in sorted(by_operation.items())}}

@@ -1,0 +1,138 @@
+"""The submit path in-process against a real sandbox on loopback: refusals, rejections, ambiguity, budget."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from shared.db import session_factory
+from shared.ledger import requeue_unsent
+from shared.models import Attempt, Job
+from shared.producer import add_job
+from shared.sandbox import start_background_sandbox
+from worker.reconciling import reconcile_overdue
+from worker.submitting import submit_claimed
+
+SONG = {"prompt": "[Verse]\nla", "tags": "pop", "title": "T", "mv": "chirp-v4"}
+
+
+@pytest.fixture
+def sandbox():
+    box = start_background_sandbox({"STEP_SECONDS": 0.2, "CLIP_SECONDS": 3})
+    yield box
+    box.stop()
+
+
+def faults(sandbox, **knobs):
+    requests.post(f"{sandbox.url}/_sandbox/faults", json=knobs, timeout=5).raise_for_status()
+
+
+def submits(sandbox) -> int:
+    log = requests.get(f"{sandbox.url}/_sandbox/requests", timeout=5).json()
+    return sum(1 for r in log if r["path"].startswith("/suno/submit"))
+
+
+def new_job(settings, params=SONG, operation="music") -> str:
+    with session_factory(settings)() as s:
+        job = add_job(s, settings, operation, params)
+        s.commit()
+        return job.id
+
+
+def attempts(settings, job_id):
+    with session_factory(settings)() as s:
+        return list(s.scalars(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.id)))
+
+
+def job_row(settings, job_id) -> Job:
+    with session_factory(settings)() as s:
+        return s.get(Job, job_id)
+
+
+@pytest.fixture
+def cfg(settings, sandbox):
+    return settings.with_overrides(base_url=sandbox.url, read_timeout=1.0, retry_base=0.01, ambiguous_grace=0.5)
+
+
+def test_accepted_submit_records_price_and_task(cfg, sandbox):
+    job_id = new_job(cfg)
+    assert submit_claimed(cfg, job_id).outcome == "accepted"
+    assert submit_claimed(cfg, job_id).outcome == "skipped"  # a redelivered message pays nothing
+    (a,) = attempts(cfg, job_id)
+    assert (a.outcome, a.cost_usd, a.possible_duplicate) == ("accepted", 0.144, False)
+    assert job_row(cfg, job_id).status == "submitted" and submits(sandbox) == 1
+
+
+@pytest.mark.parametrize("code", [429, 500, 503, 504, 524])
+def test_retryable_refusal_requeues_then_fails_after_max(cfg, sandbox, code):
+    faults(sandbox, error_rate=1.0, error_codes=[code])
+    job_id = new_job(cfg)
+    outcomes = [submit_claimed(cfg, job_id).outcome for _ in range(cfg.submit_max_retries + 1)]
+    assert outcomes == ["retry"] * cfg.submit_max_retries + ["failed"]
+    rows = attempts(cfg, job_id)
+    assert [r.outcome for r in rows] == ["refused"] * (cfg.submit_max_retries + 1)
+    assert all(r.cost_usd == 0 and r.http_status == code for r in rows)
+    assert "upstream unavailable after 4 tries" in job_row(cfg, job_id).error
+
+
+def test_bad_request_fails_at_once_with_upstream_message(cfg, sandbox):
+    # Valid for our client, refused by the upstream: the extend names a clip it never made.
+    job_id = new_job(cfg, {**SONG, "task": "extend", "task_id": "nope", "continue_clip_id": "nope", "continue_at": 5})
+    assert submit_claimed(cfg, job_id).outcome == "failed"
+    job = job_row(cfg, job_id)
+    assert job.status == "failed" and job.error.startswith("upstream rejected:") and "continue_clip_id" in job.error
+    assert [a.outcome for a in attempts(cfg, job_id)] == ["rejected"]
+
+
+def test_ambiguous_submit_waits_then_resubmits_marking_possible_duplicate(cfg, sandbox):
+    faults(sandbox, ambiguous_rate=1.0, ambiguous_sleep=2.0, drop_callbacks=1.0)
+    job_id = new_job(cfg)
+    assert submit_claimed(cfg, job_id).outcome == "ambiguous"
+    job = job_row(cfg, job_id)
+    assert job.status == "submitting" and "ambiguous" in job.error
+    faults(sandbox)  # the upstream recovers; no orphan callback ever came
+    import time
+
+    time.sleep(0.6)
+    enqueued: list[str] = []
+    reconcile_overdue(cfg, enqueue=enqueued.append)
+    assert enqueued == [job_id] and job_row(cfg, job_id).status == "queued"
+    assert submit_claimed(cfg, job_id).outcome == "accepted"
+    rows = attempts(cfg, job_id)
+    assert [(r.outcome, r.possible_duplicate) for r in rows] == [("ambiguous", False), ("accepted", True)]
+    assert rows[0].cost_usd == 0.144  # the ambiguous one may have been charged: it stays in the ledger
+
+
+def test_budget_refuses_before_anything_is_sent_and_retry_requeues(cfg, sandbox):
+    capped = cfg.with_overrides(budget_usd_per_day=0.2)
+    first, second = new_job(capped), new_job(capped)
+    assert submit_claimed(capped, first).outcome == "accepted"
+    assert submit_claimed(capped, second).outcome == "failed"
+    assert submits(sandbox) == 1
+    job = job_row(capped, second)
+    assert job.status == "failed" and job.error.startswith("budget exceeded")
+    assert [a.outcome for a in attempts(capped, second)] == ["budget_refused"]
+    with session_factory(capped)() as s:
+        assert requeue_unsent(s, first) is False  # a job the upstream accepted is never requeued
+        assert requeue_unsent(s, second) is True
+        s.commit()
+    raised = capped.with_overrides(budget_usd_per_day=1.0)
+    assert submit_claimed(raised, second).outcome == "accepted"
+    assert submits(sandbox) == 2
+
+
+def test_persona_is_synchronous(cfg, sandbox):
+    base = new_job(cfg, {**SONG, "mv": "chirp-auk"})
+    submit_claimed(cfg, base)
+    import time
+
+    deadline = time.monotonic() + 10
+    while job_row(cfg, base).status != "succeeded" and time.monotonic() < deadline:
+        reconcile_overdue(cfg.with_overrides(public_url=None), enqueue=lambda _: None)
+        time.sleep(0.3)
+    clip = requests.get(f"{sandbox.url}/suno/fetch/{job_row(cfg, base).upstream_task_id}", timeout=5).json()["data"]["data"][0]
+    persona = new_job(cfg, {"root_clip_id": clip["id"], "name": "Voice", "description": "warm", "clips": [clip["id"]],
+                            "is_public": False}, operation="persona")
+    assert submit_claimed(cfg, persona).outcome == "succeeded"
+    assert job_row(cfg, persona).result["persona_id"]
