@@ -90,13 +90,27 @@ class Stack:
             proc = self._spawn("sandbox", [*HOOKLINE, "sandbox", "--port", str(self.sandbox_port), *self.sandbox_args])
             wait_http(f"{self.sandbox_url}/_sandbox/requests", proc=proc)
         if self.receiver_port:
-            proc = self._spawn("receiver", [*HOOKLINE, "receiver", "--port", str(self.receiver_port)])
-            wait_http(f"{self.receiver_url}/healthz", proc=proc)
+            self.start_receiver()
         for n in range(self.workers):
             self.start_worker(f"worker{n}")
         if self.beat:
             self._spawn("beat", [*HOOKLINE, "beat"])
         return self
+
+    def start_receiver(self, name: str = "receiver", port: int | None = None) -> subprocess.Popen[bytes]:
+        port = port or self.receiver_port
+        proc = self._spawn(name, [*HOOKLINE, "receiver", "--port", str(port)])
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        return proc
+
+    def restart(self, name: str) -> None:
+        """SIGKILL a component and start it again with the same arguments (a crash and a supervisor restart)."""
+        args = list(self.procs[name].args)  # type: ignore[arg-type]
+        self.kill(name)
+        proc = self._spawn(name, args)
+        if name.startswith("receiver"):
+            port = args[args.index("--port") + 1]
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         return self._spawn(name, [*HOOKLINE, "worker", "--concurrency", str(self.worker_concurrency), "--name", name])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.cometapi import endpoint_for
@@ -114,11 +114,15 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
     fields.update(_result_fields(job, task))
 
     if target is current:
-        # Same state again (a duplicate, or a STREAMING with more detail): refresh what it carries, no transition.
-        for key, value in fields.items():
-            setattr(job, key, value)
-        job.updated_at = now
-        store_clips(session, job, _clip_rows(task))
+        # Same state again (a duplicate, or a STREAMING with more detail): refresh what it carries, no transition,
+        # and only while the job is still in that state (a concurrent COMPLETE must not be overwritten).
+        refreshed = session.execute(
+            update(Job).where(Job.id == job.id, Job.status == current.value).values(updated_at=now, **fields)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.refresh(job)
+        if refreshed:
+            store_clips(session, job, _clip_rows(task))
         return UpdateOutcome("duplicate", f"already {current.value}", current)
 
     if not transition(session, job.id, target, now=now, **fields):

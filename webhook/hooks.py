@@ -90,35 +90,39 @@ def record_callback(job_id: str, attempt: int, token: str) -> tuple[dict[str, An
     if settings().verify_mode == "fetch":
         task = _confirm_by_fetch(task)
     for _ in range(3):  # a concurrent receiver may win the race on clips; the retry sees its result
-        with db_session() as session:
-            job = session.get(Job, job_id)
-            if job is None:
-                raise CallbackRejected(404, "unknown job")
-            ignore_reason = match_task(session, job, attempt, task)
-            if ignore_reason is not None:
-                outcome = UpdateOutcome("ignored", ignore_reason, JobStatus(job.status))
-            else:
-                outcome = record_task_update(session, job, task, settings())
-            if outcome.verdict == "invalid":
-                session.rollback()
-                raise CallbackRejected(400, outcome.reason)
-            session.add(
-                CallbackRecord(
-                    job_id=job_id, attempt_no=attempt, verdict=outcome.verdict, reason=outcome.reason,
-                    upstream_status=str(task.get("status"))[:16], http_status=200, remote_addr=request.remote_addr,
-                )
-            )
-            try:
-                session.commit()
-            except (IntegrityError, OperationalError):
-                session.rollback()
-                continue
-            log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
-                     outcome.verdict, outcome.reason)
-            if outcome.changed and outcome.status is not None and outcome.status.terminal:
-                enqueue_finished(settings(), job_id)
-            return {"ok": True, "verdict": outcome.verdict, "status": job.status}, 200
+        try:
+            return _apply(job_id, attempt, task)
+        except (IntegrityError, OperationalError) as exc:
+            log.info("callback job=%s: concurrent update (%s); retrying", job_id, type(exc).__name__)
     raise CallbackRejected(503, "could not apply the callback; retry later")
+
+
+def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    with db_session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise CallbackRejected(404, "unknown job")
+        ignore_reason = match_task(session, job, attempt, task)
+        if ignore_reason is not None:
+            outcome = UpdateOutcome("ignored", ignore_reason, JobStatus(job.status))
+        else:
+            outcome = record_task_update(session, job, task, settings())
+        if outcome.verdict == "invalid":
+            session.rollback()
+            raise CallbackRejected(400, outcome.reason)
+        session.add(
+            CallbackRecord(
+                job_id=job_id, attempt_no=attempt, verdict=outcome.verdict, reason=outcome.reason,
+                upstream_status=str(task.get("status"))[:16], http_status=200, remote_addr=request.remote_addr,
+            )
+        )
+        session.commit()
+        status = job.status
+    log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
+             outcome.verdict, outcome.reason)
+    if outcome.changed and outcome.status is not None and outcome.status.terminal:
+        enqueue_finished(settings(), job_id)
+    return {"ok": True, "verdict": outcome.verdict, "status": status}, 200
 
 
 @hooks.post("/hooks/cometapi/<job_id>/<int:attempt>/<token>")

@@ -18,7 +18,9 @@ FollowUp = Callable[[Settings, str], None]
 
 def follow_ups() -> list[FollowUp]:
     """The follow-ups, in order: files first (a pipeline's next step may want them), then the DAG, then news."""
-    steps: list[FollowUp] = []
+    from worker.downloading import download_artifacts
+
+    steps: list[FollowUp] = [download_artifacts]
     return steps
 
 

@@ -1,0 +1,54 @@
+"""A music job's files end up on disk: sandbox, receiver, Celery worker + beat as real processes."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import mutagen.mp3
+import pytest
+
+from shared.stack import Stack
+from tests.e2e.driver import create_job, get_job, wait_job
+
+SONG = {"prompt": "[Verse]\nSalt on the rigging\n\n[Chorus]\nBring her home", "tags": "sea shanty",
+        "title": "Rigging", "mv": "chirp-v4"}
+
+
+def wait_artifacts(stack: Stack, job_id: str, count: int, timeout: float = 60.0) -> dict[str, Any]:
+    """Artifacts are downloaded by a follow-up after the job succeeds: poll the job JSON until all are settled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get_job(stack, job_id)
+        settled = [a for a in job["artifacts"] if a["status"] in ("stored", "refused", "failed")]
+        if len(settled) >= count:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id}: {len(settled)} of {count} artifacts after {timeout}s: {job}")
+        time.sleep(0.2)
+
+
+@pytest.mark.e2e
+def test_music_job_artifacts_are_downloaded_with_recorded_hashes(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack, settings = make_stack()
+    job_id = create_job(stack, "music", SONG)
+    assert wait_job(stack, job_id)["status"] == "succeeded"
+
+    job = wait_artifacts(stack, job_id, count=6)  # per clip: audio, cover, large cover
+
+    artifacts = job["artifacts"]
+    assert sorted(a["kind"] for a in artifacts) == ["audio"] * 2 + ["image"] * 4
+    assert all(a["status"] == "stored" for a in artifacts), artifacts
+    job_dir = Path(settings.artifact_dir).resolve() / job_id
+    for artifact in artifacts:
+        path = Path(artifact["path"])
+        assert path.parent == job_dir
+        data = path.read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (artifact["size"], artifact["sha256"])
+        assert artifact["content_type"] == ("audio/mpeg" if artifact["kind"] == "audio" else "image/png")
+    durations = {c["id"]: c["duration"] for c in job["clips"]}
+    for audio in (a for a in artifacts if a["kind"] == "audio"):
+        assert Path(audio["path"]).name == f"{audio['clip_id']}.mp3"
+        assert mutagen.mp3.MP3(audio["path"]).info.length == pytest.approx(durations[audio["clip_id"]], abs=0.15)
