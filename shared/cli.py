@@ -116,7 +116,9 @@ def _register() -> None:
     from shared.cli_run import demo, sandbox, up
     from shared.cli_submit import status, submit
 
-    for command in (up, sandbox, demo, submit, status, costs, retry):
+    from shared.cli_pipeline import pipeline
+
+    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline):
         main.add_command(command)
 
 

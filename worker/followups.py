@@ -18,9 +18,10 @@ FollowUp = Callable[[Settings, str], None]
 
 def follow_ups() -> list[FollowUp]:
     """The follow-ups, in order: files first (a pipeline's next step may want them), then the DAG, then news."""
+    from shared.pipelines import advance_for_job
     from worker.downloading import download_artifacts
 
-    steps: list[FollowUp] = [download_artifacts]
+    steps: list[FollowUp] = [download_artifacts, advance_for_job]
     return steps
 
 

@@ -169,6 +169,9 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, 
         requeue_lost(session, settings, report, enqueue)
         recover_stuck_submits(session, settings, report, enqueue)
         poll_in_flight(session, settings, client, report)
+    from shared.pipelines import advance_stalled_pipelines
+
+    report.requeued += advance_stalled_pipelines(settings)
     if report.fetch_calls or report.requeued or report.timed_out:
         log.info("reconcile: %s", report)
     return report

@@ -1,0 +1,235 @@
+"""Pipelines in the database: create, advance, retry, cancel; and the reconciler's sweep for stalled ones.
+
+Every change happens under the pipeline's row lock (an ``UPDATE pipelines … WHERE id=?`` as the transaction's
+first statement: a row lock on Postgres, the write lock on SQLite), so two advancers of one pipeline queue up
+instead of interleaving. On top of that, every step change is a compare-and-set on ``(status, generation)``
+with a rowcount check, so even an advancer working from stale rows never creates a step's jobs twice.
+Jobs are enqueued only after the commit; a lost enqueue is picked up by the reconciler (queued jobs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from shared.config import Settings
+from shared.db import session_factory
+from shared.errors import NotFound, ValidationError
+from shared.models import Job, Pipeline, PipelineStep, utcnow
+from shared.pipelines import dag
+from shared.pipelines.dispatching import dispatch_step, set_step_status
+from shared.pipelines.spec import SpecInvalid, parse_spec
+from shared.pipelines.spec_values import apply_overrides
+from shared.producer import enqueue_jobs
+from shared.states import JobStatus, transition
+
+log = logging.getLogger("hookline.pipelines")
+
+
+def _next_check(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.queued_grace)
+
+
+def _lock(session: Session, pipeline_id: str, now: datetime) -> Pipeline:
+    """Take the pipeline's row lock for the rest of this transaction, then read it fresh."""
+    result = session.execute(
+        update(Pipeline).where(Pipeline.id == pipeline_id).values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast("CursorResult[Any]", result).rowcount != 1:
+        raise NotFound(f"no pipeline {pipeline_id!r}")
+    pipeline = session.get(Pipeline, pipeline_id, populate_existing=True)
+    assert pipeline is not None
+    return pipeline
+
+
+def _load(session: Session, pipeline_id: str) -> tuple[dict[str, PipelineStep], list[Job]]:
+    steps = session.scalars(
+        select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id).execution_options(populate_existing=True)
+    ).all()
+    jobs = session.scalars(
+        select(Job).where(Job.pipeline_id == pipeline_id).options(selectinload(Job.clips))
+        .execution_options(populate_existing=True)
+    ).all()
+    return {s.name: s for s in steps}, list(jobs)
+
+
+def _job_rows(jobs: list[Job]) -> list[dag.JobRow]:
+    return [dag.JobRow(j.id, j.step_name or "", j.fan_index, j.status, j.error, j.created_at) for j in jobs]
+
+
+def _finish(session: Session, pipeline_id: str, status: str, error: str | None, now: datetime) -> None:
+    session.execute(
+        update(Pipeline).where(Pipeline.id == pipeline_id, Pipeline.status == dag.RUNNING)
+        .values(status=status, error=error, finished_at=now, next_check_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    log.info("pipeline %s %s%s", pipeline_id, status, f": {error}" if error else "")
+
+
+def _advance_locked(session: Session, settings: Settings, pipeline: Pipeline, now: datetime) -> list[str]:
+    """Apply plans until nothing changes: finish steps, skip dependents, dispatch ready steps, settle the status."""
+    try:
+        spec = parse_spec(pipeline.spec)
+    except SpecInvalid as exc:  # stored valid, but the rules changed since: stop here rather than fail every sweep
+        _finish(session, pipeline.id, dag.FAILED, f"the stored spec no longer validates: {exc}", now)
+        return []
+    new_ids: list[str] = []
+    for _ in range(2 * len(spec.steps) + 2):  # each round moves at least one step forward, and steps only go forward
+        rows, jobs = _load(session, pipeline.id)
+        step_rows = {n: dag.StepRow(r.name, r.status, r.reason, r.generation) for n, r in rows.items()}
+        plan = dag.plan_advance(spec, step_rows, _job_rows(jobs))
+        for name, (status, reason) in plan.finished.items():
+            set_step_status(session, rows[name], dag.DISPATCHED, status, reason=reason, finished_at=now)
+        for name, reason in plan.skipped.items():
+            set_step_status(session, rows[name], dag.PENDING, dag.SKIPPED, reason=reason, finished_at=now)
+        by_id = {j.id: j for j in jobs}
+        step_jobs = {step: [by_id[r.id] for r in job_rows] for step, job_rows in dag.current_jobs(_job_rows(jobs)).items()}
+        for name in plan.ready:
+            new_ids += dispatch_step(session, settings, pipeline, spec.steps[name], rows[name], step_jobs, now)
+        if plan.changes_anything:
+            continue
+        if plan.status != dag.RUNNING:
+            _finish(session, pipeline.id, plan.status, plan.error, now)
+        else:
+            pipeline.next_check_at = _next_check(settings, now)
+        break
+    return new_ids
+
+
+def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = None, api_key_id: str | None = None,
+                    callback_url: str | None = None, bulk_id: str | None = None) -> str:
+    """Validate the whole spec (SpecInvalid lists every error), then write the pipeline, its steps and the first
+    jobs in one transaction, commit, and enqueue those jobs. Returns the pipeline id."""
+    spec = parse_spec(spec_dict)
+    now = utcnow()
+    with session_factory(settings)() as session:
+        pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=dag.RUNNING, api_key_id=api_key_id,
+                            callback_url=callback_url, bulk_id=bulk_id, created_at=now, updated_at=now,
+                            next_check_at=_next_check(settings, now))
+        session.add(pipeline)
+        for position, step in enumerate(spec.steps.values()):
+            session.add(PipelineStep(pipeline=pipeline, name=step.name, position=position, operation=step.op,
+                                     status=dag.PENDING, generation=0))
+        session.flush()
+        job_ids = _advance_locked(session, settings, pipeline, now)
+        session.commit()
+        pipeline_id = pipeline.id
+    enqueue_jobs(settings, job_ids)
+    log.info("pipeline %s created (%d steps); first jobs %s", pipeline_id, len(spec.steps), job_ids)
+    return pipeline_id
+
+
+def advance_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
+    """Advance one pipeline as far as its rows allow; returns the ids of the jobs it created (and enqueued).
+    Idempotent: with nothing new to act on it changes nothing."""
+    now = utcnow()
+    with session_factory(settings)() as session:
+        pipeline = _lock(session, pipeline_id, now)
+        job_ids = _advance_locked(session, settings, pipeline, now) if pipeline.status == dag.RUNNING else []
+        session.commit()
+    enqueue_jobs(settings, job_ids)
+    return job_ids
+
+
+def advance_for_job(settings: Settings, job_id: str) -> None:
+    """The follow-up after a job turned terminal: advance its pipeline, if it has one."""
+    with session_factory(settings)() as session:
+        pipeline_id = session.scalar(select(Job.pipeline_id).where(Job.id == job_id))
+    if pipeline_id:
+        advance_pipeline(settings, pipeline_id)
+
+
+def _check_unchanged(old: Mapping[str, Any], new: Mapping[str, Any], succeeded: list[str]) -> None:
+    old_spec, new_spec = parse_spec(old), parse_spec(new)
+    errors = [
+        ValidationError("already succeeded; an override may not change it", field="params", where=f"step {name}")
+        for name in succeeded
+        if name not in new_spec.steps or old_spec.steps[name] != new_spec.steps[name]
+    ]
+    if errors:
+        raise SpecInvalid(errors)
+
+
+def retry_pipeline(settings: Settings, pipeline_id: str, *, overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """Re-run the failed, skipped and canceled steps: back to pending with generation+1. Succeeded steps keep their
+    jobs (nothing is paid twice); a re-run step also keeps any job of its own that succeeded or is still in flight
+    with the same params. ``overrides`` (as ``--set``) may change steps that did not succeed. Returns new job ids."""
+    now = utcnow()
+    with session_factory(settings)() as session:
+        pipeline = _lock(session, pipeline_id, now)
+        rows, _ = _load(session, pipeline_id)
+        to_retry = [r for r in rows.values() if r.status in dag.STEP_BROKEN]
+        if not to_retry:
+            raise ValidationError(f"nothing to retry: pipeline is {pipeline.status} and no step failed, was skipped "
+                                  "or canceled", where=f"pipeline {pipeline_id}")
+        if overrides:
+            document = apply_overrides(pipeline.spec, overrides)
+            _check_unchanged(pipeline.spec, document, [r.name for r in rows.values() if r.status == dag.SUCCEEDED])
+            pipeline.spec = document
+        for row in to_retry:
+            session.execute(
+                update(PipelineStep).where(PipelineStep.id == row.id, PipelineStep.status == row.status,
+                                           PipelineStep.generation == row.generation)
+                .values(status=dag.PENDING, reason=None, generation=row.generation + 1, dispatched_at=None,
+                        finished_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        pipeline.status, pipeline.error, pipeline.finished_at = dag.RUNNING, None, None
+        pipeline.next_check_at = _next_check(settings, now)
+        session.flush()
+        job_ids = _advance_locked(session, settings, pipeline, now)
+        session.commit()
+    enqueue_jobs(settings, job_ids)
+    log.info("pipeline %s retried %s; new jobs %s", pipeline_id, [r.name for r in to_retry], job_ids)
+    return job_ids
+
+
+def cancel_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
+    """Stop a running pipeline: pending and dispatched steps turn canceled, and its queued jobs (not yet paid for)
+    are canceled. Jobs already submitted upstream finish on their own; their results are kept. Returns the ids of
+    the jobs canceled. A pipeline that is not running is left as it is."""
+    now = utcnow()
+    canceled: list[str] = []
+    with session_factory(settings)() as session:
+        pipeline = _lock(session, pipeline_id, now)
+        if pipeline.status != dag.RUNNING:
+            session.commit()
+            return []
+        rows, jobs = _load(session, pipeline_id)
+        for row in rows.values():
+            if row.status in (dag.PENDING, dag.DISPATCHED):
+                set_step_status(session, row, row.status, dag.CANCELED, reason="pipeline canceled", finished_at=now)
+        for job in jobs:
+            if job.status == JobStatus.QUEUED.value and transition(
+                session, job.id, JobStatus.CANCELED, only_from=frozenset({JobStatus.QUEUED}), error="pipeline canceled"
+            ):
+                canceled.append(job.id)
+        pipeline.status, pipeline.error = dag.CANCELED, "canceled"
+        pipeline.finished_at, pipeline.next_check_at = now, None
+        session.commit()
+    log.info("pipeline %s canceled; queued jobs canceled: %s", pipeline_id, canceled)
+    return canceled
+
+
+def advance_stalled_pipelines(settings: Settings, limit: int = 200) -> int:
+    """The reconciler's pass: advance running pipelines whose next check is due (a lost follow-up, a crash between
+    a job's end and its pipeline's advance). Uses the (status, next_check_at) index. Returns the jobs created."""
+    now = utcnow()
+    with session_factory(settings)() as session:
+        due = session.scalars(
+            select(Pipeline.id).where(Pipeline.status == dag.RUNNING, Pipeline.next_check_at <= now)
+            .order_by(Pipeline.next_check_at).limit(limit)
+        ).all()
+    created = 0
+    for pipeline_id in due:
+        try:
+            created += len(advance_pipeline(settings, pipeline_id))
+        except Exception:
+            log.exception("advancing pipeline %s failed", pipeline_id)
+    return created
