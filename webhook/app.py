@@ -32,5 +32,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(hooks)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    from webhook.dashboard import dashboard
+    from webhook.metrics import metrics
+
+    app.register_blueprint(dashboard)
+    app.register_blueprint(metrics)
     logging.getLogger("hookline").setLevel(settings.log_level)
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 
+import worker.heartbeats  # noqa: F401 - connects worker_ready / worker_shutdown
 from shared.config import EMBEDDED_BROKER_SCHEME, Settings, load_settings
 
 TRANSPORT_ALIASES[EMBEDDED_BROKER_SCHEME.rstrip("+")] = "worker.embedded_broker:Transport"
@@ -16,7 +17,7 @@ QUEUE = "hookline"
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("hookline", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("hookline", broker=settings.broker_url, include=["worker.tasks", "worker.delivering", "worker.bulk_enqueueing"])  # TEMP-producer-surface
     transport_options: dict[str, object] = {"polling_interval": 0.05}
     if settings.embedded_broker:
         Path(settings.var_dir).mkdir(parents=True, exist_ok=True)

@@ -174,4 +174,9 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, 
     report.requeued += advance_stalled_pipelines(settings)
     if report.fetch_calls or report.requeued or report.timed_out:
         log.info("reconcile: %s", report)
+    from dataclasses import asdict
+
+    from worker.heartbeats import record_sweep
+
+    record_sweep(settings, asdict(report))
     return report

@@ -1,0 +1,192 @@
+"""The DB-derived Prometheus collector on SQLite and a real PostgreSQL: every family against rows with known values,
+and the broker queue depth on the embedded broker and a real Redis."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared import db
+from shared.config import Settings, load_settings
+from shared.metrics import BROKER_QUEUE, HooklineCollector, queue_depth
+from shared.models import ApiKey, Attempt, CallbackRecord, Heartbeat, Job, Pipeline, utcnow
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metrics_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    var = tmp_path / "var"
+    url = str(request.getfixturevalue("postgres_url")) if request.param == "postgresql" else f"sqlite:///{var / 'h.db'}"
+    settings = load_settings({"HOOKLINE_VAR_DIR": str(var), "HOOKLINE_DATABASE_URL": url,
+                              "HOOKLINE_BUDGET_USD_PER_DAY": "5"})
+    db.upgrade(settings)
+    return settings
+
+
+def scrape(settings: Settings) -> Samples:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HooklineCollector(settings, db.session_factory(settings)))
+    text = generate_latest(registry).decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+def job(start: datetime, **fields: object) -> Job:
+    return Job(operation=fields.pop("operation", "music"), params={}, created_at=start, updated_at=start, **fields)
+
+
+def seed(settings: Settings, now: datetime) -> dict[str, str]:
+    t0 = now - timedelta(hours=1)
+    with db.session_factory(settings)() as s:
+        key = ApiKey(name="acme", key_hash="h" * 64, budget_usd_per_day=2.0)
+        pipeline = Pipeline(spec={}, status="running", created_at=t0)
+        s.add_all([key, pipeline])
+        s.flush()
+        finished = [  # job durations 3 s, 20 s, 100 s succeeded; 4000 s failed
+            job(t0, status="succeeded", finished_at=t0 + timedelta(seconds=3)),
+            job(t0, status="succeeded", finished_at=t0 + timedelta(seconds=20), operation="lyrics"),
+            job(t0, status="succeeded", finished_at=t0 + timedelta(seconds=100)),
+            job(t0, status="failed", finished_at=t0 + timedelta(seconds=4000)),
+        ]
+        # A pipeline: step 1 finishes at +9.5 s; step 2 is created on that callback and submitted 0.75 s after it;
+        # step 3 is created after step 2 finished at +35 s and submitted 8 s later. (No value sits on a bucket
+        # edge: SQLite's julianday arithmetic is only good to a millisecond or so.)
+        step1 = job(t0, status="succeeded", pipeline_id=pipeline.id, step_name="a",
+                    submitted_at=t0 + timedelta(seconds=1), finished_at=t0 + timedelta(seconds=9.5))
+        step2 = job(t0 + timedelta(seconds=9.55), status="succeeded", pipeline_id=pipeline.id, step_name="b",
+                    submitted_at=t0 + timedelta(seconds=10.25), finished_at=t0 + timedelta(seconds=35))
+        step3 = job(t0 + timedelta(seconds=35.5), status="running", pipeline_id=pipeline.id, step_name="c",
+                    submitted_at=t0 + timedelta(seconds=43), next_check_at=now - timedelta(seconds=5))
+        waiting = [  # overdue: only in-flight jobs whose next check has passed count (step3 is one)
+            job(t0, status="submitted", next_check_at=now - timedelta(seconds=30)),
+            job(t0, status="streaming", next_check_at=now + timedelta(seconds=30)),
+            job(t0, status="queued", next_check_at=now - timedelta(seconds=30)),
+        ]
+        s.add_all([*finished, step1, step2, step3, *waiting])
+        s.flush()
+        s.add_all([
+            Attempt(job_id=step1.id, operation="music", endpoint="music", http_status=200, outcome="accepted",
+                    cost_usd=0.144, api_key_id=key.id, started_at=now - timedelta(minutes=5)),
+            Attempt(job_id=step2.id, operation="music", endpoint="music", http_status=200, outcome="accepted",
+                    cost_usd=0.144, started_at=now - timedelta(minutes=4)),
+            Attempt(job_id=step3.id, operation="music", endpoint="music", http_status=429, outcome="refused",
+                    started_at=now - timedelta(minutes=3)),
+            Attempt(operation="fetch", endpoint="fetch_many", http_status=None, outcome="error",
+                    started_at=now - timedelta(days=3)),
+            Attempt(operation="lyrics", endpoint="lyrics", http_status=200, outcome="accepted", cost_usd=0.02,
+                    started_at=now - timedelta(days=3)),
+        ])
+        s.add_all([CallbackRecord(job_id=step1.id, verdict=v, http_status=200) for v in ("applied", "applied",
+                                                                                          "duplicate")])
+        s.add(CallbackRecord(job_id="nope", verdict="rejected", http_status=401))
+        s.add_all([
+            Heartbeat(name="worker:alive@host", seen_at=now - timedelta(seconds=5), detail={"state": "running"}),
+            Heartbeat(name="worker:quiet@host", seen_at=now - timedelta(minutes=3), detail={"state": "running"}),
+            Heartbeat(name="worker:stopped@host", seen_at=now - timedelta(seconds=2), detail={"state": "stopped"}),
+            Heartbeat(name="reconcile", seen_at=now - timedelta(seconds=7), detail={"fetched": 3}),
+        ])
+        s.commit()
+        return {"key": key.id}
+
+
+def test_every_family_matches_the_rows(metrics_settings: Settings) -> None:
+    now = utcnow()
+    ids = seed(metrics_settings, now)
+    m = scrape(metrics_settings)
+
+    assert value(m, "hookline_jobs", status="succeeded", operation="music") == 4
+    assert value(m, "hookline_jobs", status="succeeded", operation="lyrics") == 1
+    assert value(m, "hookline_jobs", status="failed", operation="music") == 1
+    assert value(m, "hookline_jobs", status="running", operation="music") == 1
+    assert value(m, "hookline_pipelines", status="running") == 1
+    assert value(m, "hookline_callbacks_total", verdict="applied") == 2
+    assert value(m, "hookline_callbacks_total", verdict="rejected") == 1
+
+    calls = {k: v for k, v in m.items() if k[0] == "hookline_upstream_calls_total"}
+    assert sum(calls.values()) == 5
+    assert value(m, "hookline_upstream_calls_total", operation="music", endpoint="music", http_status="200",
+                 outcome="accepted") == 2
+    assert value(m, "hookline_upstream_calls_total", operation="music", endpoint="music", http_status="429",
+                 outcome="refused") == 1
+    assert value(m, "hookline_upstream_calls_total", operation="fetch", endpoint="fetch_many", http_status="none",
+                 outcome="error") == 1
+    assert value(m, "hookline_upstream_cost_usd_total", operation="music") == pytest.approx(0.288)
+    assert value(m, "hookline_upstream_cost_usd_total", operation="lyrics") == pytest.approx(0.02)
+    assert value(m, "hookline_spend_usd_today", api_key=ids["key"]) == pytest.approx(0.144)
+    assert value(m, "hookline_spend_usd_today", api_key="") == pytest.approx(0.144)  # 3-day-old spend excluded
+    assert value(m, "hookline_budget_usd_per_day") == 5
+
+    # Job durations: one failed after 4000 s.
+    assert value(m, "hookline_job_duration_seconds_count", status="failed") == 1
+    assert value(m, "hookline_job_duration_seconds_bucket", status="failed", le="3600.0") == 0
+    assert value(m, "hookline_job_duration_seconds_bucket", status="failed", le="7200.0") == 1
+    assert value(m, "hookline_job_duration_seconds_sum", status="failed") == pytest.approx(4000, abs=0.01)
+    # Succeeded: 3, 20, 100 s, and the pipeline's steps 9.5 s and 25.45 s.
+    assert value(m, "hookline_job_duration_seconds_count", status="succeeded") == 5
+    assert value(m, "hookline_job_duration_seconds_bucket", status="succeeded", le="5.0") == 1
+    assert value(m, "hookline_job_duration_seconds_bucket", status="succeeded", le="10.0") == 2
+    assert value(m, "hookline_job_duration_seconds_bucket", status="succeeded", le="30.0") == 4
+    assert value(m, "hookline_job_duration_seconds_bucket", status="succeeded", le="120.0") == 5
+    assert value(m, "hookline_job_duration_seconds_sum", status="succeeded") == pytest.approx(157.95, abs=0.01)
+
+    # Hand-offs: 0.75 s (step1 -> step2) and 8 s (step2 -> step3).
+    assert value(m, "hookline_callback_to_submit_seconds_count") == 2
+    assert value(m, "hookline_callback_to_submit_seconds_bucket", le="0.5") == 0
+    assert value(m, "hookline_callback_to_submit_seconds_bucket", le="1.0") == 1
+    assert value(m, "hookline_callback_to_submit_seconds_bucket", le="5.0") == 1
+    assert value(m, "hookline_callback_to_submit_seconds_bucket", le="10.0") == 2
+    assert value(m, "hookline_callback_to_submit_seconds_bucket", le="+Inf") == 2
+    assert value(m, "hookline_callback_to_submit_seconds_sum") == pytest.approx(8.75, abs=0.01)
+
+    assert value(m, "hookline_overdue_jobs") == 2
+    assert value(m, "hookline_workers_alive") == 1
+    assert value(m, "hookline_worker_last_seen_timestamp_seconds", worker="quiet@host") == pytest.approx(
+        (now - timedelta(minutes=3)).timestamp(), abs=0.01)
+    assert value(m, "hookline_last_reconcile_timestamp_seconds") == pytest.approx(
+        (now - timedelta(seconds=7)).timestamp(), abs=0.01)
+
+
+def test_an_empty_database_scrapes_cleanly(metrics_settings: Settings) -> None:
+    m = scrape(metrics_settings)
+    assert value(m, "hookline_overdue_jobs") == 0
+    assert value(m, "hookline_workers_alive") == 0
+    assert value(m, "hookline_callback_to_submit_seconds_count") == 0
+    assert ("hookline_last_reconcile_timestamp_seconds", frozenset()) not in m
+
+
+def test_broker_queue_name_is_the_workers_queue() -> None:
+    from worker.celery_app import QUEUE
+
+    assert BROKER_QUEUE == QUEUE
+
+
+def test_queue_depth_counts_waiting_messages_on_each_broker(broker_url: str, tmp_path: Path) -> None:
+    from worker.celery_app import create_celery
+
+    settings = load_settings({"HOOKLINE_VAR_DIR": str(tmp_path / "var"), "HOOKLINE_BROKER_URL": broker_url})
+    app = create_celery(settings)
+    assert queue_depth(settings) == 0
+    for n in range(3):
+        app.send_task("hookline.submit_job", args=[f"job{n}"])
+    assert queue_depth(settings) == 3
+    with app.connection_for_write() as conn:  # take one off, as a worker would
+        message = conn.SimpleQueue(BROKER_QUEUE, no_ack=False).get(timeout=5)
+        message.ack()
+    assert queue_depth(settings) == 2
+    app.close()
+
+
+def test_queue_depth_is_none_when_the_broker_cannot_be_read(tmp_path: Path) -> None:
+    from shared.stack import free_port
+
+    settings = load_settings({"HOOKLINE_VAR_DIR": str(tmp_path), "HOOKLINE_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    assert queue_depth(settings) is None

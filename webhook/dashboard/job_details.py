@@ -1,0 +1,182 @@
+"""What the job page shows, assembled from rows: redacted params, the state timeline, media, timing words, lyrics."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.config import Settings
+from shared.models import Artifact, Attempt, CallbackRecord, Clip, Job
+
+SECRET_NAME = re.compile(r"key|secret|token|notify_hook|password|authorization|signature", re.IGNORECASE)
+REDACTED = "[redacted]"
+AUDIO_KINDS = {"audio", "wav"}
+MAX_TIMING_FILE = 2 * 1024 * 1024
+
+
+def redact(value: Any) -> Any:
+    """A copy with every value under a secret-looking key (key, secret, token, notify_hook, …) replaced."""
+    if isinstance(value, dict):
+        return {k: REDACTED if SECRET_NAME.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    kind: str  # job | attempt | callback
+    title: str
+    detail: str = ""
+    tone: str = ""  # ok | bad | muted, for the colour
+
+
+def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord]) -> list[TimelineEvent]:
+    events = [TimelineEvent(job.created_at, "job", "created", f"{job.operation}, status queued")]
+    for a in attempts:
+        cost = f", ${a.cost_usd:.3f}" if a.cost_usd else ""
+        http = f"HTTP {a.http_status}" if a.http_status is not None else "no HTTP answer"
+        tone = "ok" if a.outcome in ("accepted", "ok") else "bad" if a.outcome in ("rejected", "error") else ""
+        label = f"attempt {a.attempt_no}" if a.attempt_no else "call"
+        events.append(TimelineEvent(a.started_at, "attempt", f"{label}: {a.endpoint} → {a.outcome}",
+                                    f"{http}{cost}" + (f" — {a.error}" if a.error else ""), tone))
+    for c in callbacks:
+        tone = "ok" if c.verdict == "applied" else "bad" if c.verdict == "rejected" else "muted"
+        events.append(TimelineEvent(c.received_at, "callback", f"callback {c.upstream_status or ''}: {c.verdict}".strip(),
+                                    f"{c.reason or ''} (answered {c.http_status})", tone))
+    if job.submitted_at:
+        events.append(TimelineEvent(job.submitted_at, "job", "submitted", f"upstream task {job.upstream_task_id}"))
+    if job.finished_at:
+        tone = "ok" if job.status == "succeeded" else "bad"
+        events.append(TimelineEvent(job.finished_at, "job", job.status, job.error or "", tone))
+    return sorted(events, key=lambda e: e.at)
+
+
+def artifact_path(settings: Settings, artifact: Artifact) -> Path | None:
+    """The artifact's file if it is stored under settings.artifact_dir (symlinks resolved), else None."""
+    if artifact.status != "stored" or not artifact.path or settings.artifact_dir is None:
+        return None
+    root = Path(settings.artifact_dir).resolve()
+    stored = Path(artifact.path)
+    # Absolute, or relative to the working directory (like a relative artifact_dir), or to artifact_dir itself.
+    for candidate in (stored,) if stored.is_absolute() else (stored, root / stored):
+        resolved = candidate.resolve()
+        if resolved.is_relative_to(root) and resolved.is_file():
+            return resolved
+    return None
+
+
+def is_audio(artifact: Artifact) -> bool:
+    return artifact.kind in AUDIO_KINDS or (artifact.content_type or "").startswith("audio/")
+
+
+@dataclass
+class ClipCard:
+    clip: Clip
+    audio_src: str | None
+    audio_stored: bool
+    cover_src: str | None
+
+
+@dataclass
+class JobDetails:
+    job: Job
+    params: Any
+    attempts: list[Attempt]
+    events: list[TimelineEvent]
+    artifacts: list[Artifact]
+    clip_cards: list[ClipCard]
+    loose_audio: list[Artifact]  # audio artifacts not shown in a clip card (stems, wav exports, ...)
+    timing_words: list[dict[str, Any]] = field(default_factory=list)
+    lyrics: str | None = None
+    lyrics_title: str | None = None
+    total_cost: float = 0.0
+
+
+def _artifact_url(artifact: Artifact) -> str:
+    return url_for("dashboard.artifact_file", artifact_id=artifact.id)
+
+
+def _clip_cards(clips: list[Clip], stored: list[Artifact]) -> tuple[list[ClipCard], set[int]]:
+    used: set[int] = set()
+    cards = []
+    for clip in clips:
+        audio = next((a for a in stored if a.clip_id == clip.clip_id and a.kind == "audio"), None)
+        cover = next((a for a in stored if a.clip_id == clip.clip_id and a.kind == "image"), None)
+        used.update(a.id for a in (audio, cover) if a is not None)
+        cards.append(ClipCard(clip, _artifact_url(audio) if audio else clip.audio_url or None, audio is not None,
+                              _artifact_url(cover) if cover else clip.image_url or None))
+    return cards, used
+
+
+def find_timing_words(value: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """The first list of {word, start, end} objects anywhere in ``value`` (Suno's aligned words, or close)."""
+    if depth > 6:
+        return []
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "word" in v for v in value):
+        words = []
+        for v in value:
+            start = v.get("start_s", v.get("start"))
+            end = v.get("end_s", v.get("end"))
+            words.append({"word": str(v["word"]), "start": start if isinstance(start, (int, float)) else None,
+                          "end": end if isinstance(end, (int, float)) else None})
+        return words
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for child in children:
+        found = find_timing_words(child, depth + 1)
+        if found:
+            return found
+    return []
+
+
+def _timing_from_files(settings: Settings, artifacts: list[Artifact]) -> list[dict[str, Any]]:
+    for artifact in artifacts:
+        path = artifact_path(settings, artifact)
+        if artifact.kind not in ("timing", "json") or path is None or path.stat().st_size > MAX_TIMING_FILE:
+            continue
+        try:
+            words = find_timing_words(json.loads(path.read_text()))
+        except (ValueError, OSError):
+            continue
+        if words:
+            return words
+    return []
+
+
+def _lyrics(job: Job, clips: list[Clip]) -> tuple[str | None, str | None]:
+    result = job.result or {}
+    lyrics = result.get("lyrics")
+    if isinstance(lyrics, dict) and lyrics.get("text"):
+        return str(lyrics["text"]), lyrics.get("title")
+    for clip in clips:
+        prompt = (clip.meta or {}).get("prompt")
+        if isinstance(prompt, str) and prompt.strip():
+            return prompt, clip.title
+    prompt = (job.params or {}).get("prompt")
+    return (prompt, (job.params or {}).get("title")) if isinstance(prompt, str) and prompt.strip() else (None, None)
+
+
+def job_details(session: Session, settings: Settings, job: Job) -> JobDetails:
+    attempts = list(session.scalars(select(Attempt).where(Attempt.job_id == job.id).order_by(Attempt.id)))
+    callbacks = list(session.scalars(
+        select(CallbackRecord).where(CallbackRecord.job_id == job.id).order_by(CallbackRecord.id)))
+    artifacts = list(session.scalars(select(Artifact).where(Artifact.job_id == job.id).order_by(Artifact.id)))
+    stored = [a for a in artifacts if artifact_path(settings, a) is not None]
+    clips = list(job.clips)
+    cards, used = _clip_cards(clips, stored)
+    loose_audio = [a for a in stored if is_audio(a) and a.id not in used]
+    lyrics, title = _lyrics(job, clips)
+    words = find_timing_words(job.result or {}) or _timing_from_files(settings, stored)
+    return JobDetails(job=job, params=redact(job.params or {}), attempts=attempts,
+                      events=timeline(job, attempts, callbacks), artifacts=artifacts, clip_cards=cards,
+                      loose_audio=loose_audio, timing_words=words, lyrics=lyrics, lyrics_title=title,
+                      total_cost=sum(a.cost_usd or 0 for a in attempts))
