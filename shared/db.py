@@ -58,6 +58,10 @@ def upgrade(settings: Settings) -> None:
 
     get_engine(settings)  # creates the SQLite folder
     command.upgrade(alembic_config(settings), "head")
+    # Alembic's own engine leaves a fresh SQLite file in rollback-journal mode; one connection through ours
+    # switches it to WAL now, before several processes race to do it (and get "database is locked").
+    with get_engine(settings).connect():
+        pass
 
 
 def current_revision(settings: Settings) -> str | None:

@@ -20,6 +20,7 @@ from shared.errors import UpstreamError
 from shared.models import Attempt, Job, utcnow
 from shared.states import IN_FLIGHT, JobStatus, transition
 from shared.task_updates import next_check_after_news, record_task_update
+from shared.upstream_limits import limiter_for
 from worker.dispatch import enqueue_finished, enqueue_poll
 from worker.operation_kinds import POLL_CAP, POLLED_KINDS, kind_of
 
@@ -172,6 +173,7 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, 
     from shared.pipelines import advance_stalled_pipelines
 
     report.requeued += advance_stalled_pipelines(settings)
+    limiter_for(settings).sweep_stale(settings.job_deadline + settings.callback_grace)
     if report.fetch_calls or report.requeued or report.timed_out:
         log.info("reconcile: %s", report)
     from dataclasses import asdict

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.cometapi import CometClient, endpoint_for, price_for, retry_delay
+from shared.cometapi import CometClient, endpoint_for, jitter, price_for, retry_delay
 from shared.config import Settings
 from shared.db import session_factory
 from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
@@ -28,14 +28,17 @@ from shared.ledger import budget_refusal
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
 from shared.task_updates import next_check_after_news
+from shared.upstream_limits import limiter_for
 from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay
 
 log = logging.getLogger("hookline.submit")
 
+IN_FLIGHT_RECHECK = 5.0  # seconds before a job deferred by the in-flight cap looks again
+
 
 @dataclass(frozen=True)
 class SubmitResult:
-    outcome: str  # skipped | accepted | poll | retry | failed | succeeded
+    outcome: str  # skipped | deferred | accepted | ambiguous | poll | retry | failed | succeeded
     retry_in: float | None = None
     detail: str = ""
 
@@ -83,9 +86,19 @@ def _follows_ambiguous(session: Session, job_id: str) -> bool:
 
 
 def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | None = None) -> SubmitResult:
+    # The global limits come before the claim, so a deferred job stays queued and nothing is written.
+    limiter = limiter_for(settings)
+    if not limiter.try_start_task(job_id):
+        return SubmitResult("deferred", retry_in=jitter(IN_FLIGHT_RECHECK), detail="in-flight cap reached")
+    wait = limiter.try_acquire()
+    if wait > 0:
+        return SubmitResult("deferred", retry_in=jitter(wait), detail="global rate limit")
     with session_factory(settings)() as session:
         attempt_no = claim_job(session, settings, job_id)
         if attempt_no is None:
+            job = session.get(Job, job_id)
+            if job is None or JobStatus(job.status).terminal:
+                limiter.finish_task(job_id)  # a stale message must not keep an in-flight slot
             return SubmitResult("skipped", detail="job is not queued (already claimed, submitted or finished)")
         job = session.get(Job, job_id)
         assert job is not None

@@ -7,6 +7,7 @@ from celery import shared_task
 from worker.celery_app import settings_of
 from worker.dispatch import enqueue_finished
 from worker.followups import run_follow_ups
+from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
 from worker.reconciling import reconcile_overdue
 from worker.submitting import submit_claimed
@@ -22,6 +23,8 @@ def submit_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
     result = submit_claimed(settings, job_id)
     if result.outcome == "retry":
         raise self.retry(countdown=result.retry_in)
+    if result.outcome == "deferred":  # global limits: not a retry, nothing was sent
+        submit_job.apply_async(args=[job_id], countdown=result.retry_in)
     if result.outcome == "poll":
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     if result.outcome in FINISHED_OUTCOMES:
@@ -42,7 +45,9 @@ def poll_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
 
 @shared_task(name="hookline.job_finished", bind=True)
 def job_finished(self, job_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return run_follow_ups(settings_of(self.app), job_id)
+    settings = settings_of(self.app)
+    finish_in_flight(settings, job_id)
+    return run_follow_ups(settings, job_id)
 
 
 @shared_task(name="hookline.reconcile", bind=True)
