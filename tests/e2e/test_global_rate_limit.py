@@ -1,0 +1,20 @@
+"""The global upstream rate limit holds across worker processes, on both brokers (Redis bucket or SQL bucket)."""
+
+from __future__ import annotations
+
+from tests.e2e.driver import create_job, submits, wait_job
+
+RATE = 3.0
+
+
+def test_submits_across_two_workers_respect_the_global_rate(make_stack, broker_url):
+    stack, _ = make_stack(broker_url=broker_url, workers=2,
+                          env={"HOOKLINE_UPSTREAM_RATE": str(RATE), "HOOKLINE_UPSTREAM_BURST": "1"})
+    ids = [create_job(stack, "lyrics", {"prompt": f"rate {n}"}) for n in range(10)]
+    assert all(wait_job(stack, j, timeout=90)["status"] == "succeeded" for j in ids)
+    times = sorted(r["time"] for r in submits(stack, "/suno/submit/lyrics"))
+    assert len(times) == 10
+    # With a burst of 1, ten calls at 3/s need at least 3 s; any 1 s window holds at most rate + burst (+1 noise).
+    assert times[-1] - times[0] >= (10 - 1) / RATE - 0.5
+    worst = max(sum(1 for t in times[i:] if t < s + 1.0) for i, s in enumerate(times))
+    assert worst <= RATE + 2, worst
