@@ -11,9 +11,13 @@ from werkzeug.exceptions import HTTPException
 
 from .admin_routes import admin_routes
 from .api_errors import SandboxApiError, error_response
+from .clip_task_routes import clip_task_routes
+from .export_routes import export_routes
 from .fault_plan import checked_faults
 from .media_routes import media_routes
+from .persona_routes import persona_routes
 from .runtime import EXTENSION_KEY, SandboxRuntime, current_runtime
+from .udio_routes import udio_routes
 from .upstream_routes import suno_routes
 
 log = logging.getLogger(__name__)
@@ -104,7 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(SandboxApiError, answer_api_error)
     app.register_error_handler(HTTPException, answer_http_exception)
     app.register_error_handler(Exception, answer_unexpected)
-    app.register_blueprint(suno_routes)
-    app.register_blueprint(media_routes)
+    for blueprint in (suno_routes, clip_task_routes, persona_routes, export_routes, udio_routes, media_routes):
+        app.register_blueprint(blueprint)
     app.register_blueprint(admin_routes)
     return app

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 import re
 
-STOP_WORDS = frozenset(
+_STOP_WORDS_TEXT = (
     "a an and the of to in on for with about from by at is are be song songs music track some my your our "
-    "make write please that this it its me i you we they verse chorus bridge".split()
+    "make write please that this it its me i you we they verse chorus bridge"
 )
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 VERSE_LINES = (
     "Walking through the {a} at the break of day",

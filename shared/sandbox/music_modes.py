@@ -14,9 +14,28 @@ from .field_checks import (
     require_seconds,
     require_str,
 )
-from .suno_models import PERSONA_MODELS, find_model, known_model_names
+from .suno_models import PERSONA_MODELS, PERSONA_SOURCE_MODEL, find_model, known_model_names
 
 DEFAULT_UPLOAD_EXTEND_MODEL = "chirp-v4"
+DEFAULT_STEM_MODEL = "chirp-auk"  # CometAPI's stem page: "mv should be chirp-auk"
+# stem_task -> the stems it yields, in order (the gen_stem page shows "two"; Suno's full split is "twelve").
+STEM_SETS: dict[str, tuple[str, ...]] = {
+    "two": ("Vocals", "Instrumental"),
+    "twelve": (
+        "Vocals",
+        "Backing Vocals",
+        "Drums",
+        "Bass",
+        "Guitar",
+        "Keyboard",
+        "Percussion",
+        "Strings",
+        "Synth",
+        "FX",
+        "Brass",
+        "Woodwinds",
+    ),
+}
 # A clip's duration is rounded to 2 decimals; allow for that when checking a time against it.
 DURATION_TOLERANCE = 0.01
 
@@ -30,7 +49,16 @@ class ClipFacts(NamedTuple):
     complete: bool
 
 
+class PersonaFacts(NamedTuple):
+    """What artist_consistency needs to know about a persona made with /suno/persona/create."""
+
+    persona_id: str
+    root_clip_id: str
+    root_model_name: str
+
+
 ClipLookup = Callable[[str], "ClipFacts | None"]
+PersonaLookup = Callable[[str], "PersonaFacts | None"]
 
 
 @dataclass(frozen=True)
@@ -49,36 +77,62 @@ class MusicOrder:
     continue_at: float | None = None
     edit_range: tuple[float, float] | None = None
     persona_id: str | None = None
+    stem_task: str | None = None  # gen_stem only
+    stem_type_group_name: str | None = None
+    stem_type_id: int | None = None
 
 
 class _Reader:
     """One request body plus what validation needs from the outside world."""
 
-    def __init__(self, body: dict[str, Any], find_clip: ClipLookup, max_prompt_chars: int) -> None:
+    def __init__(
+        self, body: dict[str, Any], find_clip: ClipLookup, find_persona: PersonaLookup, max_prompt_chars: int
+    ) -> None:
         self.body = body
         self.find_clip = find_clip
+        self.find_persona = find_persona
         self.max_prompt_chars = max_prompt_chars
 
-    def mv(self, *, required: bool = True, allowed: tuple[str, ...] | None = None) -> str:
-        if not required and self.body.get("mv") in (None, ""):
-            return DEFAULT_UPLOAD_EXTEND_MODEL
+    def mv(self, *, default: str | None = None, allowed: tuple[str, ...] | None = None, upload: bool = False) -> str:
+        """The dashed model name; `upload` also takes the scenario guide's chirp-auk-upload / chirp-v4-upload."""
+        if default is not None and self.body.get("mv") in (None, ""):
+            return default
         raw = require_str(self.body, "mv")
-        model = find_model(raw.strip())
+        name = raw.strip()
+        model = find_model(name.removesuffix("-upload") if upload else name)
         if model is None:
             raise field_error("mv", f"unknown model {raw!r}; expected one of {', '.join(known_model_names())}")
         if allowed is not None and model.name not in allowed:
             raise field_error("mv", f"{self.body.get('task')} needs one of {', '.join(allowed)}, got {raw!r}")
         return model.name
 
-    def custom_fields(self) -> dict[str, Any]:
+    def custom_fields(self, *, empty_prompt_ok: bool = False) -> dict[str, Any]:
+        """prompt, tags, title (required), negative_tags, make_instrumental; prompt may be "" when instrumental."""
         instrumental = optional_bool(self.body, "make_instrumental")
+        allow_empty = instrumental or empty_prompt_ok
         return {
-            "prompt": require_str(self.body, "prompt", allow_empty=instrumental, max_chars=self.max_prompt_chars),
+            "prompt": require_str(self.body, "prompt", allow_empty=allow_empty, max_chars=self.max_prompt_chars),
             "tags": require_str(self.body, "tags", max_chars=self.max_prompt_chars),
             "title": require_str(self.body, "title"),
             "negative_tags": optional_str(self.body, "negative_tags"),
             "make_instrumental": instrumental,
         }
+
+    def optional_style_fields(self) -> dict[str, Any]:
+        """prompt/tags/title that may be left out (then the source clip's are kept)."""
+        return {
+            "prompt": optional_str(self.body, "prompt", max_chars=self.max_prompt_chars),
+            "tags": optional_str(self.body, "tags", max_chars=self.max_prompt_chars),
+            "title": optional_str(self.body, "title"),
+            "negative_tags": optional_str(self.body, "negative_tags"),
+            "make_instrumental": optional_bool(self.body, "make_instrumental"),
+        }
+
+    def same_task(self, clip: ClipFacts, clip_field: str) -> None:
+        """task_id may be left out; when given it must be the task that made the clip."""
+        task_id = optional_str(self.body, "task_id")
+        if task_id and task_id.strip() != clip.task_id:
+            raise field_error("task_id", f"task {task_id!r} did not produce {clip_field} {clip.clip_id!r}")
 
     def complete_clip(self, name: str) -> ClipFacts:
         clip_id = require_str(self.body, name)
@@ -114,43 +168,69 @@ def _inspiration(r: _Reader) -> MusicOrder:
 
 
 def _custom(r: _Reader) -> MusicOrder:
-    return MusicOrder(mode="custom", mv=r.mv(), **r.custom_fields())
+    """Custom mode; with make_instrumental or an empty prompt it is the instrumental mode (no lyrics)."""
+    fields = r.custom_fields(empty_prompt_ok=True)
+    mode = "instrumental" if fields["make_instrumental"] or not fields["prompt"].strip() else "custom"
+    return MusicOrder(mode=mode, mv=r.mv(), **fields)
 
 
-def _extend(r: _Reader) -> MusicOrder:
-    mv = r.mv()
-    fields = r.custom_fields()
-    task_id = require_str(r.body, "task_id")
-    clip = r.complete_clip("continue_clip_id")
-    if clip.task_id != task_id.strip():
-        raise field_error("task_id", f"task {task_id!r} did not produce continue_clip_id {clip.clip_id!r}")
-    continue_at = r.time_within("continue_at", clip, "continue_clip_id")
-    return MusicOrder(mode="extend", mv=mv, source_clip_id=clip.clip_id, continue_at=continue_at, **fields)
+def _continuation(mode: str, default_mv: str | None) -> Callable[[_Reader], MusicOrder]:
+    """extend and upload_extend: only the continuation point is required; style fields default to the source's."""
+
+    def validate(r: _Reader) -> MusicOrder:
+        mv = r.mv(default=default_mv, upload=mode == "upload_extend")
+        fields = r.optional_style_fields()
+        clip = r.complete_clip("continue_clip_id")
+        r.same_task(clip, "continue_clip_id")
+        continue_at = r.time_within("continue_at", clip, "continue_clip_id")
+        return MusicOrder(mode=mode, mv=mv, source_clip_id=clip.clip_id, continue_at=continue_at, **fields)
+
+    return validate
 
 
-def _upload_extend(r: _Reader) -> MusicOrder:
-    mv = r.mv(required=False)
-    clip = r.complete_clip("continue_clip_id")
-    continue_at = r.time_within("continue_at", clip, "continue_clip_id")
-    instrumental = optional_bool(r.body, "make_instrumental")
-    return MusicOrder(
-        mode="upload_extend",
-        mv=mv,
-        source_clip_id=clip.clip_id,
-        continue_at=continue_at,
-        prompt=optional_str(r.body, "prompt", max_chars=r.max_prompt_chars),
-        tags=optional_str(r.body, "tags", max_chars=r.max_prompt_chars),
-        title=optional_str(r.body, "title"),
-        make_instrumental=instrumental,
-    )
+def _known_persona(r: _Reader) -> str:
+    """The persona must come from /suno/persona/create, and its source song must be a chirp-auk song."""
+    persona_id = require_str(r.body, "persona_id").strip()
+    persona = r.find_persona(persona_id)
+    if persona is None:
+        raise field_error("persona_id", f"unknown persona {persona_id!r}; create one with /suno/persona/create")
+    if persona.root_model_name != PERSONA_SOURCE_MODEL:
+        raise field_error(
+            "persona_id",
+            f"persona {persona_id!r} was made from a {persona.root_model_name} song (root_clip_id "
+            f"{persona.root_clip_id!r}); a persona's source song must itself be made with {PERSONA_SOURCE_MODEL}",
+        )
+    return persona_id
 
 
 def _artist_consistency(r: _Reader) -> MusicOrder:
     mv = r.mv(allowed=PERSONA_MODELS)
     fields = r.custom_fields()
-    persona_id = require_str(r.body, "persona_id")
+    persona_id = _known_persona(r)
     clip = r.complete_clip("artist_clip_id")
     return MusicOrder(mode="artist_consistency", mv=mv, persona_id=persona_id, source_clip_id=clip.clip_id, **fields)
+
+
+def _gen_stem(r: _Reader) -> MusicOrder:
+    """Stems of a clip as a music task (CometAPI's stem page): stem_task "two" or "twelve"."""
+    mv = r.mv(default=DEFAULT_STEM_MODEL)
+    clip = r.complete_clip("continue_clip_id")
+    r.same_task(clip, "continue_clip_id")
+    stem_task = require_str(r.body, "stem_task").strip().lower()
+    if stem_task not in STEM_SETS:
+        raise field_error("stem_task", f"must be one of {', '.join(STEM_SETS)}, got {r.body['stem_task']!r}")
+    stem_type_id = r.body.get("stem_type_id")
+    if stem_type_id is not None and (isinstance(stem_type_id, bool) or not isinstance(stem_type_id, int)):
+        raise field_error("stem_type_id", f"must be a whole number, got {stem_type_id!r}")
+    group = optional_str(r.body, "stem_type_group_name") or stem_task.capitalize()
+    return MusicOrder(
+        mode="gen_stem",
+        mv=mv,
+        source_clip_id=clip.clip_id,
+        stem_task=stem_task,
+        stem_type_group_name=group,
+        stem_type_id=stem_type_id,
+    )
 
 
 def _repainting(kind: str) -> Callable[[_Reader], MusicOrder]:
@@ -176,6 +256,7 @@ def _infill(r: _Reader) -> MusicOrder:
     # the way the concat endpoint's is_infill flag later refers back to it.
     mv = r.mv()
     clip = r.complete_clip("continue_clip_id")
+    r.same_task(clip, "continue_clip_id")
     edit_range = r.time_range("infill", clip, "continue_clip_id")
     return MusicOrder(
         mode="infill",
@@ -192,15 +273,24 @@ def _infill(r: _Reader) -> MusicOrder:
 MODE_VALIDATORS: dict[str, Callable[[_Reader], MusicOrder]] = {
     "inspiration": _inspiration,
     "custom": _custom,
-    "extend": _extend,
-    "upload_extend": _upload_extend,
+    "extend": _continuation("extend", None),
+    "upload_extend": _continuation("upload_extend", DEFAULT_UPLOAD_EXTEND_MODEL),
     "artist_consistency": _artist_consistency,
     "underpainting": _repainting("underpainting"),
     "overpainting": _repainting("overpainting"),
     "infill": _infill,
+    "gen_stem": _gen_stem,
 }
 # Modes chosen by an explicit "task" value; the others follow from the fields present.
-TASK_VALUES = ("extend", "upload_extend", "artist_consistency", "underpainting", "overpainting", "infill")
+TASK_VALUES = (
+    "extend",
+    "upload_extend",
+    "artist_consistency",
+    "underpainting",
+    "overpainting",
+    "infill",
+    "gen_stem",
+)
 
 
 def pick_music_mode(body: dict[str, Any]) -> str:
@@ -222,6 +312,13 @@ def pick_music_mode(body: dict[str, Any]) -> str:
     return "custom"
 
 
-def validate_music_request(body: dict[str, Any], find_clip: ClipLookup, *, max_prompt_chars: int) -> MusicOrder:
+def validate_music_request(
+    body: dict[str, Any], find_clip: ClipLookup, find_persona: PersonaLookup, *, max_prompt_chars: int
+) -> MusicOrder:
     mode = pick_music_mode(body)
-    return MODE_VALIDATORS[mode](_Reader(body, find_clip, max_prompt_chars))
+    if mode != "artist_consistency" and body.get("persona_id") not in (None, ""):
+        raise field_error(
+            "persona_id",
+            f"only task artist_consistency (mv {', '.join(PERSONA_MODELS)}) takes a persona; this is {mode}",
+        )
+    return MODE_VALIDATORS[mode](_Reader(body, find_clip, find_persona, max_prompt_chars))

@@ -9,8 +9,10 @@ from typing import Any
 from flask import Flask, current_app
 
 from .callback_delivery import CallbackDispatcher, CallbackSettings
+from .export_board import ExportBoard
 from .fault_plan import FaultPlan
 from .media_cache import MediaCache
+from .persona_book import PersonaBook
 from .request_log import RequestLog
 from .task_builder import Submission
 from .task_clock import TaskClock
@@ -28,6 +30,8 @@ class SandboxRuntime:
         self.faults = FaultPlan(config["FAULTS"], config["FAULT_SEED"])
         self.requests = RequestLog()
         self.media = MediaCache()
+        self.personas = PersonaBook()
+        self.exports = ExportBoard()
         self.callback_settings = CallbackSettings(
             timeout=float(config["CALLBACK_TIMEOUT"]),
             retries=int(config["CALLBACK_RETRIES"]),
@@ -67,6 +71,8 @@ class SandboxRuntime:
         self.store.clear()
         self.requests.clear()
         self.media.clear()
+        self.personas.clear()
+        self.exports.clear()
 
     def shutdown(self) -> None:
         self.stop_event.set()

@@ -32,6 +32,8 @@ ALIASES: dict[str, str] = {
 }
 
 PERSONA_MODELS: tuple[str, ...] = ("chirp-v3-5-tau", "chirp-v4-tau", "chirp-auk")
+# A persona's source song (its root clip) must itself have been made with this model.
+PERSONA_SOURCE_MODEL = "chirp-auk"
 
 
 def find_model(mv: str) -> SunoModel | None:

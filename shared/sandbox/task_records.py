@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .audio_recipe import Recipe
+
 NOT_START = "NOT_START"
 IN_PROGRESS = "IN_PROGRESS"
 STREAMING = "STREAMING"
@@ -17,6 +19,19 @@ PROGRESS: dict[str, str] = {NOT_START: "0%", IN_PROGRESS: "20%", STREAMING: "60%
 
 MUSIC = "MUSIC"
 LYRICS = "LYRICS"
+UDIO = "UDIO"  # a Udio generation: served by /udio/query only, never by /suno/fetch
+SUNO_ACTIONS = (MUSIC, LYRICS)
+
+
+@dataclass(frozen=True)
+class StemOrigin:
+    """Where a stem clip came from, as Suno's stem clips report it in metadata."""
+
+    stem_from_id: str
+    stem_name: str  # "Vocals", "Instrumental", "Drums", …
+    stem_task: str  # "two" or "twelve"
+    stem_type_group_name: str  # "Two" or "Twelve"
+    stem_type_id: int | None
 
 
 @dataclass
@@ -35,6 +50,9 @@ class ClipRecord:
     parent_clip_id: str | None = None  # the clip this one extends/repaints/infills (for a later concat)
     continue_at: float | None = None
     edit_range: tuple[float, float] | None = None
+    kind: str = "gen"  # metadata.type: gen, upload, concat or gen_stem
+    recipe: Recipe = ()  # what its audio is made of (audio_recipe); its length is `duration`
+    stem: StemOrigin | None = None
 
 
 @dataclass

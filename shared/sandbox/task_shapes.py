@@ -22,6 +22,32 @@ def clip_audio_url(base_url: str, clip_id: str, *, complete: bool) -> str:
     return f"{base_url}audiopipe/?item_id={clip_id}"
 
 
+def render_metadata(clip: ClipRecord, task: TaskRecord) -> dict[str, Any]:
+    complete = task.status == COMPLETE
+    failed = task.status == FAILED
+    metadata: dict[str, Any] = {
+        "tags": clip.tags,
+        "prompt": clip.prompt,
+        "duration": clip.duration if complete else None,
+        "gpt_description_prompt": clip.gpt_description_prompt,
+        "error_type": "generation_failed" if failed else None,
+        "error_message": task.fail_reason if failed else None,
+        "audio_prompt_id": None,
+        "type": clip.kind,
+    }
+    if clip.stem is not None:
+        metadata.update(
+            stem_from_id=clip.stem.stem_from_id,
+            stem_name=clip.stem.stem_name,
+            stem_task=clip.stem.stem_task,
+            stem_type_group_name=clip.stem.stem_type_group_name,
+            stem_type_id=clip.stem.stem_type_id,
+        )
+    if clip.kind == "concat":
+        metadata["concat_from_id"] = clip.parent_clip_id
+    return metadata
+
+
 def render_clip(clip: ClipRecord, task: TaskRecord) -> dict[str, Any]:
     complete = task.status == COMPLETE
     failed = task.status == FAILED
@@ -30,15 +56,7 @@ def render_clip(clip: ClipRecord, task: TaskRecord) -> dict[str, Any]:
         "id": clip.clip_id,
         "title": clip.title,
         "status": "complete" if complete else "error" if failed else "streaming",
-        "metadata": {
-            "tags": clip.tags,
-            "prompt": clip.prompt,
-            "duration": clip.duration if complete else None,
-            "gpt_description_prompt": clip.gpt_description_prompt,
-            "error_type": "generation_failed" if failed else None,
-            "error_message": task.fail_reason if failed else None,
-            "audio_prompt_id": None,
-        },
+        "metadata": render_metadata(clip, task),
         "audio_url": "" if failed else clip_audio_url(base, clip.clip_id, complete=complete),
         "image_url": f"{base}cdn/image/{clip.clip_id}.png",
         "image_large_url": f"{base}cdn/image_large/{clip.clip_id}.png",

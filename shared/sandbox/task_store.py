@@ -7,8 +7,10 @@ import threading
 from typing import Any, NamedTuple
 
 from .music_modes import ClipFacts
-from .task_records import COMPLETE, FAILED, ClipRecord, TaskRecord
-from .task_shapes import render_task
+from .persona_shapes import feed_clip
+from .task_records import COMPLETE, FAILED, SUNO_ACTIONS, UDIO, ClipRecord, TaskRecord
+from .task_shapes import render_clip, render_task
+from .udio_shapes import render_song
 
 
 class StepOutcome(NamedTuple):
@@ -21,8 +23,12 @@ class StepOutcome(NamedTuple):
 
 
 class MediaClip(NamedTuple):
+    """A copy of a clip, with what serving its files needs to know about its task."""
+
     clip: ClipRecord
     task_status: str
+    action: str
+    media_base_url: str
 
 
 class TaskStore:
@@ -43,9 +49,27 @@ class TaskStore:
             self._clips.clear()
 
     def render(self, task_id: str) -> dict[str, Any] | None:
+        """A Suno task (MUSIC or LYRICS) as GET /suno/fetch/<id> shows it; Udio generations are not tasks there."""
         with self._lock:
             task = self._tasks.get(task_id)
-            return render_task(task) if task else None
+            return render_task(task) if task and task.action in SUNO_ACTIONS else None
+
+    def render_udio_songs(self, generation_ids: list[str]) -> list[dict[str, Any]]:
+        """The songs of the Udio generations asked for, in that order; unknown ids are skipped."""
+        with self._lock:
+            found = (self._tasks.get(generation_id) for generation_id in generation_ids)
+            return [render_song(clip, task) for task in found if task and task.action == UDIO for clip in task.clips]
+
+    def render_feed_clips(self, clip_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Known clips in Suno's feed shape (persona answers), by id."""
+        with self._lock:
+            rendered = {}
+            for clip_id in clip_ids:
+                clip = self._clips.get(clip_id)
+                if clip is not None:
+                    task = self._tasks[clip.task_id]
+                    rendered[clip_id] = feed_clip(render_clip(clip, task), task.submit_time)
+            return rendered
 
     def render_many(self, task_ids: list[str], action: str) -> list[dict[str, Any]]:
         """Tasks of that action, in the order asked; unknown ids and other actions are skipped."""
@@ -82,6 +106,14 @@ class TaskStore:
             clip = self._clips.get(clip_id.strip())
             return copy.deepcopy(clip) if clip else None
 
+    def clip_view(self, clip_id: str) -> MediaClip | None:
+        with self._lock:
+            clip = self._clips.get(clip_id.strip())
+            if clip is None:
+                return None
+            task = self._tasks[clip.task_id]
+            return MediaClip(copy.deepcopy(clip), task.status, task.action, task.media_base_url)
+
     def clip_for_media(self, clip_id: str) -> MediaClip | None:
         """A clip whose audio/cover may be served: its task has started and not failed."""
         with self._lock:
@@ -91,7 +123,12 @@ class TaskStore:
             task = self._tasks[clip.task_id]
             if not task.start_time or task.status == FAILED:
                 return None
-            return MediaClip(copy.deepcopy(clip), task.status)
+            return MediaClip(copy.deepcopy(clip), task.status, task.action, task.media_base_url)
+
+    def is_complete(self, clip_id: str) -> bool:
+        with self._lock:
+            clip = self._clips.get(clip_id)
+            return clip is not None and self._tasks[clip.task_id].status == COMPLETE
 
     def mark_ambiguous(self, task_id: str) -> None:
         with self._lock:

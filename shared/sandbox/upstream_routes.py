@@ -1,37 +1,18 @@
-"""The upstream API the sandbox imitates: /suno/submit/lyrics, /suno/submit/music, /suno/fetch."""
+"""The core of the upstream API: /suno/submit/lyrics, /suno/submit/music (every mode), /suno/fetch."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import Blueprint, Response, request
 
 from .api_errors import SandboxApiError, field_error, success_response
 from .field_checks import optional_http_url, require_str
 from .music_modes import validate_music_request
-from .runtime import SandboxRuntime, current_runtime
+from .route_helpers import accept_submission, request_json_object
+from .runtime import current_runtime
 from .task_builder import build_lyrics_task, build_music_task
-from .task_records import LYRICS, MUSIC, TaskRecord
+from .task_records import SUNO_ACTIONS
 
 suno_routes = Blueprint("sandbox_suno", __name__, url_prefix="/suno")
-
-FETCH_ACTIONS = (MUSIC, LYRICS)
-
-
-def request_json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise SandboxApiError(400, "request body must be a JSON object")
-    return body
-
-
-def accept_submission(runtime: SandboxRuntime, task: TaskRecord) -> Response:
-    """Create the task; under the ambiguous fault, keep the client waiting past its read timeout first."""
-    runtime.accept(task)
-    if runtime.faults.roll("ambiguous_rate"):
-        runtime.store.mark_ambiguous(task.task_id)
-        runtime.pause(runtime.faults.value("ambiguous_sleep"))
-    return success_response(task.task_id)
 
 
 @suno_routes.post("/submit/lyrics")
@@ -49,7 +30,10 @@ def submit_music() -> Response:
     runtime = current_runtime()
     body = request_json_object()
     order = validate_music_request(
-        body, runtime.store.clip_facts, max_prompt_chars=int(runtime.config["MAX_PROMPT_CHARS"])
+        body,
+        runtime.store.clip_facts,
+        runtime.personas.facts,
+        max_prompt_chars=int(runtime.config["MAX_PROMPT_CHARS"]),
     )
     notify_hook = optional_http_url(body, "notify_hook")
     source = runtime.store.clip_copy(order.source_clip_id) if order.source_clip_id else None
@@ -76,6 +60,6 @@ def fetch_tasks() -> Response:
     action = body.get("action")
     if action is None:
         raise field_error("action", "is required")
-    if action not in FETCH_ACTIONS:
-        raise field_error("action", f"must be one of {', '.join(FETCH_ACTIONS)}, got {action!r}")
+    if action not in SUNO_ACTIONS:
+        raise field_error("action", f"must be one of {', '.join(SUNO_ACTIONS)}, got {action!r}")
     return success_response(current_runtime().store.render_many(ids, action))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -11,10 +12,11 @@ from typing import Any
 
 import pytest
 import requests
+from mutagen.mp3 import MP3
 
 from shared.sandbox import BackgroundSandbox, start_background_sandbox
 
-FAST_CONFIG: dict[str, Any] = {"STEP_SECONDS": 0.2, "CLIP_SECONDS": 2.0, "CALLBACK_RETRY_DELAY": 0.2, "FAULT_SEED": 7}
+FAST_CONFIG: dict[str, Any] = {"STEP_SECONDS": 0.1, "CLIP_SECONDS": 2.0, "CALLBACK_RETRY_DELAY": 0.2, "FAULT_SEED": 7}
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
@@ -62,6 +64,46 @@ class SandboxClient:
         body = {"prompt": "[Verse]\nla la la", "tags": "pop", "title": "Base", "mv": "chirp-auk", **overrides}
         return self.wait_for_status(self.submit_music(body), "COMPLETE")
 
+    def submit(self, path: str, body: dict[str, Any]) -> str:
+        """POST a task submit that must succeed; returns the task id from the envelope."""
+        response = self.post(path, body)
+        assert response.status_code == 200, response.text
+        envelope = response.json()
+        assert envelope["code"] == "success" and envelope["message"] == "", envelope
+        return str(envelope["data"])
+
+    def media(self, url: str, content_type: str) -> bytes:
+        """GET a media URL the sandbox handed out; it must answer 200 with that content type."""
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"] == content_type
+        return response.content
+
+    def mp3_seconds(self, url: str) -> float:
+        """Download a clip's MP3 and decode its length with mutagen."""
+        info = MP3(io.BytesIO(self.media(url, "audio/mpeg"))).info
+        assert info is not None
+        return float(info.length)
+
+    def wait_for_export(self, path: str, done: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """GET an export until `done(answer)`; returns every answer seen, in order."""
+        answers: list[dict[str, Any]] = []
+
+        def finished() -> bool:
+            response = self.get(path)
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+            return done(answers[-1])
+
+        wait_until(finished, timeout=5, interval=0.05)
+        return answers
+
+    def create_persona(self, root_clip_id: str) -> str:
+        body = {"root_clip_id": root_clip_id, "name": "Voice", "description": "", "clips": [root_clip_id]}
+        response = self.post("suno/persona/create", {**body, "is_public": True})
+        assert response.status_code == 200, response.text
+        return str(response.json()["id"])
+
 
 @pytest.fixture
 def start_sandbox() -> Iterator[Callable[..., SandboxClient]]:
@@ -92,7 +134,7 @@ class CallbackReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
                     answer = receiver.answers.pop(0) if receiver.answers else 200
@@ -133,6 +175,48 @@ class CallbackReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FileServer:
+    """Serves registered bytes over GET (another local server an upload's audio_url may point at)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        files = self.files
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # http.server's naming
+                content, content_type = files.get(self.path, (b"not found", "text/plain"))
+                self.send_response(200 if self.path in files else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def serve(self, path: str, content: bytes, content_type: str = "application/octet-stream") -> str:
+        self.files[path] = (content, content_type)
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def url_missing(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/missing.mp3"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    server = FileServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ def test_mp3_duration_matches_metadata(sandbox: Any) -> None:
         assert response.headers["Content-Type"] == "audio/mpeg"
         assert int(response.headers["Content-Length"]) == len(response.content) > 1000
         info = MP3(io.BytesIO(response.content)).info
+        assert info is not None
         assert abs(info.length - clip["metadata"]["duration"]) < 0.1
         assert info.channels == 1 and info.sample_rate == 22050
     again = requests.get(clips[0]["audio_url"], timeout=5).content

@@ -39,6 +39,7 @@ METADATA_FIELDS = {
     "error_type",
     "error_message",
     "audio_prompt_id",
+    "type",
 }
 
 
@@ -83,6 +84,14 @@ def test_inspiration_task_yields_two_clips_with_durations(sandbox: Any) -> None:
     assert clips[0]["audio_url"].endswith(f"/cdn/audio/{clips[0]['id']}.mp3")
 
 
+def test_instrumental_mode_takes_an_empty_prompt(sandbox: Any) -> None:
+    body = {"prompt": "", "tags": "ambient", "title": "Drift", "mv": "chirp-v4"}
+    task_id = sandbox.submit_music(body)
+    assert sandbox.get(f"_sandbox/tasks/{task_id}").json()["mode"] == "instrumental"
+    flagged = sandbox.submit_music({**body, "prompt": "[Verse]\nhum", "make_instrumental": True})
+    assert sandbox.get(f"_sandbox/tasks/{flagged}").json()["mode"] == "instrumental"
+
+
 def test_custom_mode_keeps_the_given_text_and_accepts_dotted_model(sandbox: Any) -> None:
     body = {"prompt": "[Verse]\nneon lights", "tags": "emotional punk", "title": "City Lights", "mv": "chirp-v3.5"}
     clips = sandbox.wait_for_status(sandbox.submit_music(body), "COMPLETE")["data"]
@@ -92,7 +101,7 @@ def test_custom_mode_keeps_the_given_text_and_accepts_dotted_model(sandbox: Any)
     assert clips[0]["model_name"] == "chirp-v3-5"
 
 
-def _follow_up_bodies(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _follow_up_bodies(task: dict[str, Any], persona_id: str) -> dict[str, dict[str, Any]]:
     clip_id = task["data"][0]["id"]
     custom = {"prompt": "[Verse 2]\nmore", "tags": "rock", "title": "Base", "mv": "chirp-v4"}
     return {
@@ -108,7 +117,7 @@ def _follow_up_bodies(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
             **custom,
             "mv": "chirp-v4-tau",
             "task": "artist_consistency",
-            "persona_id": "05bf9685-ab17-4b3b-93f6-0537f13f9e17",
+            "persona_id": persona_id,
             "artist_clip_id": clip_id,
         },
         "underpainting": {
@@ -134,17 +143,36 @@ def _follow_up_bodies(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "override_fields": ["prompt", "tags"],
         },
         "infill": {"mv": "chirp-auk", "continue_clip_id": clip_id, "infill_start_s": 0.2, "infill_end_s": 1.0},
+        "gen_stem": {
+            "task": "gen_stem",
+            "mv": "chirp-auk",
+            "task_id": task["task_id"],
+            "continue_clip_id": clip_id,
+            "stem_type_id": 91,
+            "stem_type_group_name": "Two",
+            "stem_task": "two",
+        },
     }
 
 
+# Repainting and infill clips last as long as the range they rework (both clips); stems as long as the source.
+EXPECTED_DURATIONS = {
+    "underpainting": [1.9, 1.9],
+    "overpainting": [1.5, 1.5],
+    "infill": [0.8, 0.8],
+    "gen_stem": [2.0, 2.0],
+}
+
+
 @pytest.mark.parametrize(
-    "mode", ["extend", "upload_extend", "artist_consistency", "underpainting", "overpainting", "infill"]
+    "mode", ["extend", "upload_extend", "artist_consistency", "underpainting", "overpainting", "infill", "gen_stem"]
 )
 def test_follow_up_modes_are_accepted_and_remember_their_parent(sandbox: Any, mode: str) -> None:
-    base = sandbox.complete_song()
-    task_id = sandbox.submit_music(_follow_up_bodies(base)[mode])
+    base = sandbox.complete_song()  # made with chirp-auk, so it may be a persona's source
+    persona_id = sandbox.create_persona(base["data"][0]["id"])
+    task_id = sandbox.submit_music(_follow_up_bodies(base, persona_id)[mode])
     done = sandbox.wait_for_status(task_id, "COMPLETE")
-    assert [c["metadata"]["duration"] for c in done["data"]] == [2.0, 3.5]
+    assert [c["metadata"]["duration"] for c in done["data"]] == EXPECTED_DURATIONS.get(mode, [2.0, 3.5])
 
     record = sandbox.get(f"_sandbox/tasks/{task_id}").json()
     assert record["mode"] == mode

@@ -21,7 +21,7 @@ CUSTOM = {"prompt": "[Verse]\nhello", "tags": "pop", "title": "Hi", "mv": "chirp
         ({**CUSTOM, "tags": 3}, "tags"),
         ({k: v for k, v in CUSTOM.items() if k != "prompt"}, "prompt"),
         ({**CUSTOM, "task": "remix"}, "task"),
-        ({**CUSTOM, "task": "extend", "continue_clip_id": "c", "continue_at": 3}, "task_id"),
+        ({**CUSTOM, "task": "extend", "continue_clip_id": "c", "continue_at": 3}, "continue_clip_id"),
         ({**CUSTOM, "task": "extend", "task_id": "t", "continue_at": 3}, "continue_clip_id"),
         (
             {**CUSTOM, "task": "extend", "task_id": "t", "continue_clip_id": "nope", "continue_at": 3},
