@@ -156,7 +156,6 @@ def test_cli_runs_a_spec_file_and_waits(make_stack, tmp_path):
     assert [e["continue_at"] for e in music_submits(stack)[1]] == [4]
 
 
-@pytest.mark.skip(reason="needs concat, wav, timing and persona in the worker and the sandbox")
 def test_long_song_example_end_to_end(make_stack, broker_url):
     stack, settings = make_stack(broker_url=broker_url, sandbox_args=clip_args(70))
     from shared.pipelines import load_spec
