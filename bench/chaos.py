@@ -97,13 +97,19 @@ def create_pipelines(settings: Any, count: int) -> list[str]:
 
 
 def wait_terminal(settings: Any, timeout: float) -> int:
+    """Until every job and every pipeline is finished (or the timeout): returns how many are still open."""
+    from shared.models import Pipeline
+
     deadline = time.monotonic() + timeout
     Session = session_factory(settings)
     while True:
         with Session() as session:
             open_jobs = session.scalar(select(func.count()).select_from(Job).where(Job.status.notin_(TERMINAL)))
-        if not open_jobs or time.monotonic() > deadline:
-            return int(open_jobs or 0)
+            open_pipelines = session.scalar(
+                select(func.count()).select_from(Pipeline).where(Pipeline.status.notin_(TERMINAL)))
+        still_open = int(open_jobs or 0) + int(open_pipelines or 0)
+        if not still_open or time.monotonic() > deadline:
+            return still_open
         time.sleep(1.0)
 
 
@@ -113,7 +119,9 @@ def submits_by_job(sandbox_url: str) -> Counter[str]:
     seen: Counter[str] = Counter()
     for entry in log:
         hook = (entry.get("json") or {}).get("notify_hook") or ""
-        if entry["method"] == "POST" and entry["path"].startswith("/suno/submit") and "/hooks/cometapi/" in hook:
+        accepted = 200 <= int(entry.get("status") or 0) < 300  # a refused (429/5xx) request was not paid for
+        if entry["method"] == "POST" and entry["path"].startswith("/suno/submit") and "/hooks/cometapi/" in hook \
+                and accepted:
             seen[hook.split("/hooks/cometapi/")[1].split("/")[0]] += 1
     return seen
 
@@ -135,7 +143,8 @@ def summarize(settings: Any, sandbox_url: str, job_ids: list[str], pipeline_ids:
     return ChaosSummary(
         jobs=len(job_ids), pipelines=len(pipeline_ids),
         by_state=dict(states), expected={"succeeded": all_jobs},
-        lost=sum(n for s, n in states.items() if s not in TERMINAL),
+        lost=sum(n for s, n in states.items() if s not in TERMINAL) + sum(
+            n for s, n in pipeline_states.items() if s not in TERMINAL),
         submits_per_job=dict(Counter(received.get(j, 0) for j in job_ids)),
         duplicate_paid_submits=sum(duplicates.values()), unaccounted_duplicates=unaccounted,
         pipelines_by_state=dict(pipeline_states),

@@ -10,6 +10,7 @@ import click
 
 from shared.config import load_settings
 from shared.errors import ConfigError, HooklineError
+from shared.schema_check import require_current_schema
 
 
 class HooklineGroup(click.Group):
@@ -29,8 +30,9 @@ class HooklineGroup(click.Group):
 @click.group(cls=HooklineGroup)
 def main() -> None:
     """hookline: a job system for the CometAPI music API."""
-    logging.basicConfig(level=os.environ.get("HOOKLINE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from shared.log_format import configure_logging
+
+    configure_logging(load_settings())
 
 
 @main.command()
@@ -45,7 +47,7 @@ def receiver(host: str, port: int | None) -> None:
     from webhook.serving import RedactingRequestHandler
 
     settings = load_settings()
-    db.upgrade(settings)
+    require_current_schema(settings)
     run_simple(host, port or settings.port, create_app({"HOOKLINE_SETTINGS": settings}), threaded=True,
                request_handler=RedactingRequestHandler)
 
@@ -59,7 +61,7 @@ def worker(concurrency: int, pool: str, name: str) -> None:
     from shared import db
 
     settings = load_settings()
-    db.upgrade(settings)
+    require_current_schema(settings)
     args = ["worker", "-Q", "hookline", "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", "INFO",
             "--without-gossip", "--without-mingle"]
     from worker.app import app
@@ -117,8 +119,10 @@ def _register() -> None:
     from shared.cli_submit import status, submit
 
     from shared.cli_pipeline import pipeline
+    from shared.cli_producer import apikey, bulk, deliveries
+    from shared.cli_watch import watch
 
-    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline):
+    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries):
         main.add_command(command)
 
 

@@ -125,7 +125,7 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
     return {"ok": True, "verdict": outcome.verdict, "status": status}, 200
 
 
-@hooks.post("/hooks/cometapi/<job_id>/<int:attempt>/<token>")
+@hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>/<token>")
 def cometapi_callback(job_id: str, attempt: int, token: str):  # type: ignore[no-untyped-def]
     try:
         body, status = record_callback(job_id, attempt, token)

@@ -17,7 +17,7 @@ QUEUE = "hookline"
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("hookline", broker=settings.broker_url, include=["worker.tasks", "worker.delivering", "worker.bulk_enqueueing"])  # TEMP-producer-surface
+    app = Celery("hookline", broker=settings.broker_url, include=["worker.tasks", "worker.delivering", "worker.bulk_enqueueing"])
     transport_options: dict[str, object] = {"polling_interval": 0.05}
     if settings.embedded_broker:
         Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,13 @@ def create_celery(settings: Settings | None = None) -> Celery:
                 "schedule": settings.reconcile_interval,
                 # A sweep that could not start within one interval is stale: the next one covers it.
                 "options": {"expires": settings.reconcile_interval},
-            }
+            },
+            # Safety net for outgoing producer webhooks whose task message was lost.
+            "send-overdue-webhooks": {
+                "task": "hookline.send_overdue_webhooks",
+                "schedule": settings.reconcile_interval,
+                "options": {"expires": settings.reconcile_interval},
+            },
         },
     )
     app.hookline_settings = settings  # type: ignore[attr-defined]

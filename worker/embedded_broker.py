@@ -10,6 +10,7 @@ from typing import Any
 
 from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy import create_engine, event
+from sqlalchemy.exc import IntegrityError
 
 ENGINE_OPTIONS = ("connect_args",)
 
@@ -23,6 +24,14 @@ def _wal(dbapi_conn: Any, _record: Any) -> None:
 
 
 class Channel(kombu_sqla.Channel):
+    def _get_or_create(self, queue: Any) -> Any:
+        # Two processes declaring the same queue at once: the loser sees the winner's row instead of crashing.
+        try:
+            return super()._get_or_create(queue)
+        except IntegrityError:
+            self.session.rollback()
+            return super()._get_or_create(queue)
+
     def _engine_from_config(self) -> Any:
         conninfo = self.connection.client
         options = {k: v for k, v in conninfo.transport_options.items() if k in ENGINE_OPTIONS}

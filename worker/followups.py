@@ -18,10 +18,11 @@ FollowUp = Callable[[Settings, str], None]
 
 def follow_ups() -> list[FollowUp]:
     """The follow-ups, in order: files first (a pipeline's next step may want them), then the DAG, then news."""
+    from shared.outgoing import emit_job_event
     from shared.pipelines import advance_for_job
     from worker.downloading import download_artifacts
 
-    steps: list[FollowUp] = [download_artifacts, advance_for_job]
+    steps: list[FollowUp] = [download_artifacts, advance_for_job, emit_job_event]
     return steps
 
 

@@ -354,7 +354,17 @@ def _probe_env() -> dict[str, str]:
     env["HOOKLINE_VAR_DIR"] = str(_scratch() / "var")
     env["HOOKLINE_DATABASE_URL"] = f"sqlite:///{_scratch() / 'probe.db'}"
     env["HOOKLINE_BROKER_URL"] = f"hookline-sqla+sqlite:///{_scratch() / 'broker.db'}"
+    _migrate_once(env["HOOKLINE_DATABASE_URL"], env["HOOKLINE_VAR_DIR"])
     return env
+
+
+@functools.cache
+def _migrate_once(database_url: str, var_dir: str) -> None:
+    """The receiver refuses a schema that is behind (as in production, after the migrate step): migrate first."""
+    from shared import db
+    from shared.config import load_settings
+
+    db.upgrade(load_settings({"HOOKLINE_DATABASE_URL": database_url, "HOOKLINE_VAR_DIR": var_dir}))
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -404,7 +414,9 @@ def import_probe(spec: str, kind: str) -> tuple[dict[str, Any] | None, str]:
     code, output = _run("-c", _IMPORT_PROBE, spec, kind)
     if code != 0:
         return None, output.strip().splitlines()[-1] if output.strip() else f"exit {code}"
-    return json.loads(output.strip().splitlines()[-1]), ""
+    # Log lines (stderr) may follow the probe's JSON line: take the JSON one.
+    lines = [line for line in output.strip().splitlines() if line.startswith('{"ok"')]
+    return json.loads(lines[-1]), ""
 
 
 def _mentions(help_text: str, option: str) -> bool:

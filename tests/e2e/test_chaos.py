@@ -15,3 +15,4 @@ def test_chaos_ci_sized(broker_url, tmp_path):
     assert summary.by_state == summary.expected, summary.render()
     assert summary.submits_per_job.get(0, 0) == 0, "every job reached the upstream"
     assert summary.events, "the saboteur really killed something"
+    assert summary.pipelines_by_state == {"succeeded": 10}, summary.render()

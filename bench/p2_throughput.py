@@ -1,0 +1,218 @@
+"""P2: bulk jobs/s end to end on Redis (enqueue -> submit -> callback -> succeeded), against no-op Celery tasks/s
+on the same broker and worker settings.
+
+    python -m bench.p2_throughput [--jobs 400] [--noop-tasks 3000] [--profile]
+
+Real processes on loopback: the sandbox at zero latency (``--step-seconds 0.05``, so a task's three callbacks
+come 50 ms apart), the receiver under gunicorn (the deploy command), one ``hookline worker`` (its defaults: 2
+threads) and beat. The clock starts before the jobs are written (one transaction, as a bulk producer does) and
+stops at the last job's ``finished_at``. Follow-ups (artifact downloads, pipeline advance, events) run on the
+same worker meanwhile, as they would.
+
+The baseline is a Celery app identical to hookline's (``create_celery``: same broker options, queue, prefetch)
+plus one task that only counts itself (one Redis INCR), run by the same worker command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+
+from bench.harness import (
+    SONG,
+    Figure,
+    append_results,
+    bench_stack,
+    child_pids,
+    finish_profiles,
+    hot_frames,
+    make_env,
+    print_figures,
+    profile_pids,
+    start_gunicorn,
+    start_redis,
+    start_sandbox,
+    wait_until,
+    workdir,
+)
+from shared.db import session_factory
+from shared.models import Artifact, Job
+from shared.stack import Stack, free_port
+
+COUNTER_KEY = "bench:noop:done"
+WORKER_ARGS = ["worker", "-Q", "hookline", "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
+               "--without-mingle"]  # what `hookline worker` passes (its defaults: 2 threads)
+SANDBOX_ARGS = ["--step-seconds", "0.05", "--clip-seconds", "4", "--latency", "0"]
+
+
+# ---------------------------------------------------------------- the no-op baseline app
+
+
+@lru_cache(maxsize=1)
+def _noop_celery():  # type: ignore[no-untyped-def]
+    import os
+
+    from worker.celery_app import create_celery
+
+    app = create_celery()
+    counter = redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"])
+
+    @app.task(name="bench.noop", ignore_result=True)
+    def noop() -> None:
+        counter.incr(COUNTER_KEY)
+
+    return app
+
+
+def __getattr__(name: str) -> Any:  # `celery -A bench.p2_throughput:noop_celery` builds it in the worker only
+    if name == "noop_celery":
+        return _noop_celery()
+    raise AttributeError(name)
+
+
+def noop_tasks_per_second(stack: Stack, settings: Any, counter_url: str, tasks: int) -> tuple[float, str]:
+    """Start the no-op worker, send ``tasks`` no-op messages the way hookline enqueues, time until all ran."""
+    from worker.dispatch import _sender
+
+    counter = redis.Redis.from_url(counter_url)
+    counter.delete(COUNTER_KEY)
+    stack.env["BENCH_COUNTER_URL"] = counter_url
+    stack._spawn("noop-worker", [sys.executable, "-m", "celery", "-A", "bench.p2_throughput:noop_celery",
+                                        *WORKER_ARGS, "-n", "noop@%h"])
+    sender = _sender(settings)
+    sender.send_task("bench.noop")  # the worker is up when this one has run
+    wait_until(lambda: int(counter.get(COUNTER_KEY) or 0) >= 1, 60, 0.1, "no-op worker ready")
+    counter.delete(COUNTER_KEY)
+    started = time.monotonic()
+    for _ in range(tasks):
+        sender.send_task("bench.noop")
+    sent = time.monotonic() - started
+    done = wait_until(lambda: int(counter.get(COUNTER_KEY) or 0) >= tasks, 300, 0.02, "no-op tasks done")
+    stack.kill("noop-worker", sig=15)
+    return tasks / (done - started), f"{tasks} no-op tasks: sent in {sent:.2f}s, all ran after {done - started:.2f}s"
+
+
+# ---------------------------------------------------------------- hookline end to end
+
+
+@dataclass
+class EndToEnd:
+    jobs: int
+    seconds: float
+    per_second: float
+    notes: list[str] = field(default_factory=list)
+    profile: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+def enqueue_bulk(settings: Any, count: int) -> list[str]:
+    """The bulk producer path: every job in one transaction, committed, then enqueued."""
+    from shared.producer import add_job, enqueue_jobs
+
+    with session_factory(settings)() as session:
+        jobs = [add_job(session, settings, "music", {**SONG, "title": f"Bulk {n}"}) for n in range(count)]
+        session.commit()
+        ids = [job.id for job in jobs]
+    enqueue_jobs(settings, ids)
+    return ids
+
+
+def _succeeded(settings: Any) -> int:
+    """All succeeded jobs in the database (the warm-up ones included)."""
+    with session_factory(settings)() as session:
+        return int(session.scalar(select(func.count()).select_from(Job).where(Job.status == "succeeded")) or 0)
+
+
+def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
+                   counter_url: str | None = None, noop_tasks: int = 0) -> tuple[EndToEnd, tuple[float, str] | None]:
+    """One stack on ``broker`` ("redis" or "embedded"): optionally the no-op baseline first, then ``jobs`` jobs."""
+    sandbox_port, receiver_port = free_port(), free_port()
+    env = make_env(root, receiver_port=receiver_port, sandbox_port=sandbox_port)
+    stack = bench_stack(env)
+    baseline = None
+    try:
+        if broker == "redis":
+            env.env["HOOKLINE_BROKER_URL"] = start_redis(stack)
+        counter_url = counter_url or (env.env.get("HOOKLINE_BROKER_URL") if broker == "redis" else None)
+        if counter_url is None and noop_tasks:
+            counter_url = start_redis(stack, "counter-redis").replace("/0", "/1")
+        settings = env.settings
+        if noop_tasks:
+            assert counter_url is not None
+            baseline = noop_tasks_per_second(stack, settings, counter_url, noop_tasks)
+        start_sandbox(stack, sandbox_port, SANDBOX_ARGS)
+        start_gunicorn(stack, "receiver", "webhook.wsgi:app", receiver_port)
+        worker = stack.start_worker("worker0")
+        stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
+        warm = enqueue_bulk(settings, 5)  # worker up, connections open, imports done
+        wait_until(lambda: _succeeded(settings) >= len(warm), 120, 0.1, "warm-up jobs")
+        wait_until(lambda: _artifacts_settled(settings), 60, 0.2, "warm-up follow-ups")
+        profiles: list[subprocess.Popen[bytes]] = []
+        started_wall = datetime.now(UTC)
+        started = time.monotonic()
+        enqueue_bulk(settings, jobs)
+        enqueued = time.monotonic() - started
+        if profile:
+            pids = [worker.pid, *child_pids(stack.procs["receiver"].pid)[1:]]
+            profiles = profile_pids(pids, 10, root / "profiles", "e2e")
+        wait_until(lambda: _succeeded(settings) >= jobs + len(warm), 600, 0.2, f"{jobs} jobs succeeded")
+        finish_profiles(profiles)
+        with session_factory(settings)() as session:
+            last = session.scalar(select(func.max(Job.finished_at)))
+            artifacts = int(session.scalar(select(func.count()).select_from(Artifact)) or 0)
+        assert last is not None
+        seconds = (last - started_wall).total_seconds()
+        result = EndToEnd(jobs, seconds, jobs / seconds)
+        result.notes.append(f"{jobs} jobs on {broker}: written+enqueued in {enqueued:.2f}s, last succeeded after "
+                            f"{seconds:.2f}s; {artifacts} artifact rows stored by then (follow-ups keep running)")
+        if profiles:
+            raw = sorted((root / "profiles").glob("e2e-*.txt"))
+            worker_raw = [p for p in raw if p.name == f"e2e-{worker.pid}.txt"]
+            result.profile = hot_frames(worker_raw, top=25, include=(".py:",))
+            receiver_raw = [p for p in raw if p not in worker_raw]
+            result.profile += [("(receiver) " + f, i, s) for f, i, s in hot_frames(receiver_raw, 10, (".py:",))]
+    finally:
+        stack.stop()
+    return result, baseline
+
+
+def _artifacts_settled(settings: Any) -> bool:
+    with session_factory(settings)() as session:
+        return bool(session.scalar(select(func.count()).select_from(Artifact)))
+
+
+def run(jobs: int = 400, noop_tasks: int = 3000, profile: bool = False, keep: bool = False) -> list[Figure]:
+    with workdir("p2", keep) as root:
+        result, baseline = run_end_to_end(root, broker="redis", jobs=jobs, profile=profile, noop_tasks=noop_tasks)
+    assert baseline is not None
+    noop_rate, noop_note = baseline
+    ratio = result.per_second / noop_rate
+    notes = [noop_note, *result.notes]
+    notes += [f"profile: {i:5.1f}% incl, {s:4.1f}% self  {f}" for f, i, s in result.profile]
+    return [Figure("P2", "jobs/s end to end (Redis, SQLite, 1 worker x 2 threads)", result.per_second, "/s",
+                   noop_rate, "no-op Celery tasks/s", ratio, "ratio >= 0.33", ratio >= 0.33, notes)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--noop-tasks", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker and receiver for 10 s")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    figures = run(args.jobs, args.noop_tasks, args.profile, args.keep)
+    print_figures(figures)
+    append_results(figures, "python -m bench.p2_throughput " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""P5: 100,000 jobs in flight: worker RSS while it idles and handles an overdue slice, and the reconcile sweep time.
+
+    python -m bench.p5_in_flight [--jobs 100000] [--overdue 1000] [--watch 30] [--profile]
+
+100,000 ``submitted`` music jobs are bulk-INSERTed (SQLite, the default database): ``--overdue`` of them with
+``next_check_at`` a minute ago and a real task on the sandbox (submitted there beforehand, already COMPLETE, as if
+their callbacks had been lost), the rest an hour ahead. One ``hookline worker`` (defaults) on Redis, no beat: the
+sweeps are sent by hand so each one is known. The worker runs:
+
+1. idle, with 100,000 jobs in flight (RSS sampled from here on);
+2. one sweep with the overdue slice: batched ``POST /suno/fetch`` (50 ids a call), each job applied and its
+   follow-up enqueued; its runtime is the worker's own log line for the task;
+3. the follow-ups of that slice (artifact downloads, ...) for ``--watch`` seconds (RSS sampled);
+before 2., four sweeps with nothing overdue (the cost of looking at 100,000 in-flight rows through the
+(status, next_check_at) index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Self
+
+import redis
+import requests
+from sqlalchemy import func, select
+
+from bench.harness import (
+    SONG,
+    Figure,
+    append_results,
+    bench_stack,
+    child_pids,
+    finish_profiles,
+    hot_frames,
+    insert_in_flight_jobs,
+    make_env,
+    print_figures,
+    profile_pids,
+    rss_mb,
+    start_redis,
+    start_sandbox,
+    wait_until,
+    workdir,
+)
+from shared.db import session_factory
+from shared.models import Job
+from shared.stack import free_port
+
+SWEEP_RUNTIME = re.compile(r"Task hookline\.reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
+RSS_LIMIT_MB = 200.0
+
+
+def submit_upstream_tasks(sandbox_url: str, count: int, threads: int = 8) -> list[str]:
+    """Real tasks on the sandbox (no notify_hook): what the overdue jobs were waiting for."""
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def submit_some(n: int) -> None:
+        with requests.Session() as http:
+            for _ in range(n):
+                task_id = http.post(f"{sandbox_url}/suno/submit/music", json=SONG, timeout=30).json()["data"]
+                with lock:
+                    ids.append(task_id)
+
+    workers = [threading.Thread(target=submit_some, args=(count // threads + (i < count % threads),))
+               for i in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return ids
+
+
+class RssSampler:
+    """Samples the RSS (MiB) of a process tree every ``interval`` seconds in a thread, tagged by phase."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[str, float]] = []
+        self.phase = "idle"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((self.phase, sum(rss_mb(p) for p in child_pids(self.pid))))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def of(self, phase: str) -> list[float]:
+        return [mb for p, mb in self.samples if p == phase]
+
+
+def sweep_runtimes(log: Path) -> list[float]:
+    return [float(m.group(1)) for m in SWEEP_RUNTIME.finditer(log.read_text(errors="replace"))]
+
+
+def run_sweep(sender: Any, log: Path, timeout: float = 300) -> float:
+    before = len(sweep_runtimes(log))
+    sender.send_task("hookline.reconcile")
+    wait_until(lambda: len(sweep_runtimes(log)) > before, timeout, 0.05, "sweep finished")
+    return sweep_runtimes(log)[-1]
+
+
+def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: bool = False,
+        keep: bool = False) -> list[Figure]:
+    from worker.dispatch import _sender
+
+    with workdir("p5", keep) as root:
+        sandbox_port = free_port()
+        env = make_env(root, receiver_port=free_port(), sandbox_port=sandbox_port)
+        stack = bench_stack(env)
+        try:
+            broker = start_redis(stack)
+            env.env["HOOKLINE_BROKER_URL"] = broker
+            settings = env.settings
+            start_sandbox(stack, sandbox_port, ["--step-seconds", "0.01", "--clip-seconds", "4"])
+            started = time.monotonic()
+            real = submit_upstream_tasks(f"http://127.0.0.1:{sandbox_port}", overdue)
+            fake = [f"inflight-{n:07d}" for n in range(jobs - overdue)]
+            insert_in_flight_jobs(settings, fake + real)  # all an hour ahead; the slice is made overdue later
+            setup = time.monotonic() - started
+            with session_factory(settings)() as session:
+                in_flight = int(session.scalar(select(func.count()).select_from(Job)
+                                               .where(Job.status == "submitted")) or 0)
+            worker = stack.start_worker("worker0")
+            log = env.log_dir / "worker0.log"
+            sender = _sender(settings)
+            queue = redis.Redis.from_url(broker)
+            profiles = []
+            first = run_sweep(sender, log, timeout=120)  # nothing overdue; and now the worker is up
+            with RssSampler(worker.pid) as rss:
+                idle_sweeps = [first]
+                for _ in range(3):
+                    time.sleep(1.5)
+                    idle_sweeps.append(run_sweep(sender, log))
+                time.sleep(1.5)
+                make_overdue(settings, real)
+                rss.phase = "sweep"
+                if profile:
+                    profiles = profile_pids([worker.pid], 10, root / "profiles", "p5")
+                sweep = run_sweep(sender, log)
+                rss.phase = "follow-ups"
+                watch_until = time.monotonic() + watch
+                while time.monotonic() < watch_until and queue.llen("hookline"):
+                    time.sleep(0.5)
+                backlog = queue.llen("hookline")
+            finish_profiles(profiles)
+            with session_factory(settings)() as session:
+                succeeded = int(session.scalar(select(func.count()).select_from(Job)
+                                               .where(Job.status == "succeeded")) or 0)
+            notes = [f"setup: {overdue} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; {in_flight:,} in flight",
+                     f"sweep with {overdue} overdue: {sweep:.2f}s in the worker; {succeeded} jobs succeeded",
+                     "sweeps with nothing overdue (100k in flight): "
+                     + ", ".join(f"{1000 * s:.0f} ms" for s in idle_sweeps),
+                     f"follow-ups left on the queue after {watch:.0f}s of watching: {backlog}"]
+            phases = ["idle", "sweep", "follow-ups"]
+            notes.append("worker RSS MiB (min/max) " + "; ".join(
+                f"{p}: {min(rss.of(p)):.0f}/{max(rss.of(p)):.0f}" for p in phases if rss.of(p)))
+            if profiles:
+                raw = sorted((root / "profiles").glob("p5-*.txt"))
+                notes += [f"profile (worker, sweep): {i:5.1f}% incl, {s:4.1f}% self  {f}"
+                          for f, i, s in hot_frames(raw, 25, (".py:",))]
+            peak = max(mb for _, mb in rss.samples)
+            idle = rss.of("idle")
+            flat = peak - min(idle) if idle else None
+        finally:
+            stack.stop()
+    return [
+        Figure("P5", f"one reconcile sweep, {overdue} of {jobs:,} in flight overdue", sweep, "s", None,
+               "", None, "<= 1 s", sweep <= 1.0, notes),
+        Figure("P5", "worker RSS peak (idle, sweep, follow-ups)", peak, "MiB", min(idle) if idle else None,
+               "idle RSS, MiB", None, f"< {RSS_LIMIT_MB:.0f} MiB, flat", peak < RSS_LIMIT_MB,
+               [f"growth over idle: {flat:.0f} MiB" if flat is not None else ""]),
+        Figure("P5", "one reconcile sweep, nothing overdue, 100k in flight", max(idle_sweeps), "s", None, "", None,
+               "<= 1 s", max(idle_sweeps) <= 1.0),
+    ]
+
+
+def make_overdue(settings: Any, task_ids: list[str]) -> None:
+    """The slice's callbacks are now a minute late."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from shared.models import utcnow
+
+    with session_factory(settings)() as session:
+        session.execute(update(Job).where(Job.upstream_task_id.in_(task_ids)).values(
+            next_check_at=utcnow() - timedelta(seconds=60)))
+        session.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--overdue", type=int, default=1000)
+    parser.add_argument("--watch", type=float, default=30.0, help="seconds to watch the follow-ups")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker during the overdue sweep")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    figures = run(args.jobs, args.overdue, args.watch, args.profile, args.keep)
+    print_figures(figures)
+    append_results(figures, "python -m bench.p5_in_flight " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""JSON Schemas (2020-12, as OpenAPI 3.1 takes them) of what the receiver answers and accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.cometapi import OPERATIONS
+from shared.states import JobStatus
+
+
+def nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+TIME = {"type": "string", "description": "ISO 8601, UTC"}
+OBJECT = {"type": "object"}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, **extra}
+    schema["required"] = list(properties) if required is None else required
+    return schema
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+LINE_ERROR = obj({"line": INTEGER, "field": nullable("string"), "message": STRING})
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj({"error": obj({"code": STRING, "message": STRING, "field": STRING,
+                                "details": {"type": "array", "items": OBJECT}}, ["code", "message"])}),
+    "Created": obj({"id": STRING}),
+    "Clip": obj({"id": STRING, "title": nullable("string"), "audio_url": nullable("string"),
+                 "image_url": nullable("string"), "duration": nullable("number"), "status": nullable("string")}),
+    "Job": obj({
+        "id": STRING, "operation": STRING, "status": {"enum": [s.value for s in JobStatus]},
+        "upstream_task_id": nullable("string"), "attempts": INTEGER, "error": nullable("string"),
+        "progress": nullable("string"), "clips": {"type": "array", "items": ref("Clip")},
+        "lyrics": {"type": ["object", "null"]}, "result": {"type": ["object", "null"]},
+        "pipeline_id": nullable("string"), "step": nullable("string"), "artifacts": {"type": "array", "items": OBJECT},
+        "callback_url": nullable("string"), "bulk_id": nullable("string"),
+        "created_at": TIME, "updated_at": TIME, "finished_at": nullable("string"),
+    }, ["id", "operation", "status", "attempts", "clips", "created_at"]),
+    "JobRequest": obj({
+        "operation": {"enum": list(OPERATIONS)},
+        "params": {"type": "object", "description": "the upstream's own field names for the operation"},
+        "callback_url": {"type": "string", "format": "uri",
+                         "description": "gets job.succeeded / job.failed / job.canceled (Standard Webhooks)"},
+    }, ["operation", "params"], additionalProperties=False),
+    "JobPage": obj({"data": {"type": "array", "items": ref("Job")}, "next_cursor": nullable("string")}),
+    "JobRetried": obj({"id": STRING, "retry_of": STRING, "warning": STRING}, ["id", "retry_of"]),
+    "Pipeline": obj({
+        "id": STRING, "name": nullable("string"), "status": {"enum": ["running", "succeeded", "failed", "canceled"]},
+        "error": nullable("string"), "cost_usd": NUMBER, "steps": {"type": "array", "items": OBJECT},
+        "callback_url": nullable("string"), "bulk_id": nullable("string"),
+        "created_at": TIME, "updated_at": TIME, "finished_at": nullable("string"),
+    }, ["id", "status", "steps"]),
+    "PipelineRequest": obj({
+        "spec": {"type": "object", "description": "a pipeline spec: {name?, vars?, steps: {name: {op, params, from, "
+                                                  "pick}}}"},
+        "name": {"type": "string", "maxLength": 128},
+        "callback_url": {"type": "string", "format": "uri"},
+    }, ["spec"], additionalProperties=False),
+    "PipelinePage": obj({"data": {"type": "array", "items": ref("Pipeline")}, "next_cursor": nullable("string")}),
+    "PipelineRetried": obj({"id": STRING, "jobs": {"type": "array", "items": STRING}}),
+    "BulkAccepted": obj({
+        "id": STRING, "bulk_id": STRING, "source": STRING, "lines": INTEGER, "valid": INTEGER, "invalid": INTEGER,
+        "errors": {"type": "array", "items": LINE_ERROR}, "errors_truncated": BOOLEAN, "resumed": BOOLEAN,
+        "accepted": INTEGER, "already_accepted": INTEGER, "duplicates": INTEGER,
+        "interrupted": {"type": "array", "items": INTEGER}, "rate": nullable("number"),
+    }, ["id", "lines", "valid", "invalid", "accepted", "already_accepted"]),
+    "BulkProgress": obj({
+        "id": STRING, "name": nullable("string"), "total": INTEGER, "accepted": INTEGER, "queued": INTEGER,
+        "running": INTEGER, "succeeded": INTEGER, "failed": INTEGER, "canceled": INTEGER, "cost_usd": NUMBER,
+        "rate": nullable("number"), "callback_url": nullable("string"), "finished": BOOLEAN,
+        "finished_event_sent": BOOLEAN, "created_at": nullable("string"),
+    }),
+    "BulkPage": obj({"data": {"type": "array", "items": ref("BulkProgress")}}),
+    "Costs": obj({
+        "currency": {"const": "USD"}, "since": STRING, "until": STRING, "total_usd": NUMBER,
+        "days": {"type": "array", "items": obj({"day": STRING, "cost_usd": NUMBER, "paid_calls": INTEGER})},
+    }),
+    "Health": obj({"ok": BOOLEAN, "database": STRING}, ["ok"]),
+    "CallbackAccepted": obj({"ok": BOOLEAN, "verdict": STRING, "status": STRING}, ["ok"]),
+    "WebhookEvent": obj({
+        "type": {"enum": ["job.succeeded", "job.failed", "job.canceled", "pipeline.succeeded", "pipeline.failed",
+                          "pipeline.canceled", "bulk.finished"]},
+        "timestamp": TIME, "data": {"type": "object", "description": "the Job, Pipeline or BulkProgress"},
+    }),
+}
