@@ -87,6 +87,19 @@ def _is_complete_enough(job: Job, target: JobStatus, task: dict[str, Any]) -> bo
     return True
 
 
+def _carries_news(session: Session, job: Job, fields: dict[str, Any], clips: list[dict[str, Any]]) -> bool:
+    if any(getattr(job, key) != value for key, value in fields.items() if key != "next_check_at"):
+        return True
+    known = {c.clip_id: (c.audio_url, c.duration, c.status) for c in
+             session.scalars(select(Clip).where(Clip.job_id == job.id))}
+    for raw in clips:
+        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        seen = known.get(str(raw["id"]))
+        if seen is None or seen != (raw.get("audio_url") or seen[0], meta.get("duration", seen[1]), raw.get("status")):
+            return True
+    return False
+
+
 def record_task_update(session: Session, job: Job, task: dict[str, Any], settings: Settings) -> UpdateOutcome:
     """Move ``job`` as far as ``task`` (an upstream task object) justifies. The caller commits."""
     upstream_status = task.get("status")
@@ -114,8 +127,10 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
     fields.update(_result_fields(job, task))
 
     if target is current:
-        # Same state again (a duplicate, or a STREAMING with more detail): refresh what it carries, no transition,
-        # and only while the job is still in that state (a concurrent COMPLETE must not be overwritten).
+        # Same state again: a replay changes nothing. A STREAMING with more detail refreshes what it carries (no
+        # transition), and only while the job is still in that state (a concurrent COMPLETE must not be undone).
+        if not _carries_news(session, job, fields, _clip_rows(task)):
+            return UpdateOutcome("duplicate", f"already {current.value}; nothing new", current)
         refreshed = session.execute(
             update(Job).where(Job.id == job.id, Job.status == current.value).values(updated_at=now, **fields)
             .execution_options(synchronize_session=False)
@@ -123,7 +138,7 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
         session.refresh(job)
         if refreshed:
             store_clips(session, job, _clip_rows(task))
-        return UpdateOutcome("duplicate", f"already {current.value}", current)
+        return UpdateOutcome("duplicate", f"already {current.value}; refreshed", current)
 
     if not transition(session, job.id, target, now=now, **fields):
         session.refresh(job)

@@ -83,6 +83,8 @@ def record_callback(job_id: str, attempt: int, token: str) -> tuple[dict[str, An
         raise CallbackRejected(429, f"too many callbacks from this source; retry in {wait:.1f}s")
     if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
         raise CallbackRejected(413, "body over 1 MiB")
+    if not token:
+        raise CallbackRejected(401, "missing token")
     if not verify_hook_token(hook_secret(settings()), job_id, attempt, token):
         raise CallbackRejected(401, "bad token")
     _check_content_type()
@@ -125,6 +127,8 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
     return {"ok": True, "verdict": outcome.verdict, "status": status}, 200
 
 
+@hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>", defaults={"token": ""})
+@hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>/", defaults={"token": ""})
 @hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>/<token>")
 def cometapi_callback(job_id: str, attempt: int, token: str):  # type: ignore[no-untyped-def]
     try:

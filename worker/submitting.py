@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shared.cometapi import CometClient, endpoint_for, jitter, price_for, retry_delay
@@ -199,12 +199,23 @@ def _export_answered(session: Session, settings: Settings, job: Job, attempt: At
 
 
 def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt, exc: UpstreamError) -> SubmitResult:
-    _close(attempt, "ambiguous", status=exc.status, error=str(exc))
-    grace = settings.ambiguous_grace
-    job.error = f"ambiguous submit: waiting {grace:.0f}s for an orphan callback before resubmitting"
-    job.next_check_at = utcnow() + timedelta(seconds=grace)
-    job.updated_at = utcnow()
+    # The orphan callback may already have arrived while we waited for the answer (the receiver then marked this
+    # attempt "recovered" and moved the job on): both writes are conditional, so that news is never undone.
+    now, grace = utcnow(), settings.ambiguous_grace
+    session.expire_all()
+    session.execute(
+        update(Attempt).where(Attempt.id == attempt.id, Attempt.outcome == "pending")
+        .values(outcome="ambiguous", http_status=exc.status, error=str(exc)[:2000], finished_at=now)
+    )
+    waiting = session.execute(
+        update(Job).where(Job.id == job.id, Job.status == JobStatus.SUBMITTING.value, Job.upstream_task_id.is_(None))
+        .values(error=f"ambiguous submit: waiting {grace:.0f}s for an orphan callback before resubmitting",
+                next_check_at=now + timedelta(seconds=grace), updated_at=now)
+    ).rowcount
     session.commit()
+    if not waiting:
+        log.info("job %s attempt %s: answer lost, but its callback already arrived", job.id, attempt.attempt_no)
+        return SubmitResult("accepted", detail="recovered by its callback")
     log.warning("job %s attempt %s ambiguous (%s); waiting %.0fs for an orphan callback", job.id,
                 attempt.attempt_no, exc, grace)
     return SubmitResult("ambiguous", detail=str(exc))

@@ -34,6 +34,8 @@ def test_forged_callbacks_are_rejected_and_change_nothing(make_stack, broker_url
     headers = {"Content-Type": "application/json"}
 
     cases = [
+        ("missing token", f"{url}/{job_a['id']}/1", good_body, 401),
+        ("empty token", f"{url}/{job_a['id']}/1/", good_body, 401),
         ("wrong token", f"{url}/{job_a['id']}/1/{'A' * 43}", good_body, 401),
         ("another job's token", f"{url}/{job_a['id']}/1/{token_b}", good_body, 401),
         ("token for another attempt", f"{url}/{job_a['id']}/2/{token_a}", good_body, 401),
@@ -49,12 +51,27 @@ def test_forged_callbacks_are_rejected_and_change_nothing(make_stack, broker_url
         resp = requests.post(target, data=body, headers=headers, timeout=30)
         assert resp.status_code == expected, (name, resp.status_code, resp.text)
         assert token_a not in resp.text and token_b not in resp.text
+    wrong_type = requests.post(f"{url}/{job_a['id']}/1/{token_a}", data=good_body,
+                               headers={"Content-Type": "text/plain"}, timeout=30)
+    assert wrong_type.status_code == 415
     after = {j: get_job(stack, j) for j in before}
     assert after == before
 
+    # Genuine callbacks replayed, or regressing, are answered 200 (so the upstream stops retrying) and change nothing.
+    real = f"{url}/{job_b['id']}/1/{token_b}"
+    running = {**complete_task(job_b["upstream_task_id"]), "status": "IN_PROGRESS", "data": []}
+    assert requests.post(real, json=running, timeout=30).status_code == 200
+    moved = get_job(stack, job_b["id"])
+    assert moved["status"] == "running"
+    for name, body in (("replay", running), ("regression", {**running, "status": "NOT_START"})):
+        resp = requests.post(real, json=body, timeout=30)
+        assert resp.status_code == 200 and resp.json()["verdict"] in ("duplicate", "ignored"), (name, resp.text)
+        now = get_job(stack, job_b["id"])
+        assert (now["status"], now["progress"]) == (moved["status"], moved["progress"]), name
+
     with session_factory(settings)() as session:
         records = session.scalars(select(CallbackRecord).where(CallbackRecord.verdict == "rejected")).all()
-    assert sorted(r.http_status for r in records) == sorted(c[3] for c in cases)
+    assert sorted(r.http_status for r in records) == sorted([c[3] for c in cases] + [415])
     stored = " ".join(f"{r.reason} {r.job_id}" for r in records)
     assert token_a not in stored and token_b not in stored
     logs = "".join(p.read_text(errors="replace") for p in (stack.log_dir).glob("*.log"))
