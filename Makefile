@@ -21,5 +21,11 @@ test: $(STAMP)
 up: $(STAMP)
 	$(BIN)/hookline up --sandbox
 
+# Benchmarks (issue 6): not part of `make test`. They need redis-server and wrk (apt-get install redis-server wrk).
+bench: $(STAMP)
+	command -v wrk >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq redis-server wrk)
+	$(BIN)/python -m bench.run_all
+
 clean:
 	rm -rf var test-output .pytest_cache

@@ -183,6 +183,20 @@ def record_outcome(sessions: sessionmaker[Session], job_id: str, source: Source,
                 session.rollback()  # another run inserted the row first: update theirs on the next pass
 
 
+def _announce(sessions: sessionmaker[Session], job_id: str, sources: list[Source]) -> None:
+    """A ``pending`` row for every file about to be fetched, so readers can tell "still coming" from "none"."""
+    with sessions() as session:
+        known = set(session.scalars(select(Artifact.source_url).where(Artifact.job_id == job_id)))
+        for source in sources:
+            if source.url not in known:
+                session.add(Artifact(job_id=job_id, source_url=source.url, kind=source.kind, clip_id=source.clip_id,
+                                     status="pending"))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # a concurrent run announced them first
+
+
 def _still_stored(row: Artifact) -> bool:
     return row.status == "stored" and bool(row.path) and Path(row.path or "").is_file()
 
@@ -197,6 +211,7 @@ def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver
         sources = artifact_sources(job)
         kept = {row.source_url for row in session.scalars(select(Artifact).where(Artifact.job_id == job_id))
                 if _still_stored(row)}
+    _announce(sessions, job_id, [s for s in sources if s.url not in kept])
     job_dir = Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve() / safe_name(job_id)
     for source in sources:
         if source.url not in kept:

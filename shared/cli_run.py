@@ -77,6 +77,8 @@ def up(with_sandbox: bool, sandbox_port: int, workers: int) -> None:
         click.echo(f"hookline up: receiver http://127.0.0.1:{settings.port}  (health: /healthz, API: /v1/jobs)")
         if stack.sandbox_url:
             click.echo(f"             sandbox  {stack.sandbox_url}  (COMETAPI_BASE_URL points here)")
+        click.echo(f"             dashboard http://127.0.0.1:{settings.port}/ui  (log in with an API key or"
+                   " HOOKLINE_UI_PASSWORD)")
         mode = f"callbacks to {settings.public_url}" if settings.public_url else "polling (HOOKLINE_PUBLIC_URL unset)"
         click.echo(f"             {mode}; broker {'embedded' if settings.embedded_broker else 'external'}")
         _wait_for_interrupt(stack)
@@ -89,23 +91,32 @@ DEMO_SONG = {
     "title": "City Lights",
     "mv": "chirp-crow",
 }
+DEMO_CLIP_SECONDS = 70  # long-song extends at 60 s, so its first song must be longer than that
 
 
 @click.command()
 @click.option("--keep", is_flag=True, help="keep the temporary var/ folder and print where it is")
-def demo(keep: bool) -> None:
-    """An ephemeral stack on the sandbox: a custom song and a lyrics job, start to finish."""
+@click.option("--serve", is_flag=True, help="keep the stack running afterwards (dashboard, API) until Ctrl-C")
+def demo(keep: bool, serve: bool) -> None:
+    """An ephemeral stack on the sandbox: a custom song, a lyrics job, then the long-song pipeline."""
+    import secrets
+    import shutil
+
     from shared import db
     from shared.cli_submit import print_job, wait_for
+    from shared.demo_report import print_pipeline_table, wait_pipeline
+    from shared.pipelines import create_pipeline, load_spec
     from shared.producer import submit_job
 
     var_dir = Path(tempfile.mkdtemp(prefix="hookline-demo-"))
     receiver_port, sandbox_port = free_port(), free_port()
+    ui_password = secrets.token_urlsafe(9)
     env = {
         "HOOKLINE_VAR_DIR": str(var_dir),
         "HOOKLINE_PUBLIC_URL": f"http://127.0.0.1:{receiver_port}",
         "HOOKLINE_RECONCILE_INTERVAL": "2",
         "COMETAPI_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+        "HOOKLINE_UI_PASSWORD": ui_password,
     }
     for key in ("HOOKLINE_DATABASE_URL", "HOOKLINE_BROKER_URL", "HOOKLINE_HOOK_SECRET"):
         os.environ.pop(key, None)
@@ -113,21 +124,30 @@ def demo(keep: bool) -> None:
     db.upgrade(settings)
     started = time.monotonic()
     stack = Stack(env=env, log_dir=var_dir / "logs", sandbox_port=sandbox_port, receiver_port=receiver_port,
-                  sandbox_args=["--step-seconds", "1", "--clip-seconds", "20"])
+                  sandbox_args=["--step-seconds", "0.5", "--clip-seconds", str(DEMO_CLIP_SECONDS)])
     with stack:
         click.echo(f"demo stack: sandbox {stack.sandbox_url}, receiver {stack.receiver_url}, var {var_dir}")
         song = submit_job("music", DEMO_SONG, settings=settings)
         lyrics = submit_job("lyrics", {"prompt": "a cat who learns to fly"}, settings=settings)
         click.echo(f"submitted song {song} and lyrics {lyrics}; waiting for callbacks…")
         jobs = wait_for([song, lyrics], timeout=120, settings=settings)
-    for job in jobs:
-        print_job(job)
-    click.echo(f"demo finished in {time.monotonic() - started:.1f}s")
+        for job in jobs:
+            print_job(job)
+        pipeline_id = create_pipeline(settings, load_spec("long-song"), name="long-song (demo)")
+        click.echo(f"\nlong-song pipeline {pipeline_id}: song → extend at 60 s → concat → WAV + timing;"
+                   " persona → artist_consistency song → WAV")
+        view = wait_pipeline(settings, pipeline_id, timeout=240)
+        print_pipeline_table(view)
+        click.echo(f"demo finished in {time.monotonic() - started:.1f}s")
+        click.echo(f"dashboard: {stack.receiver_url}/ui  (operator password: {ui_password})")
+        if serve:
+            click.echo("serving until Ctrl-C …")
+            _wait_for_interrupt(stack)
+        else:
+            click.echo("(the stack stops now; run `hookline demo --serve` to keep it up and open the dashboard)")
     if keep:
         click.echo(f"state kept in {var_dir}")
     else:
-        import shutil
-
         shutil.rmtree(var_dir, ignore_errors=True)
-    if any(job["status"] != "succeeded" for job in jobs):
+    if any(job["status"] != "succeeded" for job in jobs) or view["status"] != "succeeded":
         raise SystemExit(1)

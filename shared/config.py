@@ -87,7 +87,7 @@ class Settings:
     upstream_rate: float | None = None  # global upstream calls per second (all workers); None: unlimited
     upstream_burst: float | None = None
     max_in_flight: int | None = None  # global cap on upstream tasks in flight; 0/None: no cap
-    hook_rate_per_source: float = 50.0  # callbacks per second per source address
+    hook_rate_per_source: float = 10.0  # rejected callbacks per second per source address before 429s
     ui_password: str | None = field(default=None, repr=False)
     webhook_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
     export_deadline: float = 600.0  # seconds a GET export / Udio poll may take before the job fails

@@ -78,9 +78,11 @@ def _confirm_by_fetch(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_callback(job_id: str, attempt: int, token: str) -> tuple[dict[str, Any], int]:
-    wait = current_app.extensions["hookline.source_limiter"].allow(request.remote_addr or "-")
+    # Only rejected callbacks spend a source's allowance (see cometapi_callback): token guessing is slowed down,
+    # genuine callbacks from the upstream's few addresses are never throttled.
+    wait = current_app.extensions["hookline.source_limiter"].retry_after(request.remote_addr or "-")
     if wait:
-        raise CallbackRejected(429, f"too many callbacks from this source; retry in {wait:.1f}s")
+        raise CallbackRejected(429, f"too many rejected callbacks from this source; retry in {wait:.1f}s")
     if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
         raise CallbackRejected(413, "body over 1 MiB")
     if not token:
@@ -139,6 +141,7 @@ def cometapi_callback(job_id: str, attempt: int, token: str):  # type: ignore[no
         if exc.http_status == 429:
             headers["Retry-After"] = "1"  # a flood is logged, not written row by row
         else:
+            current_app.extensions["hookline.source_limiter"].allow(request.remote_addr or "-")
             _record(job_id, attempt, "rejected", exc.reason, exc.http_status)
         return jsonify({"error": {"code": "callback_rejected", "message": exc.reason}}), exc.http_status, headers
     return jsonify(body), status

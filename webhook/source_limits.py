@@ -1,4 +1,4 @@
-"""Per-source request-rate limiting for the hook route: a token bucket per remote address, per process."""
+"""Per-source limiting for the hook route: a token bucket per remote address, per process, spent by rejections."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ class SourceLimiter:
         self.max_sources = max_sources
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    def retry_after(self, source: str, now: float | None = None) -> float:
+        """Seconds until this source may be heard again (0.0 now), without spending anything."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(source, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
     def allow(self, source: str, now: float | None = None) -> float:
         """0.0 if the request may go on, else the seconds until it would."""

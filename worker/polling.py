@@ -17,6 +17,7 @@ from shared.errors import UpstreamError
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
 from shared.task_updates import store_clips
+from worker.submitting import upstream_client
 from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay, udio_state
 
 log = logging.getLogger("hookline.poll")
@@ -30,7 +31,7 @@ class PollResult:
 
 
 def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None = None) -> PollResult:
-    client = client or CometClient.from_settings(settings)
+    client = client or upstream_client(settings)
     with session_factory(settings)() as session:
         job = session.get(Job, job_id)
         if job is None or JobStatus(job.status).terminal:

@@ -90,8 +90,11 @@ def test_wrong_content_type_is_415_and_changes_nothing(settings):
     assert resp.status_code == 200 and load(settings, job_id).status == "succeeded"
 
 
-def test_per_source_rate_limit(settings):
+def test_per_source_limit_slows_token_guessing_but_never_genuine_callbacks(settings):
     client = app_client(settings.with_overrides(hook_rate_per_source=5.0))
+    job_id = job_with_attempts(settings, status="running", task_id="task-1", outcomes=[("accepted", "task-1")])
+    genuine = [client.post(url(settings, job_id), json=task(status="STREAMING", data=[])).status_code for _ in range(40)]
+    assert genuine == [200] * 40, "valid callbacks spend nothing"
     codes = [client.post("/hooks/cometapi/x/1/bad", json={}).status_code for _ in range(30)]
     assert codes[:10] == [401] * 10 and 429 in codes
     other = client.post("/hooks/cometapi/x/1/bad", json={}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
