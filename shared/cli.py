@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -42,7 +41,6 @@ def receiver(host: str, port: int | None) -> None:
     """Serve the callback receiver and producer API (threaded dev server; use gunicorn webhook.wsgi:app in production)."""
     from werkzeug.serving import run_simple
 
-    from shared import db
     from webhook.app import create_app
     from webhook.serving import RedactingRequestHandler
 
@@ -58,7 +56,6 @@ def receiver(host: str, port: int | None) -> None:
 @click.option("--name", default="worker", show_default=True)
 def worker(concurrency: int, pool: str, name: str) -> None:
     """Run a Celery worker (celery -A worker.app worker)."""
-    from shared import db
 
     settings = load_settings()
     require_current_schema(settings)

@@ -8,6 +8,8 @@ from typing import Any, NoReturn
 
 import click
 
+from shared.cli_submit import parse_param
+
 from shared.config import Settings, load_settings
 from shared.pipelines import (
     SpecInvalid,
@@ -23,17 +25,8 @@ from shared.pipelines import (
 
 
 def parse_overrides(values: tuple[str, ...]) -> dict[str, Any]:
-    """--set key=value; the value is JSON when it parses as JSON (numbers, true, lists), else text."""
-    overrides: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected var=value or step.param=value", param_hint="--set")
-        try:
-            overrides[key] = json.loads(raw)
-        except ValueError:
-            overrides[key] = raw
-    return overrides
+    """--set var=value or step.param=value."""
+    return parse_param(values, param_hint="--set", shape="var=value or step.param=value")
 
 
 def _duration(value: float | None) -> str:

@@ -68,13 +68,13 @@ def with_wait(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def parse_param(values: tuple[str, ...]) -> dict[str, Any]:
-    """--param key=value; the value is JSON when it parses as JSON, else a string."""
+def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str = "key=value") -> dict[str, Any]:
+    """key=value options; the value is JSON when it parses as JSON (numbers, true, lists), else a string."""
     params: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected key=value", param_hint="--param")
+            raise click.BadParameter(f"{item!r}: expected {shape}", param_hint=param_hint)
         try:
             params[key] = json.loads(raw)
         except ValueError:
