@@ -29,6 +29,7 @@ log = logging.getLogger("hookline.hooks")
 hooks = Blueprint("hooks", __name__)
 MAX_CALLBACK_BYTES = 1024 * 1024
 JSON_TYPES = ("application/json", "text/json")
+MAX_ATTEMPT = 2**31 - 1
 
 
 def _record(job_id: str, attempt: int, verdict: str, reason: str, http_status: int, upstream_status: str | None = None) -> None:
@@ -129,10 +130,12 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
     return {"ok": True, "verdict": outcome.verdict, "status": status}, 200
 
 
-@hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>", defaults={"token": ""})
-@hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>/", defaults={"token": ""})
-@hooks.post("/hooks/cometapi/<job_id>/<int(max=2147483647):attempt>/<token>")
+@hooks.post("/hooks/cometapi/<job_id>/<int:attempt>", defaults={"token": ""})
+@hooks.post("/hooks/cometapi/<job_id>/<int:attempt>/", defaults={"token": ""})
+@hooks.post("/hooks/cometapi/<job_id>/<int:attempt>/<token>")
 def cometapi_callback(job_id: str, attempt: int, token: str):  # type: ignore[no-untyped-def]
+    if attempt > MAX_ATTEMPT:  # no such attempt was ever made; too large to even record
+        return jsonify({"error": {"code": "not_found", "message": "no such attempt"}}), 404
     try:
         body, status = record_callback(job_id, attempt, token)
     except CallbackRejected as exc:

@@ -133,6 +133,12 @@ def paths() -> dict[str, Any]:
                         _path("token")],
             body={JSON: {"schema": {"type": "object"}}},
             description="The token is a capability: HMAC of job id and attempt. Not for producers.")},
+        **{path: {"post": operation(
+            "A callback without its token (always refused)", {}, (401, 404, 429), tag="callbacks", secured=False,
+            parameters=[job_id, _path("attempt", {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPT})],
+            body={JSON: {"schema": {"type": "object"}}},
+            description="Answered 401: the token segment of the notify_hook URL is missing.")}
+           for path in ("/hooks/cometapi/{job_id}/{attempt}", "/hooks/cometapi/{job_id}/{attempt}/")},
         "/healthz": {"get": operation("Liveness and database readiness", {200: "Health", 503: "Health"}, (),
                                       tag="health", secured=False)},
         "/openapi.json": {"get": operation("This document", {200: None}, (), tag="health", secured=False)},

@@ -243,7 +243,9 @@ def test_bucket_holds_across_four_processes(backend_settings, pool):
     # The upper bound is the safety property and stays tight. Below it, a loaded 2-core machine (CAS retries on
     # SQL, scheduling delays) may admit fewer: under-admission is slowness, not a broken limit.
     assert 0.6 * expected <= len(stamps) <= expected + 1
-    assert all(len(admitted) > 0 for admitted, _ in results), "some process was starved completely"
+    # A token bucket promises a rate, not fairness: under CAS contention one process may lose every race for a
+    # moment. Tokens must still reach more than one process.
+    assert sum(1 for admitted, _ in results if admitted) >= 2, "a single process got every token"
     for span in (0.25, 0.5, 1.0):  # no window ever admits more than the bucket allows (plus timing noise)
         worst = max(sum(1 for t in stamps[i:] if t <= s + span) for i, s in enumerate(stamps))
         assert worst <= burst + rate * span + 2, (span, worst)
