@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from shared.bulk_progress import job_rate
 from shared.config import Settings
+from shared.db import session_factory
+from shared.models import Job, Pipeline
 from shared.upstream_limits import limiter_for
 
 
@@ -14,3 +19,21 @@ def penalize(settings: Settings, retry_after: float | None) -> None:
 def finish_in_flight(settings: Settings, job_id: str) -> None:
     """The job no longer holds one of the HOOKLINE_MAX_IN_FLIGHT slots."""
     limiter_for(settings).finish_task(job_id)
+
+
+def bulk_rate_wait(settings: Settings, job_id: str) -> float:
+    """`hookline bulk --rate N`: the batch's own submits/s cap, across all workers. 0.0 when the job may go now.
+
+    It is a second token bucket (keyed by the batch) on the same global limiter backend, on top of
+    HOOKLINE_UPSTREAM_RATE.
+    """
+    with session_factory(settings)() as session:
+        job = session.get(Job, job_id)
+        if job is None or (job.bulk_id is None and job.pipeline_id is None):
+            return 0.0
+        rate = job_rate(session, job)
+        bulk_id = job.bulk_id or session.scalar(select(Pipeline.bulk_id).where(Pipeline.id == job.pipeline_id))
+    if rate is None or bulk_id is None:
+        return 0.0
+    batch_limiter = limiter_for(settings.with_overrides(upstream_rate=rate, upstream_burst=1.0))
+    return batch_limiter.try_acquire(kind=f"bulk:{bulk_id}")

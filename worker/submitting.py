@@ -30,6 +30,7 @@ from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
 from shared.task_updates import next_check_after_news
 from shared.upstream_limits import limiter_for
+from worker.limits import bulk_rate_wait
 from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay
 
 log = logging.getLogger("hookline.submit")
@@ -105,7 +106,8 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
     limiter = limiter_for(settings)
     if not limiter.try_start_task(job_id):
         return SubmitResult("deferred", retry_in=jitter(IN_FLIGHT_RECHECK), detail="in-flight cap reached")
-    wait = limiter.try_acquire()
+    # The batch's own cap first (usually the stricter), then the global bucket.
+    wait = bulk_rate_wait(settings, job_id) or limiter.try_acquire()
     if wait > 0:
         return SubmitResult("deferred", retry_in=jitter(wait), detail="global rate limit")
     with session_factory(settings)() as session:

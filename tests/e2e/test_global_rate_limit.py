@@ -18,3 +18,30 @@ def test_submits_across_two_workers_respect_the_global_rate(make_stack, broker_u
     assert times[-1] - times[0] >= (10 - 1) / RATE - 0.5
     worst = max(sum(1 for t in times[i:] if t < s + 1.0) for i, s in enumerate(times))
     assert worst <= RATE + 2, worst
+
+
+def test_bulk_rate_caps_one_batch_across_workers(make_stack, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    stack, settings = make_stack(workers=2)
+    lines = tmp_path / "songs.jsonl"
+    lines.write_text("".join(json.dumps({"operation": "lyrics", "params": {"prompt": f"bulk {n}"}}) + "\n"
+                             for n in range(8)))
+    env = {**os.environ, **stack.env}
+    done = subprocess.run([sys.executable, "-m", "shared.cli", "bulk", str(lines), "--rate", "2", "--json"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    from sqlalchemy import select
+
+    from shared.db import session_factory
+    from shared.models import Job
+
+    with session_factory(settings)() as s:
+        ids = list(s.scalars(select(Job.id)))
+    assert len(ids) == 8
+    assert all(wait_job(stack, j, timeout=90)["status"] == "succeeded" for j in ids)
+    times = sorted(r["time"] for r in submits(stack, "/suno/submit/lyrics"))
+    assert len(times) == 8 and times[-1] - times[0] >= (8 - 1) / 2 - 0.5, times
