@@ -11,16 +11,16 @@ Hookline POSTs to whatever a producer names, so this is an SSRF guard:
 
 ``check_callback_url`` runs when the URL is given and never looks up DNS (a bad name cannot stall a request).
 ``refusal_at_send`` runs before every delivery and also refuses names that *resolve* to non-public addresses
-(through ``shared.safe_fetch`` when it is installed). The POST itself resolves the name again; an attacker who
+(through ``shared.url_guard``). The POST itself resolves the name again; an attacker who
 controls DNS could still race that window, which is why private targets need the allowlist, not just a name.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
 
+from shared import url_guard
 from shared.config import Settings
 from shared.errors import HooklineError, ValidationError
 
@@ -32,35 +32,17 @@ ALLOWLIST_HINT = "; add the host to HOOKLINE_CALLBACK_ALLOWLIST to allow it"
 
 def normalise_host(host: str) -> str:
     try:
-        from shared.safe_fetch import normalise_host as safe_normalise
-    except ImportError:
-        return host.strip().lower().rstrip(".").strip("[]")
-    try:
-        return safe_normalise(host)
+        return url_guard.normalise_host(host)
     except HooklineError as exc:
         raise ValidationError(str(exc), field="callback_url") from None
 
 
 def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    try:
-        from shared.safe_fetch import is_public_address as safe_is_public
-    except ImportError:
-        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-        return (mapped or ip).is_global and not (mapped or ip).is_multicast
-    return bool(safe_is_public(ip))
+    return url_guard.is_public_address(ipaddress.ip_address(address.split("%", 1)[0]))
 
 
 def host_is_allowlisted(host: str, allowlist: tuple[str, ...]) -> bool:
-    host = host.lower().rstrip(".")
-    for entry in allowlist:
-        entry = entry.strip().lower().rstrip(".")
-        if entry.startswith(("*.", ".")):
-            if host.endswith("." + entry.lstrip("*.")):
-                return True
-        elif entry and host == entry:
-            return True
-    return False
+    return url_guard.host_on_allowlist(host.lower().rstrip("."), allowlist)
 
 
 def _ip_literal(host: str) -> str | None:
@@ -107,11 +89,7 @@ def check_callback_url(settings: Settings, url: object, *, field: str = "callbac
 
 
 def _resolve(host: str, port: int) -> list[str]:
-    try:
-        from shared.safe_fetch import system_resolve
-    except ImportError:
-        return list(dict.fromkeys(str(i[4][0]) for i in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
-    return system_resolve(host, port)
+    return url_guard.system_resolve(host, port)
 
 
 def refusal_at_send(settings: Settings, url: str) -> str | None:
