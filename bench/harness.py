@@ -8,6 +8,7 @@ as in ``hookline up`` and the end-to-end tests.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -397,3 +398,17 @@ def count_jobs(settings: Settings, status: str, ids: list[str] | None = None) ->
         for start in range(0, len(ids), 500):
             total += int(session.scalar(stmt.where(Job.id.in_(ids[start:start + 500]))) or 0)
         return total
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark script takes; each adds its own sizes."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--profile", action="store_true", help="py-spy the busy processes during the run")
+    parser.add_argument("--keep", action="store_true", help="keep the run's working folder")
+    return parser
+
+
+def report(figures: list[Figure], module: str) -> None:
+    """Print the figures and append them, with the command that made them, to bench/RESULTS.md."""
+    print_figures(figures)
+    append_results(figures, f"python -m {module} " + " ".join(sys.argv[1:]))

@@ -12,7 +12,6 @@ Counted afterwards: the jobs really applied and the follow-ups really on the Red
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -29,7 +28,7 @@ from sqlalchemy import func, select
 from bench.harness import (
     SONG,
     Figure,
-    append_results,
+    bench_parser,
     bench_stack,
     child_pids,
     finish_profiles,
@@ -37,8 +36,8 @@ from bench.harness import (
     hot_frames,
     insert_in_flight_jobs,
     make_env,
-    print_figures,
     profile_pids,
+    report,
     start_gunicorn,
     start_redis,
     start_sandbox,
@@ -205,17 +204,14 @@ def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_r
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--jobs-per-round", type=int, default=5000)
-    parser.add_argument("--profile", action="store_true", help="py-spy the receiver workers in the last round")
-    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, profiles)")
     args = parser.parse_args()
     figures = run(args.seconds, args.rounds, args.connections, args.jobs_per_round, args.profile, args.keep)
-    print_figures(figures)
-    append_results(figures, "python -m bench.p1_callbacks " + " ".join(__import__("sys").argv[1:]))
+    report(figures, "bench.p1_callbacks")
 
 
 if __name__ == "__main__":

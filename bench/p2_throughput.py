@@ -15,7 +15,6 @@ plus one task that only counts itself (one Redis INCR), run by the same worker c
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
@@ -31,14 +30,14 @@ from sqlalchemy import func, select
 from bench.harness import (
     SONG,
     Figure,
-    append_results,
+    bench_parser,
     bench_stack,
     child_pids,
     finish_profiles,
     hot_frames,
     make_env,
-    print_figures,
     profile_pids,
+    report,
     start_gunicorn,
     start_redis,
     start_sandbox,
@@ -203,15 +202,12 @@ def run(jobs: int = 400, noop_tasks: int = 3000, profile: bool = False, keep: bo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=400)
     parser.add_argument("--noop-tasks", type=int, default=3000)
-    parser.add_argument("--profile", action="store_true", help="py-spy the worker and receiver for 10 s")
-    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     figures = run(args.jobs, args.noop_tasks, args.profile, args.keep)
-    print_figures(figures)
-    append_results(figures, "python -m bench.p2_throughput " + " ".join(sys.argv[1:]))
+    report(figures, "bench.p2_throughput")
 
 
 if __name__ == "__main__":

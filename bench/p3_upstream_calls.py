@@ -16,9 +16,7 @@ takes 60 s, as stated for P3), and hookline runs with its default timings (callb
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import threading
 import time
 from typing import Any
@@ -27,11 +25,11 @@ from sqlalchemy import select
 
 from bench.harness import (
     Figure,
-    append_results,
+    bench_parser,
     make_env,
     median,
     percentile,
-    print_figures,
+    report,
     sandbox_requests,
     sandbox_task,
     start_redis,
@@ -148,15 +146,13 @@ def _figures(stacks: dict[str, tuple[Stack, Any]], job_ids: dict[str, list[str]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--step-seconds", type=float, default=20.0)
-    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     figures = run(args.jobs, args.clients, args.step_seconds, args.keep)
-    print_figures(figures)
-    append_results(figures, "python -m bench.p3_upstream_calls " + " ".join(sys.argv[1:]))
+    report(figures, "bench.p3_upstream_calls")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ then the pipeline advance) and ``submit_job`` come from its log.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -29,7 +28,7 @@ from sqlalchemy import select
 
 from bench.harness import (
     Figure,
-    append_results,
+    bench_parser,
     bench_stack,
     child_pids,
     finish_profiles,
@@ -37,8 +36,8 @@ from bench.harness import (
     make_env,
     median,
     percentile,
-    print_figures,
     profile_pids,
+    report,
     sandbox_requests,
     sandbox_task,
     start_gunicorn,
@@ -157,15 +156,12 @@ def _measure(settings: Any, sandbox_url: str, pipeline_ids: list[str], worker_lo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--pipelines", type=int, default=30)
     parser.add_argument("--rate", type=float, default=1.0, help="pipelines started per second")
-    parser.add_argument("--profile", action="store_true", help="py-spy the worker during the run")
-    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     figures = run(args.pipelines, args.rate, args.profile, args.keep)
-    print_figures(figures)
-    append_results(figures, "python -m bench.p4_pipeline_latency " + " ".join(sys.argv[1:]))
+    report(figures, "bench.p4_pipeline_latency")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ before 2., four sweeps with nothing overdue (the cost of looking at 100,000 in-f
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import threading
 import time
 from pathlib import Path
@@ -32,15 +30,15 @@ from sqlalchemy import func, select
 from bench.harness import (
     SONG,
     Figure,
-    append_results,
+    bench_parser,
     bench_stack,
     child_pids,
     finish_profiles,
     hot_frames,
     insert_in_flight_jobs,
     make_env,
-    print_figures,
     profile_pids,
+    report,
     rss_mb,
     start_redis,
     start_sandbox,
@@ -204,16 +202,13 @@ def make_overdue(settings: Any, task_ids: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--overdue", type=int, default=1000)
     parser.add_argument("--watch", type=float, default=30.0, help="seconds to watch the follow-ups")
-    parser.add_argument("--profile", action="store_true", help="py-spy the worker during the overdue sweep")
-    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     figures = run(args.jobs, args.overdue, args.watch, args.profile, args.keep)
-    print_figures(figures)
-    append_results(figures, "python -m bench.p5_in_flight " + " ".join(sys.argv[1:]))
+    report(figures, "bench.p5_in_flight")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,7 @@ separate Redis, so only the broker differs from P2's baseline).
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from bench.harness import Figure, append_results, print_figures, workdir
+from bench.harness import Figure, bench_parser, report, workdir
 from bench.p2_throughput import run_end_to_end
 
 
@@ -34,14 +31,12 @@ def run(jobs: int = 200, noop_tasks: int = 1000, keep: bool = False) -> list[Fig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--noop-tasks", type=int, default=1000)
-    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     figures = run(args.jobs, args.noop_tasks, args.keep)
-    print_figures(figures)
-    append_results(figures, "python -m bench.p6_embedded " + " ".join(sys.argv[1:]))
+    report(figures, "bench.p6_embedded")
 
 
 if __name__ == "__main__":
