@@ -136,3 +136,46 @@ def test_persona_is_synchronous(cfg, sandbox):
                             "is_public": False}, operation="persona")
     assert submit_claimed(cfg, persona).outcome == "succeeded"
     assert job_row(cfg, persona).result["persona_id"]
+
+
+def test_an_in_flight_wait_past_its_deadline_fails_with_the_reason(settings):
+    import time
+
+    slow = start_background_sandbox({"STEP_SECONDS": 60, "CLIP_SECONDS": 3})
+    try:
+        cfg = settings.with_overrides(base_url=slow.url, public_url=None, job_deadline=0.5)
+        job_id = new_job(cfg)
+        assert submit_claimed(cfg, job_id).outcome == "accepted"
+        time.sleep(1.1)
+        report = reconcile_overdue(cfg, enqueue=lambda _: None)
+        job = job_row(cfg, job_id)
+        assert report.timed_out == 1 and job.status == "failed" and job.error.startswith("timed out after ")
+    finally:
+        slow.stop()
+
+
+def test_an_export_poll_past_its_deadline_fails_with_the_reason(settings):
+    import time
+
+    from worker.polling import poll_job_once
+
+    # Steps of 1 s: the export answers "running" for a whole second, far longer than the deadline below.
+    box = start_background_sandbox({"STEP_SECONDS": 1.0, "CLIP_SECONDS": 3})
+    try:
+        cfg = settings.with_overrides(base_url=box.url, public_url=None, reconcile_interval=0.2)
+        base = new_job(cfg)
+        submit_claimed(cfg, base)
+        deadline = time.monotonic() + 20
+        while job_row(cfg, base).status != "succeeded" and time.monotonic() < deadline:
+            reconcile_overdue(cfg, enqueue=lambda _: None)
+            time.sleep(0.3)
+        task = requests.get(f"{box.url}/suno/fetch/{job_row(cfg, base).upstream_task_id}", timeout=5).json()["data"]
+        export = new_job(cfg, {"clip_id": task["data"][0]["id"]}, operation="wav")
+        quick = cfg.with_overrides(export_deadline=0.1)
+        assert submit_claimed(quick, export).outcome == "poll"  # the first answer is "running"
+        time.sleep(0.2)
+        assert poll_job_once(quick, export).outcome == "failed"
+        job = job_row(quick, export)
+        assert job.status == "failed" and job.error.startswith("timed out after ")
+    finally:
+        box.stop()
