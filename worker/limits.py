@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shared.bulk_progress import job_rate
 from shared.config import Settings
-from shared.db import session_factory
 from shared.models import Job, Pipeline
 from shared.upstream_limits import limiter_for
 
@@ -21,18 +21,16 @@ def finish_in_flight(settings: Settings, job_id: str) -> None:
     limiter_for(settings).finish_task(job_id)
 
 
-def bulk_rate_wait(settings: Settings, job_id: str) -> float:
+def bulk_rate_wait(session: Session, settings: Settings, job: Job) -> float:
     """`hookline bulk --rate N`: the batch's own submits/s cap, across all workers. 0.0 when the job may go now.
 
     It is a second token bucket (keyed by the batch) on the same global limiter backend, on top of
-    HOOKLINE_UPSTREAM_RATE.
+    HOOKLINE_UPSTREAM_RATE. Reads through the caller's session: no second load of the job.
     """
-    with session_factory(settings)() as session:
-        job = session.get(Job, job_id)
-        if job is None or (job.bulk_id is None and job.pipeline_id is None):
-            return 0.0
-        rate = job_rate(session, job)
-        bulk_id = job.bulk_id or session.scalar(select(Pipeline.bulk_id).where(Pipeline.id == job.pipeline_id))
+    if job.bulk_id is None and job.pipeline_id is None:
+        return 0.0
+    rate = job_rate(session, job)
+    bulk_id = job.bulk_id or session.scalar(select(Pipeline.bulk_id).where(Pipeline.id == job.pipeline_id))
     if rate is None or bulk_id is None:
         return 0.0
     batch_limiter = limiter_for(settings.with_overrides(upstream_rate=rate, upstream_burst=1.0))

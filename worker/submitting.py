@@ -102,20 +102,24 @@ def _follows_ambiguous(session: Session, job_id: str) -> bool:
 
 
 def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | None = None) -> SubmitResult:
-    # The global limits come before the claim, so a deferred job stays queued and nothing is written.
     limiter = limiter_for(settings)
-    if not limiter.try_start_task(job_id):
-        return SubmitResult("deferred", retry_in=jitter(IN_FLIGHT_RECHECK), detail="in-flight cap reached")
-    # The batch's own cap first (usually the stricter), then the global bucket.
-    wait = bulk_rate_wait(settings, job_id) or limiter.try_acquire()
-    if wait > 0:
-        return SubmitResult("deferred", retry_in=jitter(wait), detail="global rate limit")
     with session_factory(settings)() as session:
+        queued = session.get(Job, job_id)
+        if queued is None or queued.status != JobStatus.QUEUED.value:
+            # A stale or duplicate message: it spends no rate token, and must not keep an in-flight slot.
+            if queued is None or JobStatus(queued.status).terminal:
+                limiter.finish_task(job_id)
+            return SubmitResult("skipped", detail="job is not queued (already claimed, submitted or finished)")
+        # The limits come before the claim, so a deferred job stays queued and nothing is written.
+        if not limiter.try_start_task(job_id):
+            return SubmitResult("deferred", retry_in=jitter(IN_FLIGHT_RECHECK), detail="in-flight cap reached")
+        # The batch's own cap first (usually the stricter), then the global bucket.
+        wait = bulk_rate_wait(session, settings, queued) or limiter.try_acquire()
+        if wait > 0:
+            return SubmitResult("deferred", retry_in=jitter(wait), detail="global rate limit")
+        session.rollback()  # end the read transaction before the claim's write
         attempt_no = claim_job(session, settings, job_id)
-        if attempt_no is None:
-            job = session.get(Job, job_id)
-            if job is None or JobStatus(job.status).terminal:
-                limiter.finish_task(job_id)  # a stale message must not keep an in-flight slot
+        if attempt_no is None:  # another worker claimed it between our read and the compare-and-set
             return SubmitResult("skipped", detail="job is not queued (already claimed, submitted or finished)")
         job = session.get(Job, job_id)
         assert job is not None
