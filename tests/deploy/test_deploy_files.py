@@ -177,10 +177,8 @@ def env_example_files() -> list[Path]:
     return [p for p in deploy_files() if p.name.endswith(".example") or p.name.endswith(".env")]
 
 
-def parse_unit(path: Path) -> list[tuple[str, str, str, int]]:
-    """A systemd unit as (section, key, value, line), continuation lines joined."""
-    entries = []
-    section = ""
+def logical_lines(path: Path, comments: tuple[str, ...]) -> Iterator[tuple[str, int]]:
+    """(line, first line number) with backslash continuations joined; blank and comment lines left out."""
     lines = path.read_text().splitlines()
     i = 0
     while i < len(lines):
@@ -190,32 +188,29 @@ def parse_unit(path: Path) -> list[tuple[str, str, str, int]]:
             i += 1
             line = line[:-1] + " " + lines[i].strip()
         i += 1
-        if not line or line.startswith(("#", ";")):
-            continue
+        if line and not line.startswith(comments):
+            yield line, start + 1
+
+
+def parse_unit(path: Path) -> list[tuple[str, str, str, int]]:
+    """A systemd unit as (section, key, value, line), continuation lines joined."""
+    entries = []
+    section = ""
+    for line, number in logical_lines(path, ("#", ";")):
         if line.startswith("["):
             section = line.strip("[]")
             continue
         key, _, value = line.partition("=")
-        entries.append((section, key.strip(), value.strip(), start + 1))
+        entries.append((section, key.strip(), value.strip(), number))
     return entries
 
 
 def parse_dockerfile(path: Path) -> list[tuple[str, str, int]]:
     """Instructions as (INSTRUCTION, arguments, line), continuation lines joined."""
     instructions = []
-    lines = path.read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        start = i
-        line = lines[i].strip()
-        while line.endswith("\\") and i + 1 < len(lines):
-            i += 1
-            line = line[:-1] + " " + lines[i].strip()
-        i += 1
-        if not line or line.startswith("#"):
-            continue
+    for line, number in logical_lines(path, ("#",)):
         word, _, rest = line.partition(" ")
-        instructions.append((word.upper(), rest.strip(), start + 1))
+        instructions.append((word.upper(), rest.strip(), number))
     return instructions
 
 
