@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -200,7 +201,13 @@ def hook_secret(settings: Settings) -> bytes:
     """The callback-token key: the configured one, else one generated once under var/ with mode 0600."""
     if settings.hook_secret:
         return settings.hook_secret.encode()
-    path = Path(settings.var_dir) / "hook_secret"
+    return _stored_secret(str((Path(settings.var_dir) / "hook_secret").resolve()))
+
+
+@lru_cache(maxsize=16)
+def _stored_secret(path_text: str) -> bytes:
+    """Read once per process: every callback and every submit needs it, and it never changes."""
+    path = Path(path_text)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
