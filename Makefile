@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test up bench clean
+.PHONY: demo test lint up bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hookline demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+# The layer contracts (pyproject.toml [tool.importlinter]), then lint and types over the production packages.
+lint: $(STAMP)
+	$(BIN)/lint-imports
 
 up: $(STAMP)
 	$(BIN)/hookline up --sandbox

@@ -27,11 +27,11 @@ import requests
 from sqlalchemy import func, select
 
 from shared import db
+from shared.cli.stack import Stack, free_port
 from shared.config import load_settings
 from shared.db import session_factory
 from shared.models import Attempt, Job
 from shared.producer import add_job, enqueue_jobs
-from shared.stack import Stack, free_port
 
 FAULTS = {"drop_callbacks": 0.3, "duplicate_callbacks": 0.2, "delay_callbacks": 0.05, "reorder_callbacks": 0.05,
           "delay_seconds": 2.0, "error_rate": 0.05}

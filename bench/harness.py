@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks: environments, extra processes (through ``shared.stack.Stack``), sampling,
+"""Shared helpers for the benchmarks: environments, extra processes (through ``shared.cli.stack.Stack``), sampling,
 percentiles, results.
 
 Every process a benchmark starts goes through ``Stack`` (its own ``_spawn`` for the few that are not hookline
@@ -26,8 +26,8 @@ import redis
 import requests
 
 from shared import db
+from shared.cli.stack import Stack, free_port, wait_http
 from shared.config import Settings, load_settings
-from shared.stack import Stack, free_port, wait_http
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -266,7 +266,7 @@ def start_gunicorn(stack: Stack, name: str, app: str, port: int, health_path: st
 
 
 def start_sandbox(stack: Stack, port: int, args: list[str], name: str = "sandbox") -> None:
-    from shared.stack import HOOKLINE
+    from shared.cli.stack import HOOKLINE
 
     proc = stack._spawn(name, [*HOOKLINE, "sandbox", "--port", str(port), *args])
     wait_http(f"http://127.0.0.1:{port}/_sandbox/requests", proc=proc)

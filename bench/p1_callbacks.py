@@ -44,11 +44,11 @@ from bench.harness import (
     wait_until,
     workdir,
 )
+from shared.cli.stack import free_port
 from shared.config import hook_secret
 from shared.db import session_factory
-from shared.hook_tokens import hook_token
+from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord
-from shared.stack import free_port
 
 TASK_MARK = "@@TASK@@"
 WARMUP_SECONDS = 2.0

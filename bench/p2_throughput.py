@@ -44,9 +44,9 @@ from bench.harness import (
     wait_until,
     workdir,
 )
+from shared.cli.stack import Stack, free_port
 from shared.db import session_factory
 from shared.models import Artifact, Job
-from shared.stack import Stack, free_port
 
 COUNTER_KEY = "bench:noop:done"
 WORKER_ARGS = ["worker", "-Q", "hookline", "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
@@ -81,7 +81,7 @@ def __getattr__(name: str) -> Any:  # `celery -A bench.p2_throughput:noop_celery
 
 def noop_tasks_per_second(stack: Stack, settings: Any, counter_url: str, tasks: int) -> tuple[float, str]:
     """Start the no-op worker, send ``tasks`` no-op messages the way hookline enqueues, time until all ran."""
-    from worker.dispatch import _sender
+    from shared.tasks import sender as _sender
 
     counter = redis.Redis.from_url(counter_url)
     counter.delete(COUNTER_KEY)
@@ -151,7 +151,7 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         start_sandbox(stack, sandbox_port, SANDBOX_ARGS)
         start_gunicorn(stack, "receiver", "webhook.wsgi:app", receiver_port)
         worker = stack.start_worker("worker0")
-        stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
+        stack._spawn("beat", [sys.executable, "-m", "shared.cli.main", "beat"])
         warm = enqueue_bulk(settings, 5)  # worker up, connections open, imports done
         wait_until(lambda: _succeeded(settings) >= len(warm), 120, 0.1, "warm-up jobs")
         wait_until(lambda: _artifacts_settled(settings), 60, 0.2, "warm-up follow-ups")

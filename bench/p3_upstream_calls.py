@@ -39,9 +39,9 @@ from bench.harness import (
 )
 from bench.p2_throughput import enqueue_bulk
 from bench.seed_client import ClientRun, run_clients
+from shared.cli.stack import Stack, free_port
 from shared.db import session_factory
 from shared.models import Job
-from shared.stack import Stack, free_port
 
 VARIANTS = {  # name -> (sandbox faults, public URL)
     "P3": ({}, True),

@@ -48,9 +48,9 @@ from bench.harness import (
 )
 from bench.p2_throughput import SANDBOX_ARGS
 from bench.seed_client import POLL_SECONDS
+from shared.cli.stack import free_port
 from shared.db import session_factory
 from shared.models import CallbackRecord, Job, Pipeline
-from shared.stack import free_port
 
 SPEC = {"name": "bench-p4", "steps": {
     "song": {"op": "generate", "params": {"prompt": "[Verse]\nNeon on the water\n\n[Chorus]\nHold on",
@@ -88,7 +88,7 @@ def run(pipelines: int = 30, rate: float = 1.0, profile: bool = False, keep: boo
             start_sandbox(stack, sandbox_port, SANDBOX_ARGS)
             start_gunicorn(stack, "receiver", "webhook.wsgi:app", receiver_port)
             worker = stack.start_worker("worker0")
-            stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
+            stack._spawn("beat", [sys.executable, "-m", "shared.cli.main", "beat"])
             create_pipeline(settings, SPEC)  # warm-up: worker up, imports and connections done
             wait_until(lambda: _pipelines_done(settings, 1), 120, 0.1, "warm-up pipeline")
             profiles = []

@@ -45,9 +45,9 @@ from bench.harness import (
     wait_until,
     workdir,
 )
+from shared.cli.stack import free_port
 from shared.db import session_factory
 from shared.models import Job
-from shared.stack import free_port
 
 SWEEP_RUNTIME = re.compile(r"Task hookline\.reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
 RSS_LIMIT_MB = 200.0
@@ -114,7 +114,7 @@ def run_sweep(sender: Any, log: Path, timeout: float = 300) -> float:
 
 def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: bool = False,
         keep: bool = False) -> list[Figure]:
-    from worker.dispatch import _sender
+    from shared.tasks import sender as _sender
 
     with workdir("p5", keep) as root:
         sandbox_port = free_port()

@@ -12,7 +12,7 @@ from shared.cometapi import OPERATIONS, validate_request
 from shared.config import Settings, load_settings
 from shared.db import session_factory
 from shared.errors import BadRequest, NotFound, ValidationError
-from shared.job_view import job_json
+from shared.jobs.views import job_json
 from shared.models import Job, utcnow
 
 log = logging.getLogger("hookline.producer")
@@ -49,7 +49,7 @@ def add_job(session: Session, settings: Settings, operation: str, params: dict[s
 
 def enqueue_jobs(settings: Settings, job_ids: list[str]) -> None:
     """Enqueue committed jobs. A failure loses nothing: the reconciler enqueues queued jobs that never ran."""
-    from worker.dispatch import enqueue_submit
+    from shared.tasks import enqueue_submit
 
     for job_id in job_ids:
         try:

@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from shared import db
+from shared.cli.stack import Stack, free_port
 from shared.config import Settings, load_settings
-from shared.stack import Stack, free_port
 
 pytest_plugins = ["tests.fixtures_pg"]
 

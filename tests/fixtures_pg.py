@@ -82,7 +82,7 @@ def _demote(ids: tuple[int, int] | None) -> Callable[[], None] | None:
 
 
 def _free_port() -> int:
-    from shared.stack import free_port
+    from shared.cli.stack import free_port
 
     return free_port()
 

@@ -17,13 +17,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from shared.cometapi import CometClient, parse_task
 from shared.config import hook_secret
 from shared.errors import CallbackRejected, UpstreamError
-from shared.hook_tokens import verify_hook_token
+from shared.jobs.hook_urls import verify_hook_token
+from shared.jobs.updates import UpdateOutcome, record_task_update
 from shared.models import CallbackRecord, Job
 from shared.states import JobStatus, from_upstream
-from shared.task_updates import UpdateOutcome, record_task_update
-from webhook.orphans import match_task
+from shared.tasks import enqueue_finished
 from webhook.context import db_session, settings
-from worker.dispatch import enqueue_finished
+from webhook.orphans import match_task
 
 log = logging.getLogger("hookline.hooks")
 hooks = Blueprint("hooks", __name__)

@@ -1,4 +1,4 @@
-"""GET /metrics in the Prometheus text format, computed from the database at scrape time (see shared/metrics.py).
+"""GET /metrics in the Prometheus text format, computed from the database at scrape time (see webhook/metrics_collector.py).
 
 Open like /healthz: it carries counts, never ids, params or secrets. Restrict it at the network edge if wanted.
 """
@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from shared.metrics import HooklineCollector
 from webhook.context import settings
+from webhook.metrics_collector import HooklineCollector
 
 metrics = Blueprint("metrics", __name__)
 

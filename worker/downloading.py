@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from shared.artifacts import download_job_artifacts
 from shared.config import Settings
+from shared.jobs.artifacts import download_job_artifacts
 
 log = logging.getLogger("hookline.downloading")
 

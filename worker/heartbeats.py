@@ -106,7 +106,7 @@ _running: dict[str, WorkerHeartbeat] = {}
 
 @worker_ready.connect
 def start_worker_heartbeat(sender: Any = None, **_: Any) -> None:
-    from worker.celery_app import settings_of
+    from shared.tasks import settings_of
 
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
     app = getattr(sender, "app", None)

@@ -1,14 +1,14 @@
-"""The global upstream limiter (shared.upstream_limits) as the worker uses it."""
+"""The global upstream limiter (shared.limits.base) as the worker uses it."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.bulk_progress import job_rate
+from shared.bulk.progress import job_rate
 from shared.config import Settings
+from shared.limits import limiter_for
 from shared.models import Job, Pipeline
-from shared.upstream_limits import limiter_for
 
 
 def penalize(settings: Settings, retry_after: float | None) -> None:

@@ -14,11 +14,11 @@ from shared.cometapi import CometClient
 from shared.config import Settings
 from shared.db import session_factory
 from shared.errors import UpstreamError
+from shared.jobs.updates import store_clips
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
-from shared.task_updates import store_clips
-from worker.submitting import upstream_client
 from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay, udio_state
+from worker.submitting import upstream_client
 
 log = logging.getLogger("hookline.poll")
 

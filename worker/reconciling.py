@@ -17,11 +17,11 @@ from shared.cometapi import CometClient
 from shared.config import Settings
 from shared.db import session_factory
 from shared.errors import UpstreamError
+from shared.jobs.updates import next_check_after_news, record_task_update
+from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
 from shared.states import IN_FLIGHT, JobStatus, transition
-from shared.task_updates import next_check_after_news, record_task_update
-from shared.upstream_limits import limiter_for
-from worker.dispatch import enqueue_finished, enqueue_poll
+from shared.tasks import enqueue_finished, enqueue_poll
 from worker.operation_kinds import POLL_CAP, POLLED_KINDS, kind_of
 
 log = logging.getLogger("hookline.reconcile")
@@ -163,7 +163,7 @@ def _fetch_batch(
 
 
 def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, enqueue=None) -> SweepReport:  # type: ignore[no-untyped-def]
-    from worker.dispatch import enqueue_submit
+    from shared.tasks import enqueue_submit
 
     report = SweepReport()
     enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))

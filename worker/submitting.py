@@ -24,12 +24,12 @@ from shared.cometapi import CometClient, endpoint_for, jitter, price_for, retry_
 from shared.config import Settings
 from shared.db import session_factory
 from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
-from shared.hook_tokens import notify_hook_url, redact_hook_url
-from shared.ledger import budget_refusal
+from shared.jobs.hook_urls import notify_hook_url, redact_hook_url
+from shared.jobs.ledger import budget_refusal
+from shared.jobs.updates import next_check_after_news
+from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
-from shared.task_updates import next_check_after_news
-from shared.upstream_limits import limiter_for
 from worker.limits import bulk_rate_wait
 from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay
 

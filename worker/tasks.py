@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from worker.celery_app import settings_of
-from worker.dispatch import enqueue_finished
+from shared.tasks import JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, enqueue_finished, settings_of
 from worker.followups import run_follow_ups
 from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
@@ -17,8 +16,8 @@ FINISHED_OUTCOMES = ("failed", "succeeded", "done")
 
 # acks_late + reject_on_worker_lost: a worker killed mid-task gets the message redelivered; the compare-and-set
 # claim and the attempt rows make that redelivery harmless (no second paid submit).
-@shared_task(name="hookline.submit_job", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def submit_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+@shared_task(name=SUBMIT_JOB, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def submit_job(self: Task, job_id: str) -> str:
     settings = settings_of(self.app)
     result = submit_claimed(settings, job_id)
     if result.outcome == "retry":
@@ -32,8 +31,8 @@ def submit_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
     return result.outcome
 
 
-@shared_task(name="hookline.poll_job", bind=True, acks_late=True, reject_on_worker_lost=True)
-def poll_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+@shared_task(name=POLL_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
+def poll_job(self: Task, job_id: str) -> str:
     settings = settings_of(self.app)
     result = poll_job_once(settings, job_id)
     if result.outcome == "again":
@@ -43,14 +42,14 @@ def poll_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
     return result.outcome
 
 
-@shared_task(name="hookline.job_finished", bind=True)
-def job_finished(self, job_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+@shared_task(name=JOB_FINISHED, bind=True)
+def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
     finish_in_flight(settings, job_id)
     return run_follow_ups(settings, job_id)
 
 
-@shared_task(name="hookline.reconcile", bind=True)
-def reconcile(self) -> dict[str, int]:  # type: ignore[no-untyped-def]
+@shared_task(name=RECONCILE, bind=True)
+def reconcile(self: Task) -> dict[str, int]:
     report = reconcile_overdue(settings_of(self.app))
     return {"fetched": report.fetched, "requeued": report.requeued, "timed_out": report.timed_out}

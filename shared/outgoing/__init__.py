@@ -6,7 +6,7 @@ it to the workers), ``deliver`` (one attempt), ``check_callback_url`` (may hookl
 
 from __future__ import annotations
 
-from shared.outgoing.callback_urls import check_callback_url, refusal_at_send
+from shared.net.callback_urls import check_callback_url, refusal_at_send
 from shared.outgoing.delivery import AttemptResult, deliver, delivery_json, enable_endpoint, signing_secret
 from shared.outgoing.events import (
     EVENT_TYPES,

@@ -28,7 +28,7 @@ from shared.cometapi.retry import jitter, parse_retry_after
 from shared.config import Settings
 from shared.db import session_factory
 from shared.models import Delivery, DisabledEndpoint, utcnow
-from shared.outgoing.callback_urls import refusal_at_send
+from shared.net.callback_urls import refusal_at_send
 from shared.outgoing.events import LOCAL_OWNER
 
 log = logging.getLogger("hookline.delivery")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.db import session_factory
-from shared.job_view import job_json
+from shared.jobs.views import job_json
 from shared.models import BulkBatch, Delivery, DisabledEndpoint, Job, Pipeline, utcnow
 from shared.states import JobStatus
 
@@ -77,7 +77,7 @@ def commit_event(session: Session, delivery: Delivery | None) -> str | None:
 def _send(settings: Settings, delivery_id: str | None) -> None:
     if delivery_id is None:
         return
-    from worker.delivering import enqueue_delivery
+    from shared.tasks import enqueue_delivery
 
     enqueue_delivery(settings, delivery_id)
 
@@ -139,7 +139,7 @@ def emit_pipeline_event(settings: Settings, pipeline_id: str) -> None:
 def emit_bulk_event_if_done(settings: Settings, bulk_id: str) -> bool:
     """bulk.finished, exactly once, when every accepted line's job or pipeline is terminal and the whole file was
     accepted. True when this call marked the batch finished."""
-    from shared.bulk_progress import bulk_progress
+    from shared.bulk.progress import bulk_progress
 
     with session_factory(settings)() as session:
         progress = bulk_progress(session, bulk_id)

@@ -22,9 +22,7 @@ from shared.pipelines.runs import (
     create_pipeline,
     retry_pipeline,
 )
-from shared.pipelines.spec import Spec, SpecInvalid, StepSpec, parse_spec
-from shared.pipelines.spec_files import example_names, load_spec
-from shared.pipelines.spec_values import apply_overrides
+from shared.pipelines.spec import Spec, SpecInvalid, StepSpec, apply_overrides, example_names, load_spec, parse_spec
 from shared.pipelines.step_kinds import STEP_KINDS
 
 __all__ = [

@@ -15,10 +15,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
+import shared.pipelines.dag as dag
 from shared.config import Settings
 from shared.errors import ValidationError
 from shared.models import Job, Pipeline, PipelineStep
-from shared.pipelines import dag
 from shared.pipelines.bindings import ClipOutput, JobOutput, bind_step
 from shared.pipelines.spec import StepSpec
 from shared.producer import add_job, validate_job

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+import shared.pipelines.dag as dag
 from shared.config import Settings, load_settings
 from shared.db import session_factory
 from shared.errors import NotFound
-from shared.job_view import job_json
+from shared.jobs.views import job_json
 from shared.models import Attempt, Job, Pipeline, PipelineStep
-from shared.pipelines import dag
 
 
 def _iso(value: datetime | None) -> str | None:

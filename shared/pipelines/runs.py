@@ -17,14 +17,13 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
+import shared.pipelines.dag as dag
 from shared.config import Settings
 from shared.db import session_factory
 from shared.errors import NotFound, ValidationError
 from shared.models import Job, Pipeline, PipelineStep, utcnow
-from shared.pipelines import dag
 from shared.pipelines.dispatching import dispatch_step, set_step_status
-from shared.pipelines.spec import SpecInvalid, parse_spec
-from shared.pipelines.spec_values import apply_overrides
+from shared.pipelines.spec import SpecInvalid, apply_overrides, parse_spec
 from shared.producer import enqueue_jobs
 from shared.states import JobStatus, transition
 

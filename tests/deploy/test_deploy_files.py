@@ -2,7 +2,7 @@
 hookline reads, the core settings reach each role, and nothing secret is committed.
 
 Quick and offline: nothing is built or served. Commands are checked with subprocesses that print `--help`
-(``python -m shared.cli ...``, ``python -m celery ...``) or import the target (``webhook.wsgi:app``, ``worker.app``),
+(``python -m shared.cli.main ...``, ``python -m celery ...``) or import the target (``webhook.wsgi:app``, ``worker.app``),
 with a throwaway HOOKLINE_VAR_DIR so no state lands in the repository.
 """
 
@@ -370,7 +370,7 @@ def _run(*args: str) -> tuple[int, str]:
 
 @functools.cache
 def hookline_help(path: tuple[str, ...]) -> tuple[int, str]:
-    return _run("-m", "shared.cli", *path, "--help")
+    return _run("-m", "shared.cli.main", *path, "--help")
 
 
 @functools.cache

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from shared.stack import Stack
+from shared.cli.stack import Stack
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 

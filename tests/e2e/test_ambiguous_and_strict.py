@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shared.config import hook_secret
 from shared.db import session_factory
-from shared.hook_tokens import hook_token
+from shared.jobs.hook_urls import hook_token
 from shared.models import Attempt
 from tests.e2e.driver import create_job, fetches_of, get_job, submits, wait_job
 

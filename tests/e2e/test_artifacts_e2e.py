@@ -10,7 +10,7 @@ from typing import Any
 import mutagen.mp3
 import pytest
 
-from shared.stack import Stack
+from shared.cli.stack import Stack
 from tests.e2e.driver import create_job, get_job, wait_job
 
 SONG = {"prompt": "[Verse]\nSalt on the rigging\n\n[Chorus]\nBring her home", "tags": "sea shanty",

@@ -19,9 +19,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from shared.cli.stack import Stack
 from shared.db import session_factory
 from shared.models import Pipeline, PipelineStep
-from shared.stack import Stack
 from tests.conftest import ARTIFACTS, IN_CI
 from tests.e2e.driver import create_job, get_job, wait_job
 

@@ -10,13 +10,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from shared.cli.stack import free_port
 from shared.config import hook_secret
 from shared.db import session_factory
-from shared.hook_tokens import hook_token
+from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord, Clip
-from shared.stack import free_port
+from shared.tasks import enqueue_submit
 from tests.e2e.driver import create_job, get_job, submits, wait_job
-from worker.dispatch import enqueue_submit
 
 JOBS = 12
 COPIES = 6  # each callback is sent this many times, spread over both receivers, all at once

@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.stack import Stack
+from shared.cli.stack import Stack
 from tests.e2e.driver import create_job, wait_job
 
 pytestmark = pytest.mark.e2e

@@ -17,16 +17,15 @@ from typing import Any
 import pytest
 import requests
 
+from shared.cli.stack import Stack
 from shared.pipelines import advance_for_job, create_pipeline, get_pipeline, retry_pipeline
-from shared.stack import Stack
 from tests.e2e.driver import submits
-
 
 pytestmark = [pytest.mark.e2e]
 
 
 def test_the_follow_up_and_the_cli_are_wired():
-    from shared.cli import main
+    from shared.cli.main import main
     from worker.followups import follow_ups
 
     assert advance_for_job in follow_ups() and "pipeline" in main.commands
@@ -147,7 +146,7 @@ def test_cli_runs_a_spec_file_and_waits(make_stack, tmp_path):
     spec.write_text(json.dumps({"vars": {"at": 30}, "steps": {
         "song": SONG, "ext": {"op": "extend", "from": "song", "params": {**EXT_PARAMS, "continue_at": "${at}"}}}}))
     env = {**os.environ, **stack.env, "COMETAPI_BASE_URL": stack.sandbox_url or ""}
-    result = subprocess.run([sys.executable, "-m", "shared.cli", "pipeline", "run", str(spec), "--set", "at=4",
+    result = subprocess.run([sys.executable, "-m", "shared.cli.main", "pipeline", "run", str(spec), "--set", "at=4",
                              "--wait", "--json", "--timeout", "90"], env=env, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr

@@ -16,9 +16,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from shared.cli.stack import HOOKLINE
 from shared.db import session_factory
 from shared.models import BulkLine, Delivery, DisabledEndpoint, Job
-from shared.stack import HOOKLINE
 from tests.e2e.driver import submits
 from tests.e2e.event_receiver import EventReceiver, verified
 
@@ -29,13 +29,13 @@ QUICK_SANDBOX = ["--step-seconds", "0.1", "--clip-seconds", "2"]
 @pytest.fixture(autouse=True)
 def wired() -> None:
     """These tests need the lead's three integration lines; say which is missing instead of timing out."""
-    from shared.cli import main
+    from shared.cli.main import main
     from shared.config import load_settings
     from shared.outgoing import emit_job_event
     from worker.celery_app import create_celery
     from worker.followups import follow_ups
 
-    missing = [f"`hookline {name}` (shared/cli.py)" for name in ("bulk", "apikey", "deliveries", "watch")
+    missing = [f"`hookline {name}` (shared/cli/main.py)" for name in ("bulk", "apikey", "deliveries", "watch")
                if name not in main.commands]
     include = create_celery(load_settings()).conf.include or ()
     missing += [f"Celery include {module!r} (worker/celery_app.py)" for module in

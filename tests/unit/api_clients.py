@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from shared.apikeys import NewKey, create_api_key
 from shared.config import Settings
 from shared.db import session_factory
+from webhook.api.openapi import openapi_document
 from webhook.app import create_app
-from webhook.openapi import openapi_document
 
 ADMIN_TOKEN = "admin-token-for-tests"
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from shared.cometapi import price_for
 from shared.db import session_factory
+from shared.jobs.updates import record_task_update
 from shared.models import Attempt, Job, Pipeline, PipelineStep
 from shared.states import JobStatus, transition
-from shared.task_updates import record_task_update
 
 SONG = {"op": "generate", "params": {"prompt": "[Verse] la", "tags": "pop", "title": "T", "mv": "chirp-auk"}}
 

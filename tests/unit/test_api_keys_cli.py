@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from shared.apikeys import webhook_secret_for
-from shared.cli_producer import apikey
+from shared.cli.producer import apikey
 from tests.unit.api_clients import api_client, bearer
 
 

@@ -8,7 +8,7 @@ import re
 import jsonschema_rs
 
 from tests.unit.api_clients import api_client
-from webhook.openapi import openapi_document
+from webhook.api.openapi import openapi_document
 
 DESCRIBED_PREFIXES = ("/v1", "/hooks", "/healthz", "/openapi.json")
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from shared.artifacts import Source, artifact_sources, download_job_artifacts
 from shared.config import Settings
 from shared.db import session_factory
+from shared.jobs.artifacts import Source, artifact_sources, download_job_artifacts
 from shared.models import Artifact, Clip, Job
 from tests.unit.test_safe_fetch import LocalServer, Reply
 from worker.downloading import download_artifacts

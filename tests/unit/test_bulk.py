@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from shared.bulk import accept_bulk, validate_bulk
-from shared.bulk_file import BulkSource
-from shared.bulk_progress import bulk_progress, bulk_rate, job_rate
+from shared.bulk.accept import accept_bulk, validate_bulk
+from shared.bulk.progress import bulk_progress, bulk_rate, job_rate
+from shared.bulk.source import BulkSource
 from shared.db import get_engine, session_factory
 from shared.errors import ValidationError
 from shared.models import BulkBatch, BulkLine, Job

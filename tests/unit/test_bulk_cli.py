@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from shared.cli_producer import bulk
-from shared.cli_watch import watch
+from shared.cli.producer import bulk
+from shared.cli.watch import watch
 from shared.db import session_factory
 from shared.models import Job
 from shared.states import JobStatus, transition

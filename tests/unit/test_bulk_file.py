@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.bulk_file import BulkSource, guess_format
+from shared.bulk.source import BulkSource, guess_format
 
 
 def read(data: bytes, fmt: str = "auto"):

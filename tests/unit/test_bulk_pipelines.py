@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from shared.bulk import accept_bulk
-from shared.bulk_file import BulkSource
-from shared.bulk_progress import bulk_progress
+from shared.bulk.accept import accept_bulk
+from shared.bulk.progress import bulk_progress
+from shared.bulk.source import BulkSource
 from shared.db import session_factory
 from shared.models import BulkBatch, BulkLine, Pipeline
 

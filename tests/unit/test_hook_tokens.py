@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from shared.config import load_settings
-from shared.hook_tokens import hook_token, notify_hook_url, redact_hook_url, verify_hook_token
+from shared.jobs.hook_urls import hook_token, notify_hook_url, redact_hook_url, verify_hook_token
 from webhook.serving import redact_path
 
 

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared import db
 from shared.config import Settings, load_settings
-from shared.metrics import BROKER_QUEUE, HooklineCollector, queue_depth
 from shared.models import ApiKey, Attempt, CallbackRecord, Heartbeat, Job, Pipeline, utcnow
+from webhook.metrics_collector import BROKER_QUEUE, HooklineCollector, queue_depth
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -186,7 +186,7 @@ def test_queue_depth_counts_waiting_messages_on_each_broker(broker_url: str, tmp
 
 
 def test_queue_depth_is_none_when_the_broker_cannot_be_read(tmp_path: Path) -> None:
-    from shared.stack import free_port
+    from shared.cli.stack import free_port
 
     settings = load_settings({"HOOKLINE_VAR_DIR": str(tmp_path), "HOOKLINE_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
     assert queue_depth(settings) is None

@@ -6,8 +6,8 @@ import time
 
 from shared import db
 from shared.config import Settings
-from shared.metrics import last_sweep, workers_seen
 from shared.models import Heartbeat, utcnow
+from webhook.metrics_collector import last_sweep, workers_seen
 from worker.heartbeats import WorkerHeartbeat, record_sweep, upsert_heartbeat
 
 
@@ -34,7 +34,7 @@ def test_record_sweep_keeps_the_report_and_never_raises(settings: Settings) -> N
         sweep = last_sweep(session)
     assert sweep is not None and sweep.detail == {"fetched": 3, "requeued": 1, "errors": ["x"]}
     assert (utcnow() - sweep.seen_at).total_seconds() < 5
-    from shared.stack import free_port
+    from shared.cli.stack import free_port
 
     broken = settings.with_overrides(database_url=f"postgresql+psycopg://h@127.0.0.1:{free_port()}/x?connect_timeout=1")
     record_sweep(broken, {"fetched": 1})  # logged, not raised: the sweep itself succeeded

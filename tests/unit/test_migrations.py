@@ -91,7 +91,7 @@ def test_schema_check_refuses_a_database_migrated_by_newer_code(empty_database: 
 
 
 def test_schema_check_reports_an_unreachable_database_without_its_password(tmp_path: Path) -> None:
-    from shared.stack import free_port
+    from shared.cli.stack import free_port
 
     url = f"postgresql+psycopg://hookline:s3cret-pw@127.0.0.1:{free_port()}/nothing?connect_timeout=2"
     with pytest.raises(DatabaseUnreachable) as unreachable:
@@ -102,7 +102,7 @@ def test_schema_check_reports_an_unreachable_database_without_its_password(tmp_p
 
 def run_cli(*args: str, url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOOKLINE_VAR_DIR": str(tmp_path / "var"), "HOOKLINE_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "shared.cli.main", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=False)
 
 

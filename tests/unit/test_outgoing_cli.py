@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from shared.apikeys import webhook_secret_for
-from shared.cli_producer import deliveries
+from shared.cli.producer import deliveries
 from shared.db import session_factory
 from shared.models import Job, utcnow
 from shared.outgoing import deliver, emit_job_event

@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from shared.bulk import accept_bulk
-from shared.bulk_file import BulkSource
+from shared.bulk.accept import accept_bulk
+from shared.bulk.source import BulkSource
 from shared.db import session_factory
 from shared.models import BulkBatch, Delivery, Job, utcnow
 from shared.outgoing import emit_bulk_event_if_done, emit_job_event, emit_pipeline_event

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from shared.cli_pipeline import pipeline
+from shared.cli.pipeline import pipeline
 from shared.models import Job, Pipeline
 from tests.unit.pipeline_rows import count, finish, only_job
 

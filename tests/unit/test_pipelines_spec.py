@@ -8,7 +8,7 @@ import pytest
 
 from shared.errors import ValidationError
 from shared.pipelines import SpecInvalid, apply_overrides, example_names, load_spec, parse_spec
-from shared.pipelines.spec_files import parse_spec_text
+from shared.pipelines.spec.files import parse_spec_text
 
 SONG = {"op": "generate", "params": {"prompt": "[Verse] la", "tags": "pop", "title": "T", "mv": "chirp-auk"}}
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from shared.config import hook_secret
 from shared.db import session_factory
-from shared.hook_tokens import hook_token
+from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord, Job
 from webhook.app import create_app
 

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from shared.config import hook_secret
 from shared.db import session_factory
-from shared.hook_tokens import hook_token
+from shared.jobs.hook_urls import hook_token
 from shared.models import Attempt, Job
-from tests.unit.test_receiver import clip, load, task
+from tests.unit.test_receiver import load, task
 from webhook.app import create_app
 from webhook.source_limits import SourceLimiter
 

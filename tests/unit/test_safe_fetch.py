@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import Settings, load_settings
-from shared.safe_fetch import (
+from shared.net.safe_fetch import (
     DownloadFailed,
     DownloadRefused,
     FetchResult,

@@ -6,7 +6,16 @@ import pytest
 
 from shared.db import session_factory
 from shared.models import Job
-from shared.states import RANK, TERMINAL, TRANSITIONS, UPSTREAM_STATUS, JobStatus, can_transition, from_upstream, transition
+from shared.states import (
+    RANK,
+    TERMINAL,
+    TRANSITIONS,
+    UPSTREAM_STATUS,
+    JobStatus,
+    can_transition,
+    from_upstream,
+    transition,
+)
 
 
 def test_terminal_states_are_final_except_requeue_of_unsent_failures():

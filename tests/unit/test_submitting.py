@@ -7,7 +7,7 @@ import requests
 from sqlalchemy import select
 
 from shared.db import session_factory
-from shared.ledger import requeue_unsent
+from shared.jobs.ledger import requeue_unsent
 from shared.models import Attempt, Job
 from shared.producer import add_job
 from shared.sandbox import start_background_sandbox

@@ -18,20 +18,19 @@ import redis
 
 from shared.config import Settings
 from shared.db import get_engine
-from shared.models import RateBucket
-from shared.upstream_limits import (
+from shared.limits import build_limiter, limiter_for
+from shared.limits.base import (
     DEFAULT_PAUSE,
     MIN_RATE_FACTOR,
     BucketPolicy,
     NoLimits,
-    build_limiter,
-    limiter_for,
     penalize,
     refill,
     take,
 )
-from shared.upstream_limits_redis import RedisLimiter
-from shared.upstream_limits_sql import SqlLimiter, member_name
+from shared.limits.redis import RedisLimiter
+from shared.limits.sql import SqlLimiter, member_name
+from shared.models import RateBucket
 
 PROCESSES = 4
 
@@ -297,7 +296,7 @@ def _admitted_over(limiter, clock: FakeClock, *, seconds: float, step: float) ->
 
 
 def _warm_up(_index: int) -> None:
-    for module in ("shared.upstream_limits_redis", "shared.upstream_limits_sql"):
+    for module in ("shared.limits.redis", "shared.limits.sql"):
         importlib.import_module(module)
     time.sleep(0.2)  # keep this process busy so every worker gets one warm-up
 

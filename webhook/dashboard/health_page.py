@@ -7,11 +7,11 @@ from datetime import timedelta
 from flask import render_template
 from sqlalchemy import func, select
 
-from shared.metrics import last_sweep, overdue_count, overdue_filter, queue_depth, workers_seen
 from shared.models import Job, utcnow
 from webhook.context import db_session, settings
 from webhook.dashboard.auth import current_viewer
 from webhook.dashboard.blueprint import dashboard
+from webhook.metrics_collector import last_sweep, overdue_count, overdue_filter, queue_depth, workers_seen
 
 OVERDUE_SHOWN = 20
 

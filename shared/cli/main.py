@@ -1,0 +1,128 @@
+"""`hookline`: run the stack, the sandbox and its parts, submit work and read it back."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from shared.config import load_settings
+from shared.errors import ConfigError, HooklineError
+from shared.schema_check import require_current_schema
+
+
+class HooklineGroup(click.Group):
+    """Turns our own errors into one clear line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"hookline: bad setting {exc}", err=True)
+            sys.exit(2)
+        except HooklineError as exc:
+            click.echo(f"hookline: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=HooklineGroup)
+def main() -> None:
+    """hookline: a job system for the CometAPI music API."""
+    from shared.log_format import configure_logging
+
+    configure_logging(load_settings())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="default: HOOKLINE_PORT (8000)")
+def receiver(host: str, port: int | None) -> None:
+    """Serve the callback receiver and producer API (threaded dev server; use gunicorn webhook.wsgi:app in production)."""
+    from werkzeug.serving import run_simple
+
+    from webhook.app import create_app
+    from webhook.serving import RedactingRequestHandler
+
+    settings = load_settings()
+    require_current_schema(settings)
+    run_simple(host, port or settings.port, create_app({"HOOKLINE_SETTINGS": settings}), threaded=True,
+               request_handler=RedactingRequestHandler)
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=2, show_default=True)
+@click.option("--pool", type=click.Choice(["prefork", "threads", "solo"]), default="threads", show_default=True)
+@click.option("--name", default="worker", show_default=True)
+def worker(concurrency: int, pool: str, name: str) -> None:
+    """Run a Celery worker (celery -A worker.app worker)."""
+
+    settings = load_settings()
+    require_current_schema(settings)
+    args = ["worker", "-Q", "hookline", "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", "INFO",
+            "--without-gossip", "--without-mingle"]
+    from worker.app import app
+
+    app.worker_main(args)
+
+
+@main.command()
+def beat() -> None:
+    """Run Celery beat (exactly one per deployment): schedules the reconciler."""
+    settings = load_settings()
+    os.makedirs(settings.var_dir, exist_ok=True)
+    from worker.app import app
+
+    app.start(["beat", "-l", "INFO", "--schedule", str(settings.var_dir / "celerybeat-schedule")])
+
+
+@main.command()
+def reconcile() -> None:
+    """Run one reconcile sweep now, in this process."""
+    from worker.reconciling import reconcile_overdue
+
+    report = reconcile_overdue(load_settings())
+    click.echo(f"fetched={report.fetched} fetch_calls={report.fetch_calls} applied={report.applied} "
+               f"requeued={report.requeued} timed_out={report.timed_out}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration up to head."""
+    from shared import db as database
+
+    settings = load_settings()
+    database.upgrade(settings)
+    click.echo(f"database at revision {database.current_revision(settings)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the applied and the newest revision."""
+    from shared import db as database
+
+    settings = load_settings()
+    click.echo(f"current={database.current_revision(settings)} head={database.head_revision(settings)}")
+
+
+def _register() -> None:
+    from shared.cli.ledger import costs, retry
+    from shared.cli.pipeline import pipeline
+    from shared.cli.producer import apikey, bulk, deliveries
+    from shared.cli.run import demo, sandbox, up
+    from shared.cli.submit import status, submit
+    from shared.cli.watch import watch
+
+    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries):
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

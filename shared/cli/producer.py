@@ -1,0 +1,247 @@
+"""`hookline bulk`, `hookline apikey …` and `hookline deliveries …` (``watch`` lives in shared/cli/watch.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk
+from shared.bulk.source import FORMATS, BulkSource
+from shared.config import load_settings
+from shared.db import session_factory
+from shared.errors import ValidationError
+from shared.models import ApiKey, Delivery
+
+
+def _source(file: str, fmt: str) -> tuple[BulkSource, Path | None]:
+    """The bulk file; standard input ("-") is spooled to a temporary file, since it is read twice."""
+    if file != "-":
+        return BulkSource.from_path(file, fmt), None
+    spool = Path(tempfile.mkstemp(prefix="hookline-bulk-", suffix=".jsonl")[1])
+    with spool.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    return BulkSource.from_path(spool, fmt), spool
+
+
+def _print_report(report: BulkReport) -> None:
+    for error in report.errors:
+        click.echo(str(error), err=True)
+    if len(report.errors) < report.invalid:
+        click.echo(f"… and more: {report.invalid} invalid lines in all", err=True)
+    click.echo(f"{report.source}: {report.lines} lines, {report.valid} valid, {report.invalid} invalid", err=True)
+    if report.bulk_id:
+        verb = "resumed" if report.resumed else "created"
+        click.echo(f"batch {report.bulk_id} ({verb}): {report.accepted} accepted now, {report.already_accepted} "
+                   f"accepted earlier, {report.duplicates} duplicate lines skipped"
+                   + (f", rate cap {report.rate}/s" if report.rate else ""), err=True)
+    for line in report.interrupted:
+        click.echo(f"line {line}: an earlier run was interrupted creating its pipeline; not created again "
+                   "(check the batch's pipelines)", err=True)
+
+
+@click.command()
+@click.argument("file")
+@click.option("--skip-invalid", is_flag=True, help="accept the valid lines even when some are bad")
+@click.option("--rate", type=float, default=None, help="cap on upstream submits per second for this batch")
+@click.option("--wait", is_flag=True, help="live progress until every line is finished, then a summary")
+@click.option("--json", "as_json", is_flag=True, help="machine output (a JSON report on stdout)")
+@click.option("--callback-url", default=None, help="gets bulk.finished (Standard Webhooks)")
+@click.option("--name", default=None, help="label of the batch (default: the file name)")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--timeout", type=float, default=24 * 3600.0, show_default=True, help="with --wait, seconds")
+@click.option("--chunk-size", type=int, default=CHUNK_SIZE, show_default=True, hidden=True)
+def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json: bool, callback_url: str | None,
+         name: str | None, fmt: str, timeout: float, chunk_size: int) -> None:
+    """Enqueue a JSONL (or CSV) file of jobs or pipelines, one per line.
+
+    Every line is validated first; with any bad line nothing is enqueued (unless --skip-invalid). Lines carry a
+    "key" (else a hash of the line): running the same file again enqueues only the lines not accepted yet, so an
+    interrupted run is resumed by running it again. Exit status: 0 done, 1 bad lines (or, with --wait, failed
+    work), 2 bad usage.
+    """
+    settings = load_settings()
+    try:
+        source, spool = _source(file, fmt)
+    except ValidationError as exc:
+        raise click.BadParameter(exc.message, param_hint="FILE") from None
+    progress_shown = not as_json and sys.stderr.isatty()
+
+    def show(report: BulkReport) -> None:
+        if progress_shown:
+            click.echo(f"\raccepted {report.accepted + report.already_accepted}/{report.valid}", err=True, nl=False)
+
+    try:
+        report = accept_bulk(settings, source, callback_url=callback_url, rate=rate, name=name,
+                             skip_invalid=skip_invalid, chunk_size=chunk_size, on_progress=show)
+    except ValidationError as exc:
+        raise click.BadParameter(exc.message, param_hint=f"--{(exc.field or 'file').replace('_', '-')}") from None
+    finally:
+        if spool is not None:
+            spool.unlink(missing_ok=True)
+    if progress_shown:
+        click.echo("", err=True)
+    refused = bool(report.invalid and not skip_invalid)
+    result: dict[str, Any] = report.as_json()
+    if not as_json:
+        _print_report(report)
+        if refused:
+            click.echo(f"{report.invalid} invalid line(s): nothing was enqueued (fix them, or use --skip-invalid)",
+                       err=True)
+    if refused or report.bulk_id is None:
+        if as_json:
+            click.echo(json.dumps(result))
+        raise SystemExit(1)
+    failed = False
+    if wait:
+        from shared.cli.watch import bulk_failures, bulk_summary, wait_for_bulk
+
+        final = wait_for_bulk(settings, report.bulk_id, timeout=timeout, live=not as_json)
+        failures = bulk_failures(settings, report.bulk_id)
+        result["progress"] = final
+        failed = bool(final["failed"] or final["canceled"] or not final["finished"])
+        if not as_json:
+            from rich.console import Console
+
+            Console().print(bulk_summary(final, failures))
+    if as_json:
+        click.echo(json.dumps(result))
+    elif not wait:
+        click.echo(report.bulk_id)
+    if failed:
+        raise SystemExit(1)
+
+
+@click.group()
+def apikey() -> None:
+    """Producer API keys (stored hashed; each has its own webhook signing secret)."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="who the key is for")
+@click.option("--budget", type=float, default=None, help="USD per day this key may spend upstream")
+@click.option("--json", "as_json", is_flag=True)
+def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
+    """Create a key. The key itself is shown once, never stored."""
+    from shared.apikeys import create_api_key
+
+    if budget is not None and not budget > 0:
+        raise click.BadParameter("must be a positive number of US dollars", param_hint="--budget")
+    settings = load_settings()
+    with session_factory(settings)() as session:
+        new = create_api_key(session, settings, name, budget)
+        session.commit()
+    if as_json:
+        click.echo(json.dumps({"id": new.id, "key": new.key, "webhook_secret": new.webhook_secret}))
+        return
+    click.echo(f"id:             {new.id}\nkey:            {new.key}   (shown once: store it now)\n"
+               f"webhook secret: {new.webhook_secret}")
+
+
+@apikey.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def apikey_list(as_json: bool) -> None:
+    """List keys (never the keys themselves)."""
+    with session_factory(load_settings())() as session:
+        keys = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
+        rows = [{"id": k.id, "name": k.name, "budget_usd_per_day": k.budget_usd_per_day, "disabled": k.disabled,
+                 "created_at": k.created_at.isoformat()} for k in keys]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for k in rows:
+        budget = f"${k['budget_usd_per_day']}/day" if k["budget_usd_per_day"] else "no budget"
+        click.echo(f"{k['id']}  {k['name']}  {budget}{'  DISABLED' if k['disabled'] else ''}")
+
+
+@apikey.command("disable")
+@click.argument("key_id")
+def apikey_disable(key_id: str) -> None:
+    """Disable a key: it is refused from now on (its jobs stay)."""
+    with session_factory(load_settings())() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
+        key.disabled = True
+        session.commit()
+    click.echo(f"key {key_id} disabled")
+
+
+@apikey.command("webhook-secret")
+@click.argument("key_id", required=False)
+@click.option("--local", is_flag=True, help="the secret for work with no API key (CLI, admin token, open API)")
+def apikey_webhook_secret(key_id: str | None, local: bool) -> None:
+    """Print the Standard Webhooks secret (whsec_…) that signs a key's events, to verify them with."""
+    from shared.apikeys import webhook_secret_for
+    from shared.outgoing import LOCAL_OWNER
+
+    if bool(key_id) == local:
+        raise click.UsageError("give a KEY_ID or --local")
+    settings = load_settings()
+    if key_id:
+        with session_factory(settings)() as session:
+            if session.get(ApiKey, key_id) is None:
+                raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
+    click.echo(webhook_secret_for(settings, key_id or LOCAL_OWNER))
+
+
+@click.group(invoke_without_command=True)
+@click.option("--failed", is_flag=True, help="only deliveries that failed or were disabled")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_context
+def deliveries(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
+    """Outgoing webhook deliveries, newest first (`deliveries redeliver ID` sends one again)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from shared.outgoing import delivery_json
+
+    stmt = select(Delivery).order_by(Delivery.created_at.desc()).limit(limit)
+    if failed:
+        stmt = stmt.where(Delivery.status.in_(["failed", "disabled"]))
+    with session_factory(load_settings())() as session:
+        rows = [delivery_json(d) for d in session.scalars(stmt)]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for d in rows:
+        error = f"  {d['last_error'][:80]}" if d["last_error"] else ""
+        click.echo(f"{d['id']}  {d['event_type']:<18} {d['status']:<9} tries={d['attempts']} "
+                   f"http={d['last_http_status'] or '-'}  {d['target_url']}{error}")
+
+
+@deliveries.command("redeliver")
+@click.argument("delivery_id")
+@click.option("--json", "as_json", is_flag=True)
+def deliveries_redeliver(delivery_id: str, as_json: bool) -> None:
+    """Send one delivery again now (one attempt, in this process; same webhook-id, fresh signature)."""
+    from shared.outgoing import deliver
+
+    result = deliver(load_settings(), delivery_id, manual=True)
+    if result.status == "missing":
+        raise click.BadParameter(f"no delivery {delivery_id!r}", param_hint="DELIVERY_ID")
+    if as_json:
+        click.echo(json.dumps({"id": delivery_id, "status": result.status, "http_status": result.http_status,
+                               "error": result.error}))
+    else:
+        click.echo(f"{delivery_id}: {result.status}" + (f" (HTTP {result.http_status})" if result.http_status else "")
+                   + (f": {result.error}" if result.error else ""))
+    if result.status != "delivered":
+        raise SystemExit(1)
+
+
+@deliveries.command("enable-endpoint")
+@click.argument("url")
+def deliveries_enable_endpoint(url: str) -> None:
+    """Forget a 410 Gone: events to URL are sent again (redeliver the ones it missed)."""
+    from shared.outgoing import enable_endpoint
+
+    with session_factory(load_settings())() as session:
+        changed = enable_endpoint(session, url)
+    click.echo(f"{url}: {'enabled' if changed else 'was not disabled'}")

@@ -1,0 +1,162 @@
+"""SSRF-guarded downloads: the checks of ``shared.net.url_guard`` for the first URL and for every redirect hop (at most
+``MAX_REDIRECTS``, followed by hand), and the connection goes to the address checked:
+1. http(s), a host, no user-info. The host is normalised (lower case, IDNA, IP literals in decimal/hex/octal/short
+   or IPv4-mapped IPv6 form made canonical) and must be on the allowlist (``*.suno.ai`` means its subdomains).
+2. The host is resolved ONCE; every address must be global (no loopback, private, link-local/metadata, shared,
+   reserved, multicast, also not hidden in IPv4-mapped/6to4/Teredo/NAT64). Only ``allow_private_for`` endpoints are
+   exempt: ``host:port`` of the configured upstream, e.g. the sandbox on 127.0.0.1 when it is COMETAPI_BASE_URL.
+3. The urllib3 pool is built on a checked IP (each in resolver order until one connects); the name goes only into
+   the Host header, SNI (``server_hostname``) and the certificate check (``assert_hostname``). Nothing resolves
+   the name again, so DNS rebinding between check and connect has nothing to act on; urllib3 reads no proxy
+   settings from the environment either.
+A failed check is DownloadRefused and nothing is sent; DNS failure is DownloadFailed (transient, retried).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import certifi
+import urllib3
+
+from shared.config import Settings
+from shared.net.url_guard import (  # noqa: F401 - re-exported: the guard's public names, for one import site
+    DEFAULT_CDN_HOSTS,
+    CheckedTarget,
+    DownloadError,
+    DownloadFailed,
+    DownloadRefused,
+    IPAddress,
+    Resolver,
+    check_target,
+    check_url,
+    download_allowlist,
+    endpoint_key,
+    host_on_allowlist,
+    is_allowed,
+    is_public_address,
+    normalise_host,
+    parse_ipv4_literal,
+    system_resolve,
+)
+
+MAX_REDIRECTS = 5
+RETRY_DELAYS = (0.5, 1.0)  # seconds before the 2nd and 3rd try: a Celery task waits at most 1.5 s in sleeps
+CHUNK_BYTES = 64 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = "hookline-downloader/0.1"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    path: Path
+    size: int
+    sha256: str
+    content_type: str | None
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before try number ``attempt`` (1-based; the first try waits nothing)."""
+    return 0.0 if attempt <= 1 else RETRY_DELAYS[min(attempt - 2, len(RETRY_DELAYS) - 1)]
+
+
+def fetch_to_file(url: str, dest: Path, settings: Settings, *, max_bytes: int, timeout: float,
+                  resolve: Resolver = system_resolve) -> FetchResult:
+    """Download ``url`` to ``dest`` under the SSRF guard; 5xx and connection errors are tried again (3 tries)."""
+    allowed, private_for = download_allowlist(settings)
+    tries = len(RETRY_DELAYS) + 1
+    for attempt in range(1, tries + 1):
+        time.sleep(backoff(attempt))
+        try:
+            return _fetch_following_redirects(url, dest, allowed, private_for, max_bytes, timeout, resolve)
+        except DownloadFailed as exc:
+            if not exc.retryable or attempt == tries:
+                suffix = f" (after {attempt} tries)" if attempt > 1 else ""
+                raise DownloadFailed(exc.reason + suffix, retryable=exc.retryable) from exc
+    raise AssertionError("unreachable")
+
+
+def _fetch_following_redirects(url: str, dest: Path, allowed: set[str], private_for: set[str], max_bytes: int,
+                               timeout: float, resolve: Resolver) -> FetchResult:
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            target = check_target(current, allowed, allow_private_for=private_for, resolve=resolve)
+        except DownloadRefused as exc:
+            hop = "" if current == url else f"redirect to {current} refused: "
+            raise DownloadRefused(hop + exc.reason) from exc
+        pool, response = _open(target, timeout)
+        try:
+            if response.status in REDIRECT_STATUSES:
+                location = response.headers.get("Location")
+                if not location:
+                    raise DownloadFailed(f"HTTP {response.status} without a Location")
+                current = urljoin(current, location)
+                continue
+            if response.status != 200:
+                raise DownloadFailed(f"HTTP {response.status} from {target.host_header}",
+                                     retryable=response.status >= 500)
+            return _stream_to_file(response, dest, max_bytes)
+        finally:
+            response.release_conn()
+            pool.close()
+    raise DownloadFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _open(target: CheckedTarget, timeout: float) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
+    """GET from the first checked address that takes the connection (every one of them passed the check)."""
+    unreachable: Exception | None = None
+    for ip in target.ips:
+        # The pool is built on the checked IP and can connect nowhere else; the name is only for Host/SNI/cert.
+        options: dict[str, Any] = {"port": target.port, "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+                                   "maxsize": 1, "retries": False}
+        pool = (urllib3.HTTPSConnectionPool(ip, server_hostname=target.host, assert_hostname=target.host,
+                                            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), **options)
+                if target.scheme == "https" else urllib3.HTTPConnectionPool(ip, **options))
+        try:
+            return pool, pool.urlopen("GET", target.path, headers=_headers(target), redirect=False, retries=False,
+                                      preload_content=False, assert_same_host=False)
+        except urllib3.exceptions.ConnectTimeoutError as exc:  # includes NewConnectionError (refused)
+            pool.close()
+            unreachable = exc
+        except urllib3.exceptions.HTTPError as exc:
+            pool.close()
+            raise DownloadFailed(f"cannot fetch from {target.host_header}: {exc}", retryable=True) from exc
+    raise DownloadFailed(f"cannot connect to {target.host_header}: {unreachable}", retryable=True)
+
+
+def _headers(target: CheckedTarget) -> dict[str, str]:
+    return {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
+
+
+def _stream_to_file(response: urllib3.BaseHTTPResponse, dest: Path, max_bytes: int) -> FetchResult:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise DownloadFailed(f"Content-Length {declared} is over the cap of {max_bytes} bytes")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in response.stream(CHUNK_BYTES, decode_content=True):
+                size += len(chunk)  # counted after decoding, so a compressed bomb hits the cap too
+                if size > max_bytes:
+                    raise DownloadFailed(f"body is over the cap of {max_bytes} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+        os.replace(partial, dest)
+    except urllib3.exceptions.HTTPError as exc:
+        Path(partial).unlink(missing_ok=True)
+        raise DownloadFailed(f"body read failed after {size} bytes: {exc}", retryable=True) from exc
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()[:128] or None
+    return FetchResult(dest, size, digest.hexdigest(), content_type)

@@ -1,0 +1,205 @@
+"""Where the SSRF guard lets us connect: allowlisted hosts, public addresses, checked once.
+
+Used for artifact downloads (``shared.net.safe_fetch``) and for producers' ``callback_url`` (``shared.outgoing``).
+1. http(s), a host, no user-info. The host is normalised (lower case, IDNA, IP literals in decimal/hex/octal/short
+   or IPv4-mapped IPv6 form made canonical) and must be on the allowlist (``*.suno.ai`` means its subdomains).
+2. The host is resolved ONCE; every address must be global (no loopback, private, link-local/metadata, shared,
+   reserved, multicast, also not hidden in IPv4-mapped/6to4/Teredo/NAT64). Only ``allow_private_for`` endpoints are
+   exempt: ``host:port`` of the configured upstream, e.g. the sandbox on 127.0.0.1 when it is COMETAPI_BASE_URL.
+A failed check is DownloadRefused and nothing is sent; DNS failure is DownloadFailed (transient, retried).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from shared.config import Settings
+from shared.errors import HooklineError
+
+# Suno's CDN hosts as they appear in the docs (seeds 000/001), plus any subdomain of suno.ai / suno.com.
+# Seed 003 (Udio) shows only api.cometapi.com, which the base_url covers: no Udio CDN host is justified by it.
+DEFAULT_CDN_HOSTS: frozenset[str] = frozenset(
+    {"cdn1.suno.ai", "cdn2.suno.ai", "cdn.suno.ai", "audiopipe.suno.ai", "*.suno.ai", "*.suno.com"}
+)
+
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")  # a NAT64 gateway forwards these to the embedded IPv4
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+
+class DownloadError(HooklineError):
+    """A file was not downloaded; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class DownloadRefused(DownloadError):
+    """The URL may not be fetched (not allowlisted, non-public address, bad scheme); nothing was sent to it."""
+
+
+class DownloadFailed(DownloadError):
+    """The fetch was tried and did not work (HTTP error, too large, unreachable); ``retryable`` if worth a retry."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class CheckedTarget:
+    """A URL that passed the checks, with the one address we will connect to."""
+
+    scheme: str
+    host: str  # normalised
+    port: int
+    path: str  # path and query, as sent
+    ips: tuple[str, ...]  # every address the host resolved to, all checked; tried in order
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else endpoint_key(self.host, self.port)
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for ``host``, in its order."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise DownloadFailed(f"cannot resolve {host}: {exc}", retryable=True) from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*")
+
+
+def parse_ipv4_literal(host: str) -> ipaddress.IPv4Address | None:
+    """The address of an IPv4 literal in any form inet_aton takes (decimal, hex, octal, 1-4 parts), else None."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.fullmatch(p) for p in parts):
+        return None
+    numbers = [int(p[2:] or "0", 16) if p[:2].lower() == "0x" else int(p, 8) if p.startswith("0") else int(p)
+               for p in parts]
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(parts)):
+        return None
+    return ipaddress.IPv4Address(sum(n << (8 * (3 - i)) for i, n in enumerate(head)) + last)
+
+
+def normalise_host(host: str) -> str:
+    """Lower case, no brackets or trailing dot, IDNA; IP literals canonical, IPv4-mapped IPv6 as plain IPv4."""
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        address: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = parse_ipv4_literal(host)
+    if address is None:
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise DownloadRefused(f"host {host!r} is not a valid name") from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def endpoint_key(host: str, port: int | None) -> str:
+    """``host:port`` (IPv6 in brackets), or the bare host when port is None."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+def _split_endpoint(entry: str) -> tuple[str, int | None]:
+    parts = urlsplit(f"//{entry.strip()}")
+    return normalise_host(parts.hostname or ""), parts.port
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True for addresses on the public internet only (checks addresses embedded in IPv6 too)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        nat64 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64_PREFIX else None
+        embedded = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None, nat64]
+        if any(inner is not None and not is_public_address(inner) for inner in embedded):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+def host_on_allowlist(host: str, allowed_hosts: Collection[str]) -> bool:
+    """Exact (normalised) match, or a subdomain of an entry written ``*.example.com`` or ``.example.com``."""
+    for entry in allowed_hosts:
+        entry = entry.strip().lower().rstrip(".")
+        if entry.startswith(("*.", ".")):
+            if host.endswith("." + entry.lstrip("*.")):
+                return True
+        elif entry and normalise_host(entry) == host:
+            return True
+    return False
+
+
+def check_target(url: str, allowed_hosts: Collection[str], *, allow_private_for: Collection[str],
+                 resolve: Resolver = system_resolve) -> CheckedTarget:
+    """Steps 1 and 2 of the module docstring for one URL; raises DownloadRefused (or DownloadFailed for DNS)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise DownloadRefused(f"scheme {parts.scheme or '(none)'!r} is not http(s)")
+    if parts.username is not None or parts.password is not None:
+        raise DownloadRefused("URLs with user-info are refused")
+    if not parts.hostname:
+        raise DownloadRefused("URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise DownloadRefused(f"bad port in URL: {exc}") from exc
+    host = normalise_host(parts.hostname)
+    if not host_on_allowlist(host, allowed_hosts):
+        raise DownloadRefused(f"host {host} is not on the download allowlist")
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolve(host, port)]
+    if not addresses:
+        raise DownloadFailed(f"{host} resolved to no address", retryable=True)
+    private_ok = {(host, port), (host, None)} & {_split_endpoint(e) for e in allow_private_for}
+    for address in addresses:
+        if not private_ok and not is_public_address(address):
+            raise DownloadRefused(f"{host} resolves to non-public address {address}")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return CheckedTarget(parts.scheme, host, port, path, tuple(str(a) for a in addresses))
+
+
+def check_url(url: str, allowed_hosts: set[str], *, allow_private_for: set[str],
+              resolve: Resolver = system_resolve) -> str:
+    """The one IP address to connect to for ``url``, or DownloadRefused (DownloadFailed when DNS fails).
+
+    ``allow_private_for`` holds ``host:port`` (or bare ``host``) entries that may resolve to private addresses.
+    Reused for producers' callback_url checks with their own allowlist.
+    """
+    return check_target(url, allowed_hosts, allow_private_for=allow_private_for, resolve=resolve).ips[0]
+
+
+def download_allowlist(settings: Settings) -> tuple[set[str], set[str]]:
+    """(allowed hosts, private-allowed endpoints) for artifact downloads under these settings."""
+    upstream = urlsplit(settings.base_url)
+    upstream_host = normalise_host(upstream.hostname or "")
+    upstream_port = upstream.port or (443 if upstream.scheme == "https" else 80)
+    allowed = set(DEFAULT_CDN_HOSTS) | set(settings.download_allowlist) | {upstream_host}
+    return allowed, {endpoint_key(upstream_host, upstream_port)}
+
+
+def is_allowed(url: str, settings: Settings, *, resolve: Resolver = system_resolve) -> tuple[bool, str]:
+    """(True, ip to connect to) or (False, why not); never fetches."""
+    allowed, private_for = download_allowlist(settings)
+    try:
+        return True, check_url(url, allowed, allow_private_for=private_for, resolve=resolve)
+    except DownloadError as exc:
+        return False, exc.reason

@@ -1,0 +1,125 @@
+"""Every Celery task name, and the one way to send work: by name, so producers never import the worker.
+
+The worker registers tasks under these names (``worker/tasks.py``, ``worker/delivering.py``,
+``worker/bulk_enqueueing.py``); the receiver, the producer API, bulk, pipelines and the reconciler send to them
+through ``send``. A publish that fails is never lost work: the job or delivery row is already committed, and the
+reconciler's level-triggered sweeps enqueue what stayed unsent.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+from shared.config import EMBEDDED_BROKER_SCHEME, Settings, load_settings
+
+log = logging.getLogger("hookline.tasks")
+
+QUEUE = "hookline"
+
+SUBMIT_JOB = "hookline.submit_job"
+POLL_JOB = "hookline.poll_job"
+JOB_FINISHED = "hookline.job_finished"
+RECONCILE = "hookline.reconcile"
+ENQUEUE_SUBMITS = "hookline.enqueue_submits"
+DELIVER_WEBHOOK = "hookline.deliver_webhook"
+SEND_OVERDUE_WEBHOOKS = "hookline.send_overdue_webhooks"
+
+# On Redis a countdown longer than the visibility timeout (one hour) is redelivered again and again, so a long
+# wait is made of hops no longer than this: the task sees it woke early and asks for the rest.
+MAX_COUNTDOWN = 3000.0
+
+TRANSPORT_ALIASES[EMBEDDED_BROKER_SCHEME.rstrip("+")] = "shared.embedded_broker:Transport"
+
+
+def configure_broker(app: Celery, settings: Settings) -> Celery:
+    """The broker settings every hookline Celery app shares, producer or worker."""
+    transport_options: dict[str, object] = {"polling_interval": 0.05}
+    if settings.embedded_broker:
+        Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
+        transport_options["connect_args"] = {"timeout": 30}
+    else:
+        # Our countdowns are seconds long; an ETA past the visibility timeout would be redelivered again and again.
+        transport_options["visibility_timeout"] = 3600
+    app.conf.update(
+        task_ignore_result=True,
+        result_backend=None,
+        task_default_queue=QUEUE,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+    )
+    app.hookline_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+def settings_of(app: Celery) -> Settings:
+    """The settings a Celery app was built with (the environment's, for an app built elsewhere)."""
+    return getattr(app, "hookline_settings", None) or load_settings()
+
+
+@lru_cache(maxsize=4)
+def sender(settings: Settings) -> Celery:
+    """The one cached producer app of this process for these settings: it knows the broker, not the tasks."""
+    return configure_broker(Celery("hookline", broker=settings.broker_url), settings)
+
+
+def send(settings: Settings, name: str, *args: Any, countdown: float | None = None) -> None:
+    """Publish one task message by name. Raises when the broker cannot take it; callers decide what that means."""
+    sender(settings).send_task(name, args=list(args), countdown=countdown)
+
+
+def enqueue_submit(settings: Settings, job_id: str, *, countdown: float | None = None) -> None:
+    send(settings, SUBMIT_JOB, job_id, countdown=countdown)
+
+
+def enqueue_poll(settings: Settings, job_id: str, *, countdown: float | None = None) -> None:
+    send(settings, POLL_JOB, job_id, countdown=countdown)
+
+
+def enqueue_finished(settings: Settings, job_id: str) -> None:
+    """After a job turned terminal (and that was committed): run its follow-ups. Never raises."""
+    try:
+        send(settings, JOB_FINISHED, job_id)
+    except Exception:  # noqa: BLE001 - the reconciler re-runs follow-ups for pipelines that did not advance
+        log.exception("enqueue of follow-ups for job %s failed", job_id)
+
+
+def enqueue_delivery(settings: Settings, delivery_id: str, *, countdown: float | None = None) -> None:
+    """Hand an outgoing webhook delivery to the workers. Never raises: a lost message is picked up by the
+    ``send_overdue_webhooks`` sweep."""
+    try:
+        wait = None if countdown is None else max(0.0, min(countdown, MAX_COUNTDOWN))
+        send(settings, DELIVER_WEBHOOK, delivery_id, countdown=wait)
+    except Exception:  # noqa: BLE001
+        log.exception("enqueue of delivery %s failed; the overdue sweep will send it", delivery_id)
+
+
+def publish_submits(settings: Settings, job_ids: list[str]) -> None:
+    """One submit message per job, over one broker connection. A failure loses nothing: the reconciler enqueues
+    queued jobs that never ran."""
+    app = sender(settings)
+    try:
+        with app.producer_or_acquire() as producer:
+            for job_id in job_ids:
+                app.send_task(SUBMIT_JOB, args=[job_id], producer=producer)
+    except Exception:  # noqa: BLE001
+        log.exception("enqueue of %d bulk jobs failed; the reconciler will enqueue them", len(job_ids))
+
+
+def enqueue_submits(settings: Settings, job_ids: list[str]) -> None:
+    """Hand a committed bulk chunk to the workers as ONE message, which a worker fans out into one submit per job
+    (publishing 10,000 messages from the producer would hold it for a minute). Publishes here when that one
+    message cannot be sent."""
+    if not job_ids:
+        return
+    try:
+        send(settings, ENQUEUE_SUBMITS, list(job_ids))
+    except Exception:  # noqa: BLE001
+        log.warning("could not hand %d jobs to the workers; publishing them here", len(job_ids))
+        publish_submits(settings, job_ids)
