@@ -11,17 +11,35 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import requests
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.05, what: str = "condition") -> T:
+    """Poll ``condition()`` until it returns something truthy, and return that; TimeoutError after ``timeout``.
+
+    The one wait of the stack, the tests and the benchmarks.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached: timed out after {timeout:g}s")
+        time.sleep(interval)
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
