@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from shared import db
 from shared.cli.stack import Stack, free_port
 from shared.config import load_settings
-from shared.db import session_factory
+from shared.db import open_session, session_factory
 from shared.models import Attempt, Job
 from shared.producer import add_job, enqueue_jobs
 
@@ -128,7 +128,7 @@ def submits_by_job(sandbox_url: str) -> Counter[str]:
 
 def summarize(settings: Any, sandbox_url: str, job_ids: list[str], pipeline_ids: list[str]) -> ChaosSummary:
     received = submits_by_job(sandbox_url)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         states = Counter(session.scalars(select(Job.status)))
         flagged = Counter(session.scalars(select(Attempt.job_id).where(Attempt.possible_duplicate.is_(True))))
         ambiguous = Counter(session.scalars(select(Attempt.job_id).where(Attempt.outcome.in_(("ambiguous", "late_orphan", "recovered")))))

@@ -364,7 +364,7 @@ def insert_in_flight_jobs(settings: Settings, task_ids: list[str], *, status: st
 
     from sqlalchemy import insert
 
-    from shared.db import session_factory
+    from shared.db import open_session
     from shared.models import Job, new_id, utcnow
 
     now = utcnow()
@@ -377,7 +377,7 @@ def insert_in_flight_jobs(settings: Settings, task_ids: list[str], *, status: st
          "polls": 0}
         for job_id, task_id in zip(ids, task_ids)
     ]
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         for start in range(0, len(rows), chunk):
             session.execute(insert(Job), rows[start:start + chunk])
         session.commit()
@@ -387,11 +387,11 @@ def insert_in_flight_jobs(settings: Settings, task_ids: list[str], *, status: st
 def count_jobs(settings: Settings, status: str, ids: list[str] | None = None) -> int:
     from sqlalchemy import func, select
 
-    from shared.db import session_factory
+    from shared.db import open_session
     from shared.models import Job
 
     stmt = select(func.count()).select_from(Job).where(Job.status == status)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         if ids is None:
             return int(session.scalar(stmt) or 0)
         total = 0

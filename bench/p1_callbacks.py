@@ -46,7 +46,7 @@ from bench.harness import (
 )
 from shared.cli.stack import free_port
 from shared.config import hook_secret
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord
 
@@ -125,7 +125,7 @@ def run_wrk(url: str, script: Path, targets: Path, template: Path, seconds: floa
 
 
 def applied_count(settings) -> int:  # type: ignore[no-untyped-def]
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         return int(session.scalar(select(func.count()).select_from(CallbackRecord)
                                   .where(CallbackRecord.verdict == "applied")) or 0)
 

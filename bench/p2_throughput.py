@@ -45,7 +45,7 @@ from bench.harness import (
     workdir,
 )
 from shared.cli.stack import Stack, free_port
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Artifact, Job
 
 COUNTER_KEY = "bench:noop:done"
@@ -117,7 +117,7 @@ def enqueue_bulk(settings: Any, count: int) -> list[str]:
     """The bulk producer path: every job in one transaction, committed, then enqueued."""
     from shared.producer import add_job, enqueue_jobs
 
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         jobs = [add_job(session, settings, "music", {**SONG, "title": f"Bulk {n}"}) for n in range(count)]
         session.commit()
         ids = [job.id for job in jobs]
@@ -127,7 +127,7 @@ def enqueue_bulk(settings: Any, count: int) -> list[str]:
 
 def _succeeded(settings: Any) -> int:
     """All succeeded jobs in the database (the warm-up ones included)."""
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         return int(session.scalar(select(func.count()).select_from(Job).where(Job.status == "succeeded")) or 0)
 
 
@@ -165,7 +165,7 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
             profiles = profile_pids(pids, 10, root / "profiles", "e2e")
         wait_until(lambda: _succeeded(settings) >= jobs + len(warm), 600, 0.2, f"{jobs} jobs succeeded")
         finish_profiles(profiles)
-        with session_factory(settings)() as session:
+        with open_session(settings) as session:
             last = session.scalar(select(func.max(Job.finished_at)))
             artifacts = int(session.scalar(select(func.count()).select_from(Artifact)) or 0)
         assert last is not None
@@ -185,7 +185,7 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
 
 
 def _artifacts_settled(settings: Any) -> bool:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         return bool(session.scalar(select(func.count()).select_from(Artifact)))
 
 

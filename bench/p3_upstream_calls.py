@@ -40,7 +40,7 @@ from bench.harness import (
 from bench.p2_throughput import enqueue_bulk
 from bench.seed_client import ClientRun, run_clients
 from shared.cli.stack import Stack, free_port
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Job
 
 VARIANTS = {  # name -> (sandbox faults, public URL)
@@ -51,7 +51,7 @@ VARIANTS = {  # name -> (sandbox faults, public URL)
 
 
 def _finished(settings: Any) -> list[Job]:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         return list(session.scalars(select(Job).where(Job.status.in_(["succeeded", "failed", "canceled"]))))
 
 

@@ -49,7 +49,7 @@ from bench.harness import (
 from bench.p2_throughput import SANDBOX_ARGS
 from bench.seed_client import POLL_SECONDS
 from shared.cli.stack import free_port
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import CallbackRecord, Job, Pipeline
 
 SPEC = {"name": "bench-p4", "steps": {
@@ -70,7 +70,7 @@ def worker_runtimes(log: Path) -> dict[str, list[float]]:
 
 
 def _pipelines_done(settings: Any, count: int) -> bool:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         done = session.scalars(select(Pipeline.status).where(Pipeline.status != "running")).all()
     return len(done) >= count
 
@@ -117,7 +117,7 @@ def _measure(settings: Any, sandbox_url: str, pipeline_ids: list[str], worker_lo
                  if (r.get("json") or {}).get("task") == "extend"}
     from_sent: list[float] = []
     from_applied: list[float] = []
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         songs = session.scalars(select(Job).where(Job.pipeline_id.in_(pipeline_ids), Job.step_name == "song")).all()
         for song in songs:
             task_id = song.upstream_task_id

@@ -46,7 +46,7 @@ from bench.harness import (
     workdir,
 )
 from shared.cli.stack import free_port
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Job
 
 SWEEP_RUNTIME = re.compile(r"Task hookline\.reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
@@ -130,7 +130,7 @@ def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: 
             fake = [f"inflight-{n:07d}" for n in range(jobs - overdue)]
             insert_in_flight_jobs(settings, fake + real)  # all an hour ahead; the slice is made overdue later
             setup = time.monotonic() - started
-            with session_factory(settings)() as session:
+            with open_session(settings) as session:
                 in_flight = int(session.scalar(select(func.count()).select_from(Job)
                                                .where(Job.status == "submitted")) or 0)
             worker = stack.start_worker("worker0")
@@ -156,7 +156,7 @@ def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: 
                     time.sleep(0.5)
                 backlog = queue.llen("hookline")
             finish_profiles(profiles)
-            with session_factory(settings)() as session:
+            with open_session(settings) as session:
                 succeeded = int(session.scalar(select(func.count()).select_from(Job)
                                                .where(Job.status == "succeeded")) or 0)
             notes = [f"setup: {overdue} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; {in_flight:,} in flight",
@@ -195,7 +195,7 @@ def make_overdue(settings: Any, task_ids: list[str]) -> None:
 
     from shared.models import utcnow
 
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         session.execute(update(Job).where(Job.upstream_task_id.in_(task_ids)).values(
             next_check_at=utcnow() - timedelta(seconds=60)))
         session.commit()

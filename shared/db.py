@@ -39,8 +39,25 @@ def get_engine(settings: Settings) -> Engine:
     return engine_for(settings.database_url)
 
 
+@lru_cache(maxsize=8)
+def _factory_for(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine_for(url), expire_on_commit=False)
+
+
 def session_factory(settings: Settings) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
+    """The process's one session factory for this database (for code that hands a factory on)."""
+    return _factory_for(settings.database_url)
+
+
+def open_session(settings: Settings) -> Session:
+    """The one way to open a session: ``with open_session(settings) as session: ...; session.commit()``.
+
+    Rule: **the caller commits**, explicitly, once its unit of work is whole; leaving the block without a commit
+    rolls everything back. Nothing below the caller commits on its behalf, except functions whose docstring says
+    they commit (a compare-and-set that must be visible to other processes at once, such as a claim).
+    Receiver views get theirs through ``webhook.context.db_session()``, which opens it here.
+    """
+    return _factory_for(settings.database_url)()
 
 
 def alembic_config(settings: Settings):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from shared.cometapi import OPERATIONS, validate_request
 from shared.config import Settings, load_settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import BadRequest, NotFound, ValidationError
 from shared.jobs.views import job_json
 from shared.models import Job, utcnow
@@ -61,7 +61,7 @@ def enqueue_jobs(settings: Settings, job_ids: list[str]) -> None:
 def submit_job(operation: str, params: dict[str, Any], *, settings: Settings | None = None, **links: Any) -> str:
     """Accept one job: returns its id once it is safely in the database and enqueued."""
     settings = settings or load_settings()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         job = add_job(session, settings, operation, params, **links)
         session.commit()
         job_id = job.id
@@ -71,7 +71,7 @@ def submit_job(operation: str, params: dict[str, Any], *, settings: Settings | N
 
 def get_job(job_id: str, *, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or load_settings()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         job = session.get(Job, job_id)
         if job is None:
             raise NotFound(f"no job {job_id!r}")

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Flask
 
 from shared.config import Settings, load_settings
-from shared.db import session_factory
 from webhook.hooks import MAX_CALLBACK_BYTES
 from webhook.source_limits import SourceLimiter
 
@@ -22,7 +21,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         settings = load_settings()
     app.config.update(config)
     app.extensions["hookline.settings"] = settings
-    app.extensions["hookline.sessions"] = session_factory(settings)
     app.extensions["hookline.source_limiter"] = SourceLimiter(settings.hook_rate_per_source)
 
     from webhook.api import api

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shared.config import Settings
+from shared.db import open_session
 
 
 def settings() -> Settings:
@@ -13,5 +14,5 @@ def settings() -> Settings:
 
 
 def db_session() -> Session:
-    factory: sessionmaker[Session] = current_app.extensions["hookline.sessions"]
-    return factory()
+    """A session for this request's unit of work; the view commits (the rule of ``shared.db.open_session``)."""
+    return open_session(settings())

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from shared.db import session_factory
 from webhook.context import settings
 from webhook.metrics_collector import HooklineCollector
 
@@ -22,7 +23,7 @@ def registry() -> CollectorRegistry:
     found = current_app.extensions.get(REGISTRY_KEY)
     if found is None:
         found = CollectorRegistry(auto_describe=False)
-        found.register(HooklineCollector(settings(), current_app.extensions["hookline.sessions"]))
+        found.register(HooklineCollector(settings(), session_factory(settings())))
         current_app.extensions[REGISTRY_KEY] = found
     return found
 

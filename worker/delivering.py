@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.outgoing.delivery import deliver, overdue_deliveries
 from shared.tasks import DELIVER_WEBHOOK, SEND_OVERDUE_WEBHOOKS, enqueue_delivery, settings_of
 
@@ -26,7 +26,7 @@ def deliver_webhook(self: Task, delivery_id: str) -> str:
 def send_overdue_webhooks(self: Task) -> int:
     """Level-triggered safety net (for beat): enqueue pending deliveries whose attempt is past due."""
     settings = settings_of(self.app)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         ids = overdue_deliveries(session)
     for delivery_id in ids:
         enqueue_delivery(settings, delivery_id)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Heartbeat, utcnow
 
 log = logging.getLogger("hookline.heartbeats")
@@ -46,7 +46,7 @@ def upsert_heartbeat(session: Session, name: str, detail: dict[str, Any] | None)
 
 
 def beat_once(settings: Settings, name: str, detail: dict[str, Any] | None) -> None:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         upsert_heartbeat(session, name, detail)
         session.commit()
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from shared.cometapi import CometClient
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import UpstreamError
 from shared.jobs.updates import store_clips
 from shared.models import Attempt, Job, utcnow
@@ -32,7 +32,7 @@ class PollResult:
 
 def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None = None) -> PollResult:
     client = client or upstream_client(settings)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         job = session.get(Job, job_id)
         if job is None or JobStatus(job.status).terminal:
             return PollResult("stopped")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from shared.cometapi import CometClient
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import UpstreamError
 from shared.jobs.updates import next_check_after_news, record_task_update
 from shared.limits import limiter_for
@@ -168,7 +168,7 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, 
     report = SweepReport()
     enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))
     client = client or CometClient.from_settings(settings)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         requeue_lost(session, settings, report, enqueue)
         recover_stuck_submits(session, settings, report, enqueue)
         poll_in_flight(session, settings, client, report)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from shared.cometapi import CometClient, endpoint_for, jitter, price_for, retry_delay
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
 from shared.jobs.hook_urls import notify_hook_url, redact_hook_url
 from shared.jobs.ledger import budget_refusal
@@ -103,7 +103,7 @@ def _follows_ambiguous(session: Session, job_id: str) -> bool:
 
 def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | None = None) -> SubmitResult:
     limiter = limiter_for(settings)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         queued = session.get(Job, job_id)
         if queued is None or queued.status != JobStatus.QUEUED.value:
             # A stale or duplicate message: it spends no rate token, and must not keep an in-flight slot.

@@ -24,7 +24,7 @@ from shared.bulk.lines import BulkEntry, LineError, entry_from_line
 from shared.bulk.progress import rate_bucket_name
 from shared.bulk.source import BulkSource
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import HooklineError, ValidationError
 from shared.models import BulkBatch, BulkLine, Job, RateBucket
 from shared.producer import add_job
@@ -111,10 +111,9 @@ def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_
     report.rate = rate
     if (report.invalid and not skip_invalid) or not report.valid:
         return report
-    sessions = session_factory(settings)
     entries = _entries(settings, source, None)
     while chunk := list(islice(entries, chunk_size)):
-        with sessions() as session:
+        with open_session(settings) as session:
             if report.bulk_id is None:
                 report.bulk_id = _open_batch(session, report, chunk, owner=owner, api_key_id=api_key_id,
                                              callback_url=callback_url, name=name or source.label)
@@ -127,7 +126,7 @@ def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_
         if on_progress is not None:
             on_progress(report)
     if report.bulk_id is not None:
-        with sessions() as session:
+        with open_session(settings) as session:
             batch = session.get(BulkBatch, report.bulk_id)
             assert batch is not None
             batch.total = int(session.scalar(select(func.count(BulkLine.id))
@@ -218,9 +217,7 @@ def _accept_pipeline(settings: Settings, report: BulkReport, entry: BulkEntry, o
     """Reserve the line, create the pipeline, link it. A run killed in between leaves a reserved line that a rerun
     reports as ``interrupted`` instead of paying for the pipeline a second time."""
     from shared.pipelines import create_pipeline  # type: ignore[import-not-found]
-
-    sessions = session_factory(settings)
-    with sessions() as session:
+    with open_session(settings) as session:
         line = BulkLine(owner=owner, key=entry.key, bulk_id=report.bulk_id, line_no=entry.line_no)
         session.add(line)
         try:

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.artifacts import artifact_sources
 from shared.models import Artifact, Job
 from shared.pipelines import get_pipeline
@@ -21,7 +21,7 @@ TERMINAL = ("succeeded", "failed", "canceled")
 def files_settled(settings: Settings, job_ids: list[str]) -> bool:
     """Every succeeded job has a finished artifact row for each file it produced (downloads run after the
     pipeline advances, so a finished pipeline may still be fetching its last files)."""
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         for job_id in job_ids:
             job = session.get(Job, job_id)
             if job is None or job.status != "succeeded":

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from shared.config import load_settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.ledger import BUDGET_EXCEEDED, cost_summary, requeue_unsent
 from shared.models import Job
 
@@ -29,7 +29,7 @@ def _parse_since(value: str | None) -> datetime | None:
 def costs(since: str | None, as_json: bool) -> None:
     """What the upstream calls cost (seed price table), by day and operation; possible double charges apart."""
     settings = load_settings()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         summary = cost_summary(session, _parse_since(since))
     if as_json:
         click.echo(json.dumps(summary))
@@ -55,7 +55,7 @@ def retry(job_ids: tuple[str, ...], budget_exceeded: bool) -> None:
         raise click.UsageError("name job ids, or pass --budget-exceeded")
     settings = load_settings()
     requeued, refused = [], []
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         ids = list(job_ids)
         if budget_exceeded:
             ids += list(session.scalars(select(Job.id).where(Job.status == "failed",

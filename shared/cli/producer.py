@@ -15,7 +15,7 @@ from sqlalchemy import select
 from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk
 from shared.bulk.source import FORMATS, BulkSource
 from shared.config import load_settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import ValidationError
 from shared.models import ApiKey, Delivery
 
@@ -134,7 +134,7 @@ def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
     if budget is not None and not budget > 0:
         raise click.BadParameter("must be a positive number of US dollars", param_hint="--budget")
     settings = load_settings()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         new = create_api_key(session, settings, name, budget)
         session.commit()
     if as_json:
@@ -148,7 +148,7 @@ def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def apikey_list(as_json: bool) -> None:
     """List keys (never the keys themselves)."""
-    with session_factory(load_settings())() as session:
+    with open_session(load_settings()) as session:
         keys = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
         rows = [{"id": k.id, "name": k.name, "budget_usd_per_day": k.budget_usd_per_day, "disabled": k.disabled,
                  "created_at": k.created_at.isoformat()} for k in keys]
@@ -164,7 +164,7 @@ def apikey_list(as_json: bool) -> None:
 @click.argument("key_id")
 def apikey_disable(key_id: str) -> None:
     """Disable a key: it is refused from now on (its jobs stay)."""
-    with session_factory(load_settings())() as session:
+    with open_session(load_settings()) as session:
         key = session.get(ApiKey, key_id)
         if key is None:
             raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
@@ -185,7 +185,7 @@ def apikey_webhook_secret(key_id: str | None, local: bool) -> None:
         raise click.UsageError("give a KEY_ID or --local")
     settings = load_settings()
     if key_id:
-        with session_factory(settings)() as session:
+        with open_session(settings) as session:
             if session.get(ApiKey, key_id) is None:
                 raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
     click.echo(webhook_secret_for(settings, key_id or LOCAL_OWNER))
@@ -205,7 +205,7 @@ def deliveries(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> N
     stmt = select(Delivery).order_by(Delivery.created_at.desc()).limit(limit)
     if failed:
         stmt = stmt.where(Delivery.status.in_(["failed", "disabled"]))
-    with session_factory(load_settings())() as session:
+    with open_session(load_settings()) as session:
         rows = [delivery_json(d) for d in session.scalars(stmt)]
     if as_json:
         click.echo(json.dumps(rows))
@@ -242,6 +242,6 @@ def deliveries_enable_endpoint(url: str) -> None:
     """Forget a 410 Gone: events to URL are sent again (redeliver the ones it missed)."""
     from shared.outgoing import enable_endpoint
 
-    with session_factory(load_settings())() as session:
+    with open_session(load_settings()) as session:
         changed = enable_endpoint(session, url)
     click.echo(f"{url}: {'enabled' if changed else 'was not disabled'}")

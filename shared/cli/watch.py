@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.bulk.progress import bulk_progress, list_batches
 from shared.config import Settings, load_settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Job, Pipeline
 from shared.states import TERMINAL, JobStatus
 
@@ -85,10 +85,9 @@ def render_snapshot(snapshot: dict[str, Any]) -> RenderableType:
 
 def watch_in_flight(settings: Settings, *, interval: float, once: bool, limit: int) -> None:
     console = Console()
-    sessions = session_factory(settings)
 
     def snapshot() -> dict[str, Any]:
-        with sessions() as session:
+        with open_session(settings) as session:
             return in_flight_snapshot(session, limit)
 
     if once:
@@ -115,11 +114,10 @@ def render_bulk(progress: dict[str, Any], started: float) -> RenderableType:
 
 def wait_for_bulk(settings: Settings, bulk_id: str, *, timeout: float, live: bool) -> dict[str, Any]:
     """Poll our own database until the batch is finished (or ``timeout``), drawing a live bar when ``live``."""
-    sessions = session_factory(settings)
     started, deadline = time.monotonic(), time.monotonic() + timeout
 
     def read() -> dict[str, Any]:
-        with sessions() as session:
+        with open_session(settings) as session:
             progress = bulk_progress(session, bulk_id)
         assert progress is not None
         return progress
@@ -161,7 +159,7 @@ def bulk_summary(progress: dict[str, Any], failures: list[dict[str, Any]]) -> Re
 
 
 def bulk_failures(settings: Settings, bulk_id: str, limit: int = 20) -> list[dict[str, Any]]:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         rows = session.execute(select(Job.id, Job.status, Job.error).where(
             Job.bulk_id == bulk_id, Job.status.in_(["failed", "canceled"])).limit(limit))
         return [{"id": i, "status": s, "error": e} for i, s, e in rows]
@@ -176,7 +174,7 @@ def watch(once: bool, as_json: bool, interval: float, limit: int) -> None:
     """Live state of in-flight work: jobs, pipelines and bulk batches, refreshed in place (Ctrl-C stops)."""
     settings = load_settings()
     if as_json:
-        with session_factory(settings)() as session:
+        with open_session(settings) as session:
             click.echo(json.dumps(in_flight_snapshot(session, limit)))
         return
     watch_in_flight(settings, interval=max(0.2, interval), once=once, limit=limit)

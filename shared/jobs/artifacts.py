@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import selectinload
 
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Artifact, Job
 from shared.net.safe_fetch import DownloadFailed, DownloadRefused, Resolver, fetch_to_file, system_resolve
 from shared.states import JobStatus
@@ -163,10 +163,10 @@ def obtain(source: Source, dest: Path, settings: Settings, resolve: Resolver = s
     return Outcome("stored", str(fetched.path), fetched.size, fetched.sha256, fetched.content_type)
 
 
-def record_outcome(sessions: sessionmaker[Session], job_id: str, source: Source, outcome: Outcome) -> None:
+def record_outcome(settings: Settings, job_id: str, source: Source, outcome: Outcome) -> None:
     """Insert or update the (job, source_url) row; a concurrent run's insert is updated, a stored row never undone."""
     for _ in range(2):
-        with sessions() as session:
+        with open_session(settings) as session:
             row = session.scalar(select(Artifact).where(Artifact.job_id == job_id, Artifact.source_url == source.url))
             if row is None:
                 row = Artifact(job_id=job_id, source_url=source.url)
@@ -183,9 +183,9 @@ def record_outcome(sessions: sessionmaker[Session], job_id: str, source: Source,
                 session.rollback()  # another run inserted the row first: update theirs on the next pass
 
 
-def _announce(sessions: sessionmaker[Session], job_id: str, sources: list[Source]) -> None:
+def _announce(settings: Settings, job_id: str, sources: list[Source]) -> None:
     """A ``pending`` row for every file about to be fetched, so readers can tell "still coming" from "none"."""
-    with sessions() as session:
+    with open_session(settings) as session:
         known = set(session.scalars(select(Artifact.source_url).where(Artifact.job_id == job_id)))
         for source in sources:
             if source.url not in known:
@@ -203,18 +203,17 @@ def _still_stored(row: Artifact) -> bool:
 
 def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver = system_resolve) -> list[Artifact]:
     """Keep every file of a succeeded job under ``artifact_dir/<job_id>/``; returns the job's artifact rows."""
-    sessions = session_factory(settings)
-    with sessions() as session:
+    with open_session(settings) as session:
         job = session.scalar(select(Job).where(Job.id == job_id).options(selectinload(Job.clips)))
         if job is None or job.status != JobStatus.SUCCEEDED.value:
             return []
         sources = artifact_sources(job)
         kept = {row.source_url for row in session.scalars(select(Artifact).where(Artifact.job_id == job_id))
                 if _still_stored(row)}
-    _announce(sessions, job_id, [s for s in sources if s.url not in kept])
+    _announce(settings, job_id, [s for s in sources if s.url not in kept])
     job_dir = Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve() / safe_name(job_id)
     for source in sources:
         if source.url not in kept:
-            record_outcome(sessions, job_id, source, obtain(source, job_dir / source.filename, settings, resolve))
-    with sessions() as session:
+            record_outcome(settings, job_id, source, obtain(source, job_dir / source.filename, settings, resolve))
+    with open_session(settings) as session:
         return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))

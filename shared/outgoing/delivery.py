@@ -26,7 +26,7 @@ from standardwebhooks import Webhook
 from shared.apikeys import webhook_secret_for
 from shared.cometapi.retry import jitter, parse_retry_after
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Delivery, DisabledEndpoint, utcnow
 from shared.net.callback_urls import refusal_at_send
 from shared.outgoing.events import LOCAL_OWNER
@@ -137,7 +137,7 @@ def deliver(settings: Settings, delivery_id: str, *, manual: bool = False, post:
     ``manual`` (``hookline deliveries redeliver``): also resends a failed or delivered event, once, with no
     retries scheduled after it."""
     post = post or requests.post
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             return AttemptResult("missing", error=f"no delivery {delivery_id!r}")

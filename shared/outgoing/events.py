@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.views import job_json
 from shared.models import BulkBatch, Delivery, DisabledEndpoint, Job, Pipeline, utcnow
 from shared.states import JobStatus
@@ -85,7 +85,7 @@ def _send(settings: Settings, delivery_id: str | None) -> None:
 def emit_job_event(settings: Settings, job_id: str) -> None:
     """The follow-up run after a job turned terminal: its event (when it has a callback_url), then its pipeline's
     and its bulk batch's, which each go out only once they are finished themselves."""
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         job = session.get(Job, job_id)
         if job is None or not JobStatus(job.status).terminal:
             return
@@ -118,7 +118,7 @@ def pipeline_data(session: Session, pipeline: Pipeline) -> dict[str, Any]:
 
 def emit_pipeline_event(settings: Settings, pipeline_id: str) -> None:
     """pipeline.succeeded / failed / canceled once the pipeline is terminal (a no-op before, and when repeated)."""
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline = session.get(Pipeline, pipeline_id)
         if pipeline is None or pipeline.status not in TERMINAL_SUFFIX:
             return
@@ -141,7 +141,7 @@ def emit_bulk_event_if_done(settings: Settings, bulk_id: str) -> bool:
     accepted. True when this call marked the batch finished."""
     from shared.bulk.progress import bulk_progress
 
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         progress = bulk_progress(session, bulk_id)
         if progress is None or not progress["finished"]:
             return False

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import shared.pipelines.dag as dag
 from shared.config import Settings, load_settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import NotFound
 from shared.jobs.views import job_json
 from shared.models import Attempt, Job, Pipeline, PipelineStep
@@ -86,7 +86,7 @@ def pipeline_json(session: Session, pipeline: Pipeline) -> dict[str, Any]:
 
 def get_pipeline(pipeline_id: str, *, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or load_settings()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline = session.get(Pipeline, pipeline_id)
         if pipeline is None:
             raise NotFound(f"no pipeline {pipeline_id!r}")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import shared.pipelines.dag as dag
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.errors import NotFound, ValidationError
 from shared.models import Job, Pipeline, PipelineStep, utcnow
 from shared.pipelines.dispatching import dispatch_step, set_step_status
@@ -107,7 +107,7 @@ def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = No
     jobs in one transaction, commit, and enqueue those jobs. Returns the pipeline id."""
     spec = parse_spec(spec_dict)
     now = utcnow()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=dag.RUNNING, api_key_id=api_key_id,
                             callback_url=callback_url, bulk_id=bulk_id, created_at=now, updated_at=now,
                             next_check_at=_next_check(settings, now))
@@ -128,7 +128,7 @@ def advance_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
     """Advance one pipeline as far as its rows allow; returns the ids of the jobs it created (and enqueued).
     Idempotent: with nothing new to act on it changes nothing."""
     now = utcnow()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline = _lock(session, pipeline_id, now)
         job_ids = _advance_locked(session, settings, pipeline, now) if pipeline.status == dag.RUNNING else []
         session.commit()
@@ -138,7 +138,7 @@ def advance_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
 
 def advance_for_job(settings: Settings, job_id: str) -> None:
     """The follow-up after a job turned terminal: advance its pipeline, if it has one."""
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline_id = session.scalar(select(Job.pipeline_id).where(Job.id == job_id))
     if pipeline_id:
         advance_pipeline(settings, pipeline_id)
@@ -160,7 +160,7 @@ def retry_pipeline(settings: Settings, pipeline_id: str, *, overrides: Mapping[s
     jobs (nothing is paid twice); a re-run step also keeps any job of its own that succeeded or is still in flight
     with the same params. ``overrides`` (as ``--set``) may change steps that did not succeed. Returns new job ids."""
     now = utcnow()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline = _lock(session, pipeline_id, now)
         rows, _ = _load(session, pipeline_id)
         to_retry = [r for r in rows.values() if r.status in dag.STEP_BROKEN]
@@ -195,7 +195,7 @@ def cancel_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
     the jobs canceled. A pipeline that is not running is left as it is."""
     now = utcnow()
     canceled: list[str] = []
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         pipeline = _lock(session, pipeline_id, now)
         if pipeline.status != dag.RUNNING:
             session.commit()
@@ -220,7 +220,7 @@ def advance_stalled_pipelines(settings: Settings, limit: int = 200) -> int:
     """The reconciler's pass: advance running pipelines whose next check is due (a lost follow-up, a crash between
     a job's end and its pipeline's advance). Uses the (status, next_check_at) index. Returns the jobs created."""
     now = utcnow()
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         due = session.scalars(
             select(Pipeline.id).where(Pipeline.status == dag.RUNNING, Pipeline.next_check_at <= now)
             .order_by(Pipeline.next_check_at).limit(limit)

@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 
 from shared.config import hook_secret
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import Attempt
 from tests.e2e.driver import create_job, fetches_of, get_job, submits, wait_job
@@ -28,7 +28,7 @@ def test_ambiguous_submit_is_recovered_by_its_orphan_callback_with_one_paid_subm
 
     assert job["status"] == "succeeded", job
     assert len(submits(stack)) == 1, "exactly one paid submit"
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         rows = s.scalars(select(Attempt).where(Attempt.job_id == job["id"])).all()
     assert [(a.outcome, a.upstream_task_id, a.possible_duplicate) for a in rows] == [
         ("recovered", job["upstream_task_id"], False)]

@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import select
 
 from shared.cli.stack import Stack
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Pipeline, PipelineStep
 from tests.conftest import ARTIFACTS, IN_CI
 from tests.e2e.driver import create_job, get_job, wait_job
@@ -168,7 +168,7 @@ def test_operator_logs_in_finds_a_song_and_plays_its_stored_audio(make_stack, br
 
 def wait_pipeline(settings: Any, pipeline_id: str, until: set[str], timeout: float = 90.0) -> Pipeline:
     def finished() -> Pipeline | None:
-        with session_factory(settings)() as session:
+        with open_session(settings) as session:
             row = session.get(Pipeline, pipeline_id)
             return row if row is not None and row.status in until else None
 
@@ -176,7 +176,7 @@ def wait_pipeline(settings: Any, pipeline_id: str, until: set[str], timeout: flo
 
 
 def step_rows(settings: Any, pipeline_id: str) -> dict[str, PipelineStep]:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         rows = session.scalars(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id))
         return {r.name: r for r in rows}
 
@@ -263,7 +263,7 @@ def seed_owned_rows(settings: Any) -> dict[str, Any]:
     sound.write_bytes(b"ID3" + os.urandom(4000))
     sneaky = artifact_dir / "seed" / "sneaky.mp3"
     sneaky.symlink_to("/etc/passwd")
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         acme, other = create_api_key(session, settings, "acme", 1.0), create_api_key(session, settings, "other")
         now = utcnow()
         mine = Job(operation="music", status="succeeded", api_key_id=acme.id, created_at=now, updated_at=now,
@@ -336,7 +336,7 @@ def test_dashboard_guards_login_csrf_files_secrets_and_key_scope(make_stack) -> 
     other = session_for(stack, seeded["other"].key)
     assert other.get(f"{base}/ui/artifacts/{files['tone']}", timeout=10).status_code == 404
 
-    with session_factory(settings)() as session:  # disabling a key ends its dashboard sessions at once
+    with open_session(settings) as session:  # disabling a key ends its dashboard sessions at once
         from shared.models import ApiKey
 
         session.get(ApiKey, seeded["acme"].id).disabled = True  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 
 from shared.config import hook_secret
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord
 from tests.e2e.driver import create_job, get_job, wait_job
@@ -69,7 +69,7 @@ def test_forged_callbacks_are_rejected_and_change_nothing(make_stack, broker_url
         now = get_job(stack, job_b["id"])
         assert (now["status"], now["progress"]) == (moved["status"], moved["progress"]), name
 
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         records = session.scalars(select(CallbackRecord).where(CallbackRecord.verdict == "rejected")).all()
     assert sorted(r.http_status for r in records) == sorted([c[3] for c in cases] + [415])
     stored = " ".join(f"{r.reason} {r.job_id}" for r in records)

@@ -36,10 +36,10 @@ def test_bulk_rate_caps_one_batch_across_workers(make_stack, tmp_path):
     assert done.returncode == 0, done.stderr
     from sqlalchemy import select
 
-    from shared.db import session_factory
+    from shared.db import open_session
     from shared.models import Job
 
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         ids = list(s.scalars(select(Job.id)))
     assert len(ids) == 8
     assert all(wait_job(stack, j, timeout=90)["status"] == "succeeded" for j in ids)

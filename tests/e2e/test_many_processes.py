@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from shared.cli.stack import free_port
 from shared.config import hook_secret
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord, Clip
 from shared.tasks import enqueue_submit
@@ -71,7 +71,7 @@ def test_duplicate_callbacks_and_redelivered_submits_race_safely(make_stack, red
     assert all(len(j["clips"]) == 2 and {c["duration"] for c in j["clips"]} == {30.0, 31.0} for j in final)
     sent = submits(stack)
     assert len(sent) == JOBS, "one paid submit per job, whatever was redelivered"
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         applied = s.execute(
             select(CallbackRecord.job_id, CallbackRecord.upstream_status, func.count())
             .where(CallbackRecord.verdict == "applied").group_by(CallbackRecord.job_id, CallbackRecord.upstream_status)

@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import func, select
 
 from shared.cli.stack import HOOKLINE
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import BulkLine, Delivery, DisabledEndpoint, Job
 from tests.e2e.driver import submits
 from tests.e2e.event_receiver import EventReceiver, verified
@@ -78,7 +78,7 @@ def wait_done(stack, job_id: str, headers: dict[str, str], timeout: float = 60) 
 
 
 def count(settings, model, *where) -> int:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
@@ -172,7 +172,7 @@ def test_outgoing_webhooks_are_signed_retried_after_500_and_disabled_after_410(m
             time.sleep(0.1)
         time.sleep(1.5)
         assert len(receiver.at("/gone")) == 1  # the later event is recorded, not sent
-        with session_factory(settings)() as s:
+        with open_session(settings) as s:
             rows = {d.payload["data"]["id"]: d for d in s.scalars(select(Delivery))}
         assert (rows[flaky].status, rows[flaky].attempts, rows[flaky].last_http_status) == ("delivered", 2, 200)
         assert (rows[gone].status, rows[gone].last_http_status) == ("disabled", 410)

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Attempt
 from tests.e2e.driver import create_job, fetches_of, get_job, sandbox_requests, submits, wait_job
 
@@ -37,7 +37,7 @@ def test_music_job_completes_by_callback_with_one_submit_and_no_fetch(make_stack
     audio = requests.get(clip["audio_url"], timeout=10)
     assert audio.headers["Content-Type"].startswith("audio/mpeg")
     assert mutagen.mp3.MP3(io.BytesIO(audio.content)).info.length == pytest.approx(clip["duration"], abs=0.15)
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         attempts = session.scalars(select(Attempt).where(Attempt.job_id == job_id)).all()
     assert [(a.outcome, a.endpoint, a.cost_usd) for a in attempts] == [("accepted", "music", 0.144)]
     assert "token" not in str(attempts[0].request_summary) or "<token>" in str(attempts[0].request_summary)

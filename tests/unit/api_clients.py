@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from shared.apikeys import NewKey, create_api_key
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from webhook.api.openapi import openapi_document
 from webhook.app import create_app
 
@@ -23,7 +23,7 @@ def api_client(settings: Settings, *, admin_token: str | None = None) -> FlaskCl
 
 
 def new_key(settings: Settings, name: str = "acme") -> NewKey:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         key = create_api_key(session, settings, name)
         session.commit()
         return key

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shared.cometapi import price_for
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.updates import record_task_update
 from shared.models import Attempt, Job, Pipeline, PipelineStep
 from shared.states import JobStatus, transition
@@ -21,7 +21,7 @@ SONG = {"op": "generate", "params": {"prompt": "[Verse] la", "tags": "pop", "tit
 
 def submit(settings, job_id: str) -> str:
     """Claim, write the ledger row, and mark submitted, as the worker does on an accepted submit."""
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         assert transition(s, job_id, JobStatus.SUBMITTING, only_from=frozenset({JobStatus.QUEUED}),
                           attempts=Job.attempts + 1)
         job = s.get(Job, job_id)
@@ -36,11 +36,11 @@ def submit(settings, job_id: str) -> str:
 def finish(settings, job_id: str, *durations: float, failed: str | None = None,
            result: dict[str, Any] | None = None) -> None:
     """Submit (if queued) and end the job: COMPLETE with clips of these durations, or FAILED with a reason."""
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         status = s.get(Job, job_id).status
     if status == "queued":
         submit(settings, job_id)
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = s.get(Job, job_id)
         task: dict[str, Any] = {"task_id": job.upstream_task_id, "status": "FAILED" if failed else "COMPLETE",
                                 "fail_reason": failed}
@@ -61,7 +61,7 @@ def finish(settings, job_id: str, *durations: float, failed: str | None = None,
 
 
 def jobs_of(settings, pipeline_id: str, step: str | None = None) -> list[Job]:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         stmt = select(Job).where(Job.pipeline_id == pipeline_id)
         if step is not None:
             stmt = stmt.where(Job.step_name == step)
@@ -77,16 +77,16 @@ def only_job(settings, pipeline_id: str, step: str) -> Job:
 
 
 def steps_of(settings, pipeline_id: str) -> dict[str, tuple[str, str | None, int]]:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         rows = s.scalars(select(PipelineStep).where(PipelineStep.pipeline_id == pipeline_id))
         return {r.name: (r.status, r.reason, r.generation) for r in rows}
 
 
 def pipeline_row(settings, pipeline_id: str) -> Pipeline:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return s.get(Pipeline, pipeline_id)
 
 
 def count(settings, model) -> int:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(model)))

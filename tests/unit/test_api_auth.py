@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import update
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import ApiKey
 from tests.unit.api_clients import ADMIN_TOKEN, LYRICS, api_client, bearer, new_key
 
@@ -54,7 +54,7 @@ def test_disabled_key_is_refused(settings):
     client = api_client(settings)
     key = new_key(settings)
     assert client.get("/v1/jobs", headers=bearer(key)).status_code == 200
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         s.execute(update(ApiKey).values(disabled=True))
         s.commit()
     assert client.get("/v1/jobs", headers=bearer(key)).status_code == 401
@@ -62,7 +62,7 @@ def test_disabled_key_is_refused(settings):
 
 def test_keys_are_stored_hashed(settings):
     key = new_key(settings)
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         row = s.get(ApiKey, key.id)
         assert row is not None and key.key not in row.key_hash and len(row.key_hash) == 64
 

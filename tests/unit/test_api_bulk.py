@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Attempt, BulkBatch, Job
 from tests.unit.api_clients import api_client, assert_matches, bearer, new_key
 
@@ -40,7 +40,7 @@ def test_bad_lines_are_all_listed_and_nothing_is_accepted(settings):
                                              {"operation": "lyrics", "params": {}}))
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_lines"
     assert [d["line"] for d in resp.json["error"]["details"]] == [2, 3, 5]
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         assert s.scalar(select(func.count(Job.id))) == 0 and s.scalar(select(BulkBatch.id)) is None
     skipped = client.post("/v1/bulk?skip_invalid=true", data=body(lyric(1), {"operation": "dance"}))
     assert skipped.status_code == 202 and (skipped.json["accepted"], skipped.json["invalid"]) == (1, 1)
@@ -68,7 +68,7 @@ def test_bulk_idempotency_key_replays(settings):
 
 
 def add_attempt(settings, job_id, cost, when):
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         s.add(Attempt(job_id=job_id, attempt_no=1, operation="lyrics", endpoint="lyrics", outcome="accepted",
                       cost_usd=cost, started_at=when))
         s.commit()

@@ -7,14 +7,14 @@ import threading
 
 from sqlalchemy import func, select
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import IdempotencyRecord, Job
 from shared.states import JobStatus, transition
 from tests.unit.api_clients import LYRICS, api_client, bearer, new_key
 
 
 def jobs(settings) -> int:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return int(s.scalar(select(func.count(Job.id))) or 0)
 
 
@@ -55,7 +55,7 @@ def test_keys_belong_to_one_api_key(settings):
     a = client.post("/v1/jobs", json=LYRICS, headers={**bearer(alice), "Idempotency-Key": "same"})
     b = client.post("/v1/jobs", json=LYRICS, headers={**bearer(bob), "Idempotency-Key": "same"})
     assert a.json["id"] != b.json["id"] and jobs(settings) == 2
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         owners = set(s.scalars(select(IdempotencyRecord.api_key_id)))
     assert owners == {alice.id, bob.id}
 
@@ -81,7 +81,7 @@ def test_concurrent_requests_with_one_key_create_one_job(settings):
 def test_retry_with_a_key_is_replayed_not_refused(settings):
     client = api_client(settings)
     job_id = client.post("/v1/jobs", json=LYRICS).json["id"]
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         transition(s, job_id, JobStatus.FAILED, error="x")
         s.commit()
     first = client.post(f"/v1/jobs/{job_id}/retry", headers={"Idempotency-Key": "retry-1"})

@@ -9,7 +9,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
 from tests.unit.api_clients import LYRICS, api_client, assert_matches
@@ -18,7 +18,7 @@ SONG = {"operation": "music", "params": {"gpt_description_prompt": "a cat", "mv"
 
 
 def set_status(settings, job_id, *path: JobStatus) -> None:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         for status in path:
             assert transition(s, job_id, status, error="boom" if status == JobStatus.FAILED else None)
         s.commit()
@@ -69,7 +69,7 @@ def test_no_body_makes_a_server_error(settings, body, operation):
 def test_list_filters_and_cursor_pages(settings):
     client = api_client(settings)
     ids = [client.post("/v1/jobs", json=SONG if n % 2 else LYRICS).json["id"] for n in range(7)]
-    with session_factory(settings)() as s:  # spread creation times so the order is known
+    with open_session(settings) as s:  # spread creation times so the order is known
         for n, job_id in enumerate(ids):
             s.execute(update(Job).where(Job.id == job_id).values(created_at=utcnow() - timedelta(minutes=10 - n)))
         s.commit()
@@ -87,7 +87,7 @@ def test_list_filters_and_cursor_pages(settings):
     assert [j["id"] for j in client.get("/v1/jobs?status=failed").json["data"]] == [ids[0]]
     assert {j["operation"] for j in client.get("/v1/jobs?operation=music").json["data"]} == {"music"}
     assert len(client.get("/v1/jobs?status=queued,failed&operation=lyrics,music").json["data"]) == 7
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         middle = s.get(Job, ids[3]).created_at
     after = client.get(f"/v1/jobs?created_after={middle.isoformat()}").json["data"]
     assert [j["id"] for j in after] == ids[6:3:-1]
@@ -120,13 +120,13 @@ def test_retry_makes_a_new_job_only_for_failed_or_canceled_ones(settings):
     assert_matches("JobRetried", resp.json)
     new = client.get(f"/v1/jobs/{resp.json['id']}").json
     old = client.get(f"/v1/jobs/{failed}").json
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         params = [s.get(Job, j).params for j in (failed, new["id"])]
     assert params[0] == params[1] and new["status"] == "queued" and new["callback_url"] == "http://127.0.0.1:9/h"
     assert old["status"] == "failed" and old["result"]["retried_as"] == new["id"]
     again = client.post(f"/v1/jobs/{failed}/retry")
     assert again.status_code == 409 and new["id"] in again.json["error"]["message"]
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         assert s.scalar(select(func.count(Job.id))) == 3
 
 
@@ -134,7 +134,7 @@ def test_retry_warns_when_the_earlier_submit_may_have_been_charged(settings):
     client = api_client(settings)
     job_id = client.post("/v1/jobs", json=LYRICS).json["id"]
     set_status(settings, job_id, JobStatus.SUBMITTING, JobStatus.FAILED)
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         s.add(Attempt(job_id=job_id, attempt_no=1, operation="lyrics", endpoint="lyrics", outcome="ambiguous",
                       cost_usd=0.02))
         s.commit()
@@ -146,7 +146,7 @@ def test_pipeline_step_jobs_are_retried_through_their_pipeline(settings):
     client = api_client(settings)
     job_id = client.post("/v1/jobs", json=LYRICS).json["id"]
     set_status(settings, job_id, JobStatus.FAILED)
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         from shared.models import Pipeline
 
         pipeline = Pipeline(name="p", spec={}, status="failed")

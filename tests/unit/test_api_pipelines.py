@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Delivery
 from tests.unit.api_clients import api_client, assert_matches, bearer, new_key
 
@@ -28,7 +28,7 @@ def test_create_read_list_cancel_retry(settings):
 
     canceled = client.post(f"/v1/pipelines/{pipeline_id}/cancel")
     assert canceled.status_code == 200 and canceled.json["status"] == "canceled"
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         assert s.scalar(select(Delivery.event_type)) == "pipeline.canceled"
     retried = client.post(f"/v1/pipelines/{pipeline_id}/retry")
     assert retried.status_code == 202 and retried.json["id"] == pipeline_id and len(retried.json["jobs"]) == 1

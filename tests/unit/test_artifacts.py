@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.config import Settings
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.artifacts import Source, artifact_sources, download_job_artifacts
 from shared.models import Artifact, Clip, Job
 from tests.unit.test_safe_fetch import LocalServer, Reply
@@ -37,7 +37,7 @@ def sandbox_settings(settings: Settings, server: LocalServer) -> Settings:
 def add_job(settings: Settings, *, operation: str = "music", status: str = "succeeded",
             params: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
             clips: list[dict[str, Any]] | None = None) -> str:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         job = Job(operation=operation, status=status, params=params or {}, result=result)
         job.clips = [Clip(clip_id=c.pop("clip_id"), position=n, **c) for n, c in enumerate(clips or [])]
         session.add(job)
@@ -54,7 +54,7 @@ def serve_clip(server: LocalServer, clip_id: str) -> dict[str, Any]:
 
 
 def rows(settings: Settings, job_id: str) -> list[Artifact]:
-    with session_factory(settings)() as session:
+    with open_session(settings) as session:
         return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))
 
 

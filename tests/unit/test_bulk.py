@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select
 from shared.bulk.accept import accept_bulk, validate_bulk
 from shared.bulk.progress import bulk_progress, bulk_rate, job_rate
 from shared.bulk.source import BulkSource
-from shared.db import get_engine, session_factory
+from shared.db import get_engine, open_session
 from shared.errors import ValidationError
 from shared.models import BulkBatch, BulkLine, Job
 from shared.states import JobStatus, transition
@@ -31,7 +31,7 @@ def write(path: Path, lines: list) -> Path:
 
 
 def count(settings, model, *where) -> int:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
@@ -77,7 +77,7 @@ def test_running_the_same_file_again_accepts_nothing_new(settings, tmp_path):
 def test_an_interrupted_run_is_resumed_into_the_same_batch(settings, tmp_path):
     lines = [song(n, key=f"line-{n}") for n in range(100)]
     partial = accept_bulk(settings, BulkSource.from_path(write(tmp_path / "part.jsonl", lines[:40])))
-    with session_factory(settings)() as s:  # an earlier job already got going: it is not enqueued again
+    with open_session(settings) as s:  # an earlier job already got going: it is not enqueued again
         started = s.scalar(select(Job.id).where(Job.bulk_id == partial.bulk_id).limit(1))
         assert transition(s, started, JobStatus.SUBMITTING, attempts=1)
         s.commit()
@@ -86,7 +86,7 @@ def test_an_interrupted_run_is_resumed_into_the_same_batch(settings, tmp_path):
     assert (full.bulk_id, full.resumed, full.accepted, full.already_accepted) == (partial.bulk_id, True, 60, 40)
     assert full.requeued == 39  # accepted before, still queued and never tried: maybe never enqueued
     assert count(settings, Job) == 100
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         batch = s.get(BulkBatch, full.bulk_id)
         assert batch.total == 100
         keys = set(s.scalars(select(BulkLine.key).where(BulkLine.bulk_id == full.bulk_id)))
@@ -137,7 +137,7 @@ def test_ten_thousand_lines_are_accepted_in_seconds_with_flat_memory(settings, t
 
 def test_rate_is_recorded_for_the_limiter(settings, tmp_path):
     report = accept_bulk(settings, BulkSource.from_path(write(tmp_path / "f.jsonl", [song(1)])), rate=2.5)
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         assert bulk_rate(s, report.bulk_id) == 2.5
         job = s.scalars(select(Job).where(Job.bulk_id == report.bulk_id)).one()
         assert job_rate(s, job) == 2.5
@@ -149,7 +149,7 @@ def test_rate_is_recorded_for_the_limiter(settings, tmp_path):
 def test_progress_counts_lines_by_state_and_knows_when_it_is_finished(settings, tmp_path):
     report = accept_bulk(settings, BulkSource.from_path(write(tmp_path / "f.jsonl", [song(n) for n in range(4)])),
                          name="four")
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         ids = list(s.scalars(select(Job.id).where(Job.bulk_id == report.bulk_id).order_by(Job.id)))
         transition(s, ids[0], JobStatus.SUBMITTING)
         transition(s, ids[0], JobStatus.SUBMITTED)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from shared.cli.producer import bulk
 from shared.cli.watch import watch
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Job
 from shared.states import JobStatus, transition
 
@@ -36,7 +36,7 @@ def lyric(n: int) -> dict:
 
 
 def jobs(settings) -> int:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return int(s.scalar(select(func.count(Job.id))) or 0)
 
 
@@ -90,7 +90,7 @@ def test_wait_ends_with_a_summary_and_fails_on_failed_lines(run, settings, tmp_p
     path = tmp_path / "two.jsonl"
     path.write_text(lines(lyric(1), lyric(2)))
     bulk_id = json.loads(run(bulk, str(path), "--json").stdout)["bulk_id"]
-    with session_factory(settings)() as s:  # as the workers would: one succeeds, one fails
+    with open_session(settings) as s:  # as the workers would: one succeeds, one fails
         first, second = s.scalars(select(Job.id).where(Job.bulk_id == bulk_id)).all()
         transition(s, first, JobStatus.SUBMITTING)
         transition(s, first, JobStatus.SUCCEEDED)

@@ -46,7 +46,7 @@ def job(start: datetime, **fields: object) -> Job:
 
 def seed(settings: Settings, now: datetime) -> dict[str, str]:
     t0 = now - timedelta(hours=1)
-    with db.session_factory(settings)() as s:
+    with db.open_session(settings) as s:
         key = ApiKey(name="acme", key_hash="h" * 64, budget_usd_per_day=2.0)
         pipeline = Pipeline(spec={}, status="running", created_at=t0)
         s.add_all([key, pipeline])

@@ -12,12 +12,12 @@ from worker.heartbeats import WorkerHeartbeat, record_sweep, upsert_heartbeat
 
 
 def heartbeat(settings: Settings, name: str) -> Heartbeat | None:
-    with db.session_factory(settings)() as session:
+    with db.open_session(settings) as session:
         return session.get(Heartbeat, name)
 
 
 def test_upsert_inserts_then_updates_one_row(settings: Settings) -> None:
-    with db.session_factory(settings)() as session:
+    with db.open_session(settings) as session:
         upsert_heartbeat(session, "worker:a", {"state": "running"})
         session.commit()
         first = session.get(Heartbeat, "worker:a").seen_at  # type: ignore[union-attr]
@@ -30,7 +30,7 @@ def test_upsert_inserts_then_updates_one_row(settings: Settings) -> None:
 
 def test_record_sweep_keeps_the_report_and_never_raises(settings: Settings) -> None:
     record_sweep(settings, {"fetched": 3, "requeued": 1, "errors": ["x"], "not_json": object()})
-    with db.session_factory(settings)() as session:
+    with db.open_session(settings) as session:
         sweep = last_sweep(session)
     assert sweep is not None and sweep.detail == {"fetched": 3, "requeued": 1, "errors": ["x"]}
     assert (utcnow() - sweep.seen_at).total_seconds() < 5
@@ -44,10 +44,10 @@ def test_worker_heartbeat_beats_until_stopped_then_says_so(settings: Settings) -
     beat = WorkerHeartbeat(settings, "w1@host", interval=0.05)
     beat.start()
     time.sleep(0.3)
-    with db.session_factory(settings)() as session:
+    with db.open_session(settings) as session:
         (seen,) = workers_seen(session)
     assert seen.hostname == "w1@host" and seen.alive and seen.state == "running"
     beat.stop()
-    with db.session_factory(settings)() as session:
+    with db.open_session(settings) as session:
         (seen,) = workers_seen(session)
     assert seen.state == "stopped" and not seen.alive

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from shared.apikeys import webhook_secret_for
 from shared.cli.producer import deliveries
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Job, utcnow
 from shared.outgoing import deliver, emit_job_event
 from tests.e2e.event_receiver import EventReceiver, verified
@@ -31,7 +31,7 @@ def test_list_failed_and_redeliver(env):
     with EventReceiver() as receiver:
         receiver.answers["/h"] = [500, 500]
         now = utcnow()
-        with session_factory(env)() as s:
+        with open_session(env) as s:
             job = Job(operation="lyrics", params={"prompt": "x"}, status="succeeded", created_at=now, updated_at=now,
                       finished_at=now, callback_url=receiver.url("/h"))
             s.add(job)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from shared.apikeys import create_api_key, webhook_secret_for
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import Delivery, DisabledEndpoint, Job, utcnow
 from shared.outgoing import LOCAL_OWNER, deliver, emit_job_event, enable_endpoint
 from shared.outgoing.delivery import next_delay
@@ -32,7 +32,7 @@ def receiver():
 
 def finished_job(settings, callback_url, status="succeeded", api_key_id=None) -> str:
     now = utcnow()
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = Job(operation="lyrics", params={"prompt": "x"}, status=status, callback_url=callback_url,
                   api_key_id=api_key_id, created_at=now, updated_at=now, finished_at=now,
                   error=None if status == "succeeded" else "upstream rejected: nope")
@@ -42,7 +42,7 @@ def finished_job(settings, callback_url, status="succeeded", api_key_id=None) ->
 
 
 def delivery_for(settings, job_id) -> Delivery:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         rows = s.scalars(select(Delivery).where(Delivery.payload["data"]["id"].as_string() == job_id)).all()
         assert len(rows) == 1, rows
         return rows[0]
@@ -79,7 +79,7 @@ def test_event_is_signed_so_standardwebhooks_verifies_it(hook_settings, receiver
 
 
 def test_api_key_events_are_signed_with_that_keys_secret(hook_settings, receiver):
-    with session_factory(hook_settings)() as s:
+    with open_session(hook_settings) as s:
         key = create_api_key(s, hook_settings, "acme")
         s.commit()
     job_id = finished_job(hook_settings, receiver.url("/acme"), status="failed", api_key_id=key.id)
@@ -141,7 +141,7 @@ def test_410_disables_the_endpoint_and_later_events_are_recorded_not_sent(hook_s
     first = finished_job(hook_settings, url)
     emit_job_event(hook_settings, first)
     assert deliver(hook_settings, delivery_for(hook_settings, first).id).status == "disabled"
-    with session_factory(hook_settings)() as s:
+    with open_session(hook_settings) as s:
         assert s.scalar(select(DisabledEndpoint.target_url)) == url
 
     second = finished_job(hook_settings, url)
@@ -151,7 +151,7 @@ def test_410_disables_the_endpoint_and_later_events_are_recorded_not_sent(hook_s
     assert deliver(hook_settings, row.id).status == "skipped"
     assert len(receiver.at("/gone")) == 1
 
-    with session_factory(hook_settings)() as s:
+    with open_session(hook_settings) as s:
         assert enable_endpoint(s, url)
     assert deliver(hook_settings, row.id, manual=True).status == "delivered"  # hookline deliveries redeliver
     assert len(receiver.at("/gone")) == 2

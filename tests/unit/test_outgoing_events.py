@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shared.bulk.accept import accept_bulk
 from shared.bulk.source import BulkSource
-from shared.db import session_factory
+from shared.db import open_session
 from shared.models import BulkBatch, Delivery, Job, utcnow
 from shared.outgoing import emit_bulk_event_if_done, emit_job_event, emit_pipeline_event
 from shared.states import JobStatus, transition
@@ -23,13 +23,13 @@ def hook_settings(settings):
 
 
 def deliveries(settings) -> list[Delivery]:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return list(s.scalars(select(Delivery).order_by(Delivery.created_at)))
 
 
 def make_job(settings, status="queued", callback_url=URL, **links) -> str:
     now = utcnow()
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = Job(operation="lyrics", params={"prompt": "x"}, status=status, callback_url=callback_url,
                   created_at=now, updated_at=now, **links)
         s.add(job)
@@ -38,7 +38,7 @@ def make_job(settings, status="queued", callback_url=URL, **links) -> str:
 
 
 def finish(settings, job_id, status=JobStatus.SUCCEEDED, **fields) -> None:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         assert transition(s, job_id, status, **fields)
         s.commit()
 
@@ -73,7 +73,7 @@ def test_bulk_finished_goes_once_after_the_last_line(hook_settings, tmp_path):
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     report = accept_bulk(hook_settings, BulkSource.from_path(path), callback_url=URL)
     assert report.accepted == 3
-    with session_factory(hook_settings)() as s:
+    with open_session(hook_settings) as s:
         job_ids = list(s.scalars(select(Job.id).where(Job.bulk_id == report.bulk_id)))
     for job_id in job_ids[:2]:
         finish(hook_settings, job_id)
@@ -88,7 +88,7 @@ def test_bulk_finished_goes_once_after_the_last_line(hook_settings, tmp_path):
     data = delivery.payload["data"]
     assert (data["id"], data["accepted"], data["succeeded"], data["failed"], data["finished"]) == (
         report.bulk_id, 3, 2, 1, True)
-    with session_factory(hook_settings)() as s:
+    with open_session(hook_settings) as s:
         assert s.get(BulkBatch, report.bulk_id).finished_event_sent
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from shared import db
-from shared.db import session_factory
+from shared.db import open_session, session_factory
 from shared.errors import ValidationError
 from shared.models import Job, Pipeline, utcnow
 from shared.pipelines import (
@@ -273,7 +273,7 @@ def test_the_sweep_advances_pipelines_whose_follow_up_was_lost(settings, enqueue
     not_due = create_pipeline(settings, {"steps": {"song": SONG, "ext": EXT}})
     for pipeline_id in (due, not_due):
         finish(settings, only_job(settings, pipeline_id, "song").id, 6.0)  # ...and no follow-up ran
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         s.execute(update(Pipeline).where(Pipeline.id == due).values(next_check_at=utcnow() - timedelta(seconds=1)))
         s.commit()
     assert advance_stalled_pipelines(settings) == 1
@@ -283,7 +283,7 @@ def test_the_sweep_advances_pipelines_whose_follow_up_was_lost(settings, enqueue
 
 
 def test_advance_for_a_job_without_a_pipeline_does_nothing(settings, enqueued):
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = Job(operation="music", params={}, status="succeeded")
         s.add(job)
         s.commit()
@@ -337,7 +337,7 @@ def test_long_song_flows_through_every_step_with_bound_inputs(settings, enqueued
 
 def test_a_stored_spec_that_no_longer_validates_fails_the_pipeline_instead_of_every_sweep(settings, enqueued):
     pipeline_id = create_pipeline(settings, {"steps": {"song": SONG, "ext": EXT}})
-    with session_factory(settings)() as s:  # as if a newer validator refused what an older one accepted
+    with open_session(settings) as s:  # as if a newer validator refused what an older one accepted
         row = s.get(Pipeline, pipeline_id)
         row.spec = {"steps": {**row.spec["steps"], "ext": {**EXT, "params": {"continue_at": 3, "speed": 2}}}}
         s.commit()

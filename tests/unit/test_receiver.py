@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.config import hook_secret
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord, Job
 from webhook.app import create_app
@@ -18,7 +18,7 @@ def client(settings):
 
 
 def make_job(settings, status="submitted", task_id="task-1", operation="music", attempts=1) -> str:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = Job(operation=operation, params={}, status=status, upstream_task_id=task_id, attempts=attempts)
         s.add(job)
         s.commit()
@@ -26,7 +26,7 @@ def make_job(settings, status="submitted", task_id="task-1", operation="music", 
 
 
 def load(settings, job_id) -> Job:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = s.get(Job, job_id)
         _ = job.clips
         return job
@@ -74,7 +74,7 @@ def test_duplicate_and_regression_are_recorded_not_applied(client, settings):
     assert post(client, settings, job_id, task(status="IN_PROGRESS", data=[])).json["verdict"] == "ignored"
     after = load(settings, job_id)
     assert (after.status, after.updated_at) == ("succeeded", finished.updated_at)
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         verdicts = [r.verdict for r in s.scalars(select(CallbackRecord).order_by(CallbackRecord.id))]
     assert verdicts == ["applied", "duplicate", "ignored"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from shared.config import hook_secret
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import Attempt, Job
 from tests.unit.test_receiver import load, task
@@ -22,7 +22,7 @@ def url(settings, job_id, attempt=1):
 
 
 def job_with_attempts(settings, *, status, task_id, outcomes):
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = Job(operation="music", params={}, status=status, upstream_task_id=task_id, attempts=len(outcomes))
         s.add(job)
         s.flush()
@@ -34,7 +34,7 @@ def job_with_attempts(settings, *, status, task_id, outcomes):
 
 
 def attempt_rows(settings, job_id):
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return [(a.outcome, a.upstream_task_id) for a in
                 s.scalars(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.attempt_no))]
 

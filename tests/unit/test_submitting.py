@@ -6,7 +6,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared.db import session_factory
+from shared.db import open_session
 from shared.jobs.ledger import requeue_unsent
 from shared.models import Attempt, Job
 from shared.producer import add_job
@@ -34,19 +34,19 @@ def submits(sandbox) -> int:
 
 
 def new_job(settings, params=SONG, operation="music") -> str:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         job = add_job(s, settings, operation, params)
         s.commit()
         return job.id
 
 
 def attempts(settings, job_id):
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return list(s.scalars(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.id)))
 
 
 def job_row(settings, job_id) -> Job:
-    with session_factory(settings)() as s:
+    with open_session(settings) as s:
         return s.get(Job, job_id)
 
 
@@ -113,7 +113,7 @@ def test_budget_refuses_before_anything_is_sent_and_retry_requeues(cfg, sandbox)
     job = job_row(capped, second)
     assert job.status == "failed" and job.error.startswith("budget exceeded")
     assert [a.outcome for a in attempts(capped, second)] == ["budget_refused"]
-    with session_factory(capped)() as s:
+    with open_session(capped) as s:
         assert requeue_unsent(s, first) is False  # a job the upstream accepted is never requeued
         assert requeue_unsent(s, second) is True
         s.commit()
