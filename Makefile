@@ -21,11 +21,13 @@ test: $(STAMP) lint
 # The layer contracts (pyproject.toml [tool.importlinter]), then lint and types over the production packages.
 lint: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check shared worker webhook tests bench
+	$(BIN)/mypy shared worker webhook
 
 up: $(STAMP)
 	$(BIN)/hookline up --sandbox
 
-# Benchmarks (issue 6): not part of `make test`. They need redis-server and wrk (apt-get install redis-server wrk).
+# Benchmarks: not part of `make test`. They need redis-server and wrk (apt-get install redis-server wrk).
 bench: $(STAMP)
 	command -v wrk >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq redis-server wrk)

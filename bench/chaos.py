@@ -27,7 +27,7 @@ import requests
 from sqlalchemy import func, select
 
 from shared import db
-from shared.cli.stack import Stack, free_port
+from shared.cli.stack import Stack, free_port, wait_until
 from shared.config import load_settings
 from shared.db import open_session, session_factory
 from shared.models import Attempt, Job
@@ -100,17 +100,20 @@ def wait_terminal(settings: Any, timeout: float) -> int:
     """Until every job and every pipeline is finished (or the timeout): returns how many are still open."""
     from shared.models import Pipeline
 
-    deadline = time.monotonic() + timeout
     Session = session_factory(settings)
-    while True:
+
+    def still_open() -> int:
         with Session() as session:
             open_jobs = session.scalar(select(func.count()).select_from(Job).where(Job.status.notin_(TERMINAL)))
             open_pipelines = session.scalar(
                 select(func.count()).select_from(Pipeline).where(Pipeline.status.notin_(TERMINAL)))
-        still_open = int(open_jobs or 0) + int(open_pipelines or 0)
-        if not still_open or time.monotonic() > deadline:
-            return still_open
-        time.sleep(1.0)
+        return int(open_jobs or 0) + int(open_pipelines or 0)
+
+    try:
+        wait_until(lambda: still_open() == 0, timeout, 1.0, "every job and pipeline finished")
+    except TimeoutError:
+        return still_open()
+    return 0
 
 
 def submits_by_job(sandbox_url: str) -> Counter[str]:
@@ -131,7 +134,8 @@ def summarize(settings: Any, sandbox_url: str, job_ids: list[str], pipeline_ids:
     with open_session(settings) as session:
         states = Counter(session.scalars(select(Job.status)))
         flagged = Counter(session.scalars(select(Attempt.job_id).where(Attempt.possible_duplicate.is_(True))))
-        ambiguous = Counter(session.scalars(select(Attempt.job_id).where(Attempt.outcome.in_(("ambiguous", "late_orphan", "recovered")))))
+        ambiguous = Counter(session.scalars(select(Attempt.job_id).where(
+            Attempt.outcome.in_(("ambiguous", "late_orphan", "recovered")))))
         pipeline_states: Counter[str] = Counter()
         if pipeline_ids:
             from shared.models import Pipeline

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ import redis
 import requests
 
 from shared import db
-from shared.cli.stack import Stack, free_port, wait_http
+from shared.cli.stack import Stack, free_port, wait_http, wait_until
 from shared.config import Settings, load_settings
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -37,7 +37,8 @@ GUNICORN_WORKERS = 4
 # Callbacks all come from 127.0.0.1 here; the default per-source limit (50/s) would answer most of them 429.
 UNLIMITED_SOURCE_RATE = "1000000"
 SONG: dict[str, Any] = {
-    "prompt": "[Verse]\nWalking through the city streets\nNeon lights and concrete beats\n\n[Chorus]\nWe're alive tonight",
+    "prompt": ("[Verse]\nWalking through the city streets\nNeon lights and concrete beats\n\n"
+               "[Chorus]\nWe're alive tonight"),
     "tags": "indie pop, dreamy, atmospheric",
     "mv": "chirp-crow",
     "title": "City Dreams",
@@ -162,17 +163,6 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / ticks
     except (OSError, IndexError, ValueError):
         return 0.0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1, what: str = "condition") -> float:
-    """Poll until ``condition()``; returns the time it became true (monotonic). TimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout:.0f}s")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------- environments and processes
@@ -375,7 +365,7 @@ def insert_in_flight_jobs(settings: Settings, task_ids: list[str], *, status: st
          "upstream_task_id": task_id, "attempts": 1, "created_at": now, "updated_at": now, "submitted_at": now,
          "next_check_at": now - timedelta(seconds=60) if task_id in overdue else now + timedelta(seconds=next_check_in),
          "polls": 0}
-        for job_id, task_id in zip(ids, task_ids)
+        for job_id, task_id in zip(ids, task_ids, strict=True)
     ]
     with open_session(settings) as session:
         for start in range(0, len(rows), chunk):

@@ -41,10 +41,9 @@ from bench.harness import (
     start_gunicorn,
     start_redis,
     start_sandbox,
-    wait_until,
     workdir,
 )
-from shared.cli.stack import free_port
+from shared.cli.stack import free_port, wait_until
 from shared.config import hook_secret
 from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
@@ -109,7 +108,8 @@ def complete_task_template(sandbox_url: str) -> str:
     return json.dumps(task).replace(task_id, TASK_MARK)
 
 
-def run_wrk(url: str, script: Path, targets: Path, template: Path, seconds: float, connections: int) -> dict[str, float]:
+def run_wrk(url: str, script: Path, targets: Path, template: Path, seconds: float,
+            connections: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script), url, "--",
          str(targets), str(template)],

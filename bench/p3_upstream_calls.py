@@ -34,12 +34,11 @@ from bench.harness import (
     sandbox_task,
     start_redis,
     upstream_calls,
-    wait_until,
     workdir,
 )
 from bench.p2_throughput import enqueue_bulk
 from bench.seed_client import ClientRun, run_clients
-from shared.cli.stack import Stack, free_port
+from shared.cli.stack import Stack, free_port, wait_until
 from shared.db import open_session
 from shared.models import Job
 
@@ -107,7 +106,8 @@ def _figures(stacks: dict[str, tuple[Stack, Any]], job_ids: dict[str, list[str]]
         history = sandbox_task(seed_url, str(run.task_id))["history"]
         finished = next(h["time"] for h in history if h["status"] == "COMPLETE")
         seen_late.append((run.seen_complete_at or finished) - finished)
-    seed_note = (f"seed client x{clients}: {len(seed_calls)} calls for {len(seed_done)} songs = {seed_per_job:.2f}/song; "
+    seed_note = (f"seed client x{clients}: {len(seed_calls)} calls for {len(seed_done)} songs = "
+                 f"{seed_per_job:.2f}/song; "
                  f"it saw COMPLETE {median(seen_late):.2f}s (p50) / {percentile(seen_late, 99):.2f}s (p99) after "
                  f"the task finished" if seen_late else "seed client: no song completed")
     figures = []
@@ -118,7 +118,8 @@ def _figures(stacks: dict[str, tuple[Stack, Any]], job_ids: dict[str, list[str]]
         per_job = len(calls) / max(1, len(succeeded))
         kinds: dict[str, int] = {}
         for call in calls:
-            key = f"{call['method']} {call['path'] if not call['path'].startswith('/suno/fetch/') else '/suno/fetch/<id>'}"
+            path = "/suno/fetch/<id>" if call["path"].startswith("/suno/fetch/") else call["path"]
+            key = f"{call['method']} {path}"
             kinds[key] = kinds.get(key, 0) + 1
         took = [(j.finished_at.timestamp() - started) for j in succeeded if j.finished_at]
         batch_sizes = [len((c.get("json") or {}).get("ids") or []) for c in calls if c["path"] == "/suno/fetch"]

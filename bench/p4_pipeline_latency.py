@@ -43,12 +43,11 @@ from bench.harness import (
     start_gunicorn,
     start_redis,
     start_sandbox,
-    wait_until,
     workdir,
 )
 from bench.p2_throughput import SANDBOX_ARGS
 from bench.seed_client import POLL_SECONDS
-from shared.cli.stack import free_port
+from shared.cli.stack import free_port, wait_until
 from shared.db import open_session
 from shared.models import CallbackRecord, Job, Pipeline
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Self
 
@@ -42,10 +43,9 @@ from bench.harness import (
     rss_mb,
     start_redis,
     start_sandbox,
-    wait_until,
     workdir,
 )
-from shared.cli.stack import free_port
+from shared.cli.stack import free_port, wait_until
 from shared.db import open_session
 from shared.models import Job
 
@@ -151,15 +151,15 @@ def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: 
                     profiles = profile_pids([worker.pid], 10, root / "profiles", "p5")
                 sweep = run_sweep(sender, log)
                 rss.phase = "follow-ups"
-                watch_until = time.monotonic() + watch
-                while time.monotonic() < watch_until and queue.llen("hookline"):
-                    time.sleep(0.5)
+                with suppress(TimeoutError):  # what is left after `watch` seconds is the figure
+                    wait_until(lambda: not queue.llen("hookline"), watch, 0.5, "follow-up queue drained")
                 backlog = queue.llen("hookline")
             finish_profiles(profiles)
             with open_session(settings) as session:
                 succeeded = int(session.scalar(select(func.count()).select_from(Job)
                                                .where(Job.status == "succeeded")) or 0)
-            notes = [f"setup: {overdue} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; {in_flight:,} in flight",
+            notes = [f"setup: {overdue} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; "
+                     f"{in_flight:,} in flight",
                      f"sweep with {overdue} overdue: {sweep:.2f}s in the worker; {succeeded} jobs succeeded",
                      "sweeps with nothing overdue (100k in flight): "
                      + ", ".join(f"{1000 * s:.0f} ms" for s in idle_sweeps),

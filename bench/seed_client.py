@@ -53,7 +53,8 @@ class ClientRun:
     log: list[str] = field(default_factory=list)
 
 
-def generate_custom_song(base_url: str, run: ClientRun, poll_seconds: float = POLL_SECONDS) -> list[dict[str, Any]] | None:
+def generate_custom_song(base_url: str, run: ClientRun,
+                         poll_seconds: float = POLL_SECONDS) -> list[dict[str, Any]] | None:
     headers = {
         "Authorization": f"Bearer {API_KEY}",
         "Content-Type": "application/json",
@@ -94,7 +95,8 @@ def poll_task(base_url: str, task_id: str, headers: dict[str, str], run: ClientR
     return None
 
 
-def run_clients(base_url: str, clients: int, poll_seconds: float = POLL_SECONDS, stagger: float = 0.0) -> list[ClientRun]:
+def run_clients(base_url: str, clients: int, poll_seconds: float = POLL_SECONDS,
+                stagger: float = 0.0) -> list[ClientRun]:
     """``clients`` copies of the example client at once, one thread each (a user's backend running several)."""
     runs = [ClientRun() for _ in range(clients)]
     threads = []

@@ -12,15 +12,9 @@ from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError
 
+from shared.db import apply_sqlite_pragmas
+
 ENGINE_OPTIONS = ("connect_args",)
-
-
-def _wal(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
 
 
 class Channel(kombu_sqla.Channel):
@@ -36,7 +30,7 @@ class Channel(kombu_sqla.Channel):
         conninfo = self.connection.client
         options = {k: v for k, v in conninfo.transport_options.items() if k in ENGINE_OPTIONS}
         engine = create_engine(conninfo.hostname, **options)
-        event.listen(engine, "connect", _wal)
+        event.listen(engine, "connect", apply_sqlite_pragmas)
         return engine
 
 

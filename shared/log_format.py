@@ -5,7 +5,7 @@ Every record carries ``job_id``, ``pipeline_id`` and ``upstream_task_id`` when t
 2. ``log_context(job_id=..., ...)`` around the work (a contextvar: right per thread and per asyncio task);
 3. the Flask request being served (``<job_id>`` / ``<pipeline_id>`` in the URL rule);
 4. the Celery task being run (its ``job_id`` / ``pipeline_id`` kwargs, or a job id as its first argument).
-Callback capability tokens are cut out of every message, in both formats.
+Callback capability tokens are cut out of every message, in both formats (``shared.redaction.redact_tokens``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import ConfigError
+from shared.redaction import redact_tokens
 
 FIELDS = ("job_id", "pipeline_id", "upstream_task_id")
 FORMATS = ("text", "json")
 PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-_HOOK_TOKEN = re.compile(r"(/hooks/cometapi/[^/\s]+/[^/\s]+/)[^\s?\"'/]+")
 _bound: ContextVar[dict[str, str] | None] = ContextVar("hookline_log_context", default=None)
 
 
@@ -43,10 +43,6 @@ def log_context(**fields: str | None) -> Iterator[None]:
         yield
     finally:
         _bound.reset(token)
-
-
-def redact_tokens(text: str) -> str:
-    return _HOOK_TOKEN.sub(r"\1<token>", text)
 
 
 def _from_flask() -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.cometapi import OPERATIONS, validate_request
+from shared.cometapi import OPERATIONS, REGISTRY, validate_request
 from shared.config import Settings, load_settings
 from shared.db import open_session
 from shared.errors import BadRequest, NotFound, ValidationError
@@ -20,7 +20,7 @@ log = logging.getLogger("hookline.producer")
 
 def validate_job(operation: Any, params: Any, *, where: str | None = None) -> dict[str, Any]:
     """The payload to send upstream, or ValidationError naming the field. Nothing is written."""
-    if operation not in OPERATIONS:
+    if not isinstance(operation, str) or operation not in REGISTRY:
         raise ValidationError(
             f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}", field="operation", where=where
         )

@@ -1,16 +1,20 @@
-"""Job states: the ONE transition table, the ONE upstream-status map, and the compare-and-set update.
+"""Every status word, once: jobs (with the ONE transition table, the ONE upstream-status map and the
+compare-and-set update), pipelines, pipeline steps and outgoing webhook deliveries.
 
-Every status change in hookline goes through ``transition()``: an ``UPDATE … WHERE id=? AND status IN (allowed)``,
+Every job status change goes through ``transition()``: an ``UPDATE … WHERE id=? AND status IN (allowed)``,
 so two workers or two receivers can race safely on SQLite and Postgres alike.
+
+The enums are ``str`` enums: a member equals its word, and the database keeps the word. Write ``.value`` where
+a word leaves Python (a column, an f-string): in Python 3.11 ``f"{PipelineStatus.RUNNING}"`` is the member's name.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from shared.models import Job, utcnow
@@ -110,4 +114,45 @@ def transition(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(stmt).rowcount == 1
+    return cast("CursorResult[Any]", session.execute(stmt)).rowcount == 1
+
+
+class PipelineStatus(str, Enum):
+    """A pipeline's status: running until no step can move any more (``shared.pipelines.dag``)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not PipelineStatus.RUNNING
+
+
+class StepStatus(str, Enum):
+    """A pipeline step's status. Steps only go forward; a retry sends a broken one back to pending."""
+
+    PENDING = "pending"  # waiting for the steps it depends on
+    DISPATCHED = "dispatched"  # its jobs exist; it finishes when they all have
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a step it depends on failed, was skipped or was canceled
+    CANCELED = "canceled"
+
+    @property
+    def broken(self) -> bool:
+        """Failed, skipped or canceled: its dependents are skipped, and a retry runs it again."""
+        return self in STEP_BROKEN
+
+
+STEP_BROKEN = frozenset({StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED})
+
+
+class DeliveryStatus(str, Enum):
+    """An outgoing webhook delivery's status (``deliveries.status``)."""
+
+    PENDING = "pending"  # an attempt is due (or under way)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the retry schedule is used up
+    DISABLED = "disabled"  # its endpoint answered 410: recorded, never sent

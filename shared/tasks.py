@@ -54,7 +54,7 @@ def configure_broker(app: Celery, settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         timezone="UTC",
     )
-    app.hookline_settings = settings  # type: ignore[attr-defined]
+    app.hookline_settings = settings
     return app
 
 

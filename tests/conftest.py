@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 import redis
 
 from shared import db
-from shared.cli.stack import Stack, free_port
+from shared.cli.stack import Stack, free_port, wait_until
 from shared.config import Settings, load_settings
 
 pytest_plugins = ["tests.fixtures_pg"]
@@ -45,16 +44,20 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"redis-server did not start (exited with {proc.returncode})", pytrace=False)
         try:
-            client.ping()
-            break
+            return bool(client.ping())
         except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start", pytrace=False)
-            time.sleep(0.05)
+            return False
+
+    try:
+        wait_until(answers, timeout=10, what="redis-server answering PING")
+    except TimeoutError:
+        proc.kill()
+        pytest.fail("redis-server did not start", pytrace=False)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -15,13 +15,14 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from shared.cli.stack import free_port, wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SUPERUSER = "postgres"
@@ -81,24 +82,21 @@ def _demote(ids: tuple[int, int] | None) -> Callable[[], None] | None:
     return run_as_server_user
 
 
-def _free_port() -> int:
-    from shared.cli.stack import free_port
-
-    return free_port()
-
-
-def _wait_ready(server: PostgresServer, log: Path, deadline_s: float = 30.0) -> None:
+def _accepts_connections(server: PostgresServer) -> bool:
     import psycopg
 
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            with psycopg.connect(server.dsn(), connect_timeout=2):
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"PostgreSQL did not start:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
-            time.sleep(0.1)
+    try:
+        with psycopg.connect(server.dsn(), connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _wait_ready(server: PostgresServer, log: Path, timeout: float = 30.0) -> None:
+    try:
+        wait_until(lambda: _accepts_connections(server), timeout, 0.1, "PostgreSQL accepting connections")
+    except TimeoutError:
+        pytest.fail(f"PostgreSQL did not start:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +114,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     if ids is not None:
         os.chown(root, *ids)
     demote = _demote(ids)
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-sync"],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=demote, cwd=root,

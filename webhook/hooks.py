@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -32,7 +33,8 @@ JSON_TYPES = ("application/json", "text/json")
 MAX_ATTEMPT = 2**31 - 1
 
 
-def _record(job_id: str, attempt: int, verdict: str, reason: str, http_status: int, upstream_status: str | None = None) -> None:
+def _record(job_id: str, attempt: int, verdict: str, reason: str, http_status: int,
+            upstream_status: str | None = None) -> None:
     with db_session() as session:
         session.add(
             CallbackRecord(
@@ -133,7 +135,7 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
 @hooks.post("/hooks/cometapi/<job_id>/<int:attempt>", defaults={"token": ""})
 @hooks.post("/hooks/cometapi/<job_id>/<int:attempt>/", defaults={"token": ""})
 @hooks.post("/hooks/cometapi/<job_id>/<int:attempt>/<token>")
-def cometapi_callback(job_id: str, attempt: int, token: str):  # type: ignore[no-untyped-def]
+def cometapi_callback(job_id: str, attempt: int, token: str) -> ResponseReturnValue:
     if attempt > MAX_ATTEMPT:  # no such attempt was ever made; too large to even record
         return jsonify({"error": {"code": "not_found", "message": "no such attempt"}}), 404
     try:

@@ -1,4 +1,4 @@
-"""GET /metrics in the Prometheus text format, computed from the database at scrape time (see webhook/metrics_collector.py).
+"""GET /metrics in the Prometheus text format, computed from the database at scrape time (metrics_collector.py).
 
 Open like /healthz: it carries counts, never ids, params or secrets. Restrict it at the network edge if wanted.
 """
@@ -6,6 +6,7 @@ Open like /healthz: it carries counts, never ids, params or secrets. Restrict it
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
@@ -29,7 +30,7 @@ def registry() -> CollectorRegistry:
 
 
 @metrics.get("/metrics")
-def scrape():  # type: ignore[no-untyped-def]
+def scrape() -> ResponseReturnValue:
     """The text format, or OpenMetrics when the scraper asks for it (Accept header), as prometheus-client decides."""
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(registry()), headers={"Content-Type": content_type})

@@ -144,7 +144,7 @@ def _histogram(session: Session, name: str, doc: str, seconds: Any, source: Any,
     for row in session.execute(stmt):
         count, total, *cumulative = row
         labels = [str(cumulative.pop())] if label is not None else []
-        points = [(str(b), float(c or 0)) for b, c in zip(buckets, cumulative)] + [("+Inf", float(count))]
+        points = [(str(b), float(c or 0)) for b, c in zip(buckets, cumulative, strict=True)] + [("+Inf", float(count))]
         family.add_metric(labels, points, float(total or 0))
     return family
 

@@ -7,9 +7,9 @@ arrives after a resubmit, both tasks are in the ledger and the job keeps the bet
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from shared.errors import CallbackRejected
@@ -38,10 +38,10 @@ def match_task(session: Session, job: Job, attempt_no: int, task: dict[str, Any]
     row = _attempt_row(session, job.id, attempt_no)
     if job.upstream_task_id is None:
         # The callback outran our record of the submit, or the submit looked failed: attach, don't pay again.
-        attached = session.execute(
+        attached = cast("CursorResult[Any]", session.execute(
             update(Job).where(Job.id == job.id, Job.upstream_task_id.is_(None)).values(upstream_task_id=task_id)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         session.refresh(job)
         if not attached and job.upstream_task_id != task_id:
             raise CallbackRejected(400, "task id does not belong to this job")

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from werkzeug.serving import WSGIRequestHandler
 
-_HOOK_TOKEN = re.compile(r"(/hooks/cometapi/[^/\s]+/[^/\s]+/)[^\s?\"]+")
-
-
-def redact_path(text: str) -> str:
-    """Replace the token segment of any callback URL in ``text`` with <token>."""
-    return _HOOK_TOKEN.sub(r"\1<token>", text)
+from shared.redaction import redact_tokens
 
 
 class RedactingRequestHandler(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: object) -> None:  # noqa: A002 - werkzeug's signature
-        super().log(type, redact_path(message % args if args else message))
+    def log(self, type: str, message: str, *args: object) -> None:  # `type`: werkzeug's parameter name
+        super().log(type, redact_tokens(message % args if args else message))

@@ -13,7 +13,8 @@ __all__ = ["QUEUE", "create_celery"]
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("hookline", broker=settings.broker_url, include=["worker.tasks", "worker.delivering", "worker.bulk_enqueueing"])
+    app = Celery("hookline", broker=settings.broker_url,
+                 include=["worker.tasks", "worker.delivering", "worker.bulk_enqueueing"])
     configure_broker(app, settings)
     app.conf.update(
         worker_prefetch_multiplier=1,

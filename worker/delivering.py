@@ -19,7 +19,7 @@ def deliver_webhook(self: Task, delivery_id: str) -> str:
     result = deliver(settings, delivery_id)
     if result.retry_in is not None:
         enqueue_delivery(settings, delivery_id, countdown=result.retry_in)
-    return result.status
+    return result.status.value
 
 
 @shared_task(name=SEND_OVERDUE_WEBHOOKS, bind=True)

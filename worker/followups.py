@@ -17,8 +17,9 @@ FollowUp = Callable[[Settings, str], None]
 
 
 def follow_ups() -> list[FollowUp]:
-    """The follow-ups, in order: the DAG first (the next step's submit is latency-critical and reads no files:
-    measured in bench P4, p99 372 -> 146 ms), then the files, then the news (which lists the files)."""
+    """The follow-ups, in order: the DAG first (the next step's submit is latency-critical and reads no files: the
+    pipeline latency benchmark, bench/p4_pipeline_latency.py, measured p99 372 -> 146 ms), then the files, then
+    the news (which lists the files)."""
     from shared.outgoing import emit_job_event
     from shared.pipelines import advance_for_job
     from worker.downloading import download_artifacts

@@ -35,7 +35,8 @@ RECONCILE = "reconcile"
 def upsert_heartbeat(session: Session, name: str, detail: dict[str, Any] | None) -> None:
     """Set ``name``'s seen_at to now (UPDATE first, INSERT when new; portable, race-safe). The caller commits."""
     values = {"seen_at": utcnow(), "detail": detail}
-    updated = cast("CursorResult[Any]", session.execute(update(Heartbeat).where(Heartbeat.name == name).values(**values)))
+    stmt = update(Heartbeat).where(Heartbeat.name == name).values(**values)
+    updated = cast("CursorResult[Any]", session.execute(stmt))
     if updated.rowcount:
         return
     try:

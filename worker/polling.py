@@ -1,7 +1,8 @@
 """Polling the operations that never call back (GET exports, Udio): one short call per scheduled poll.
 
-The task is rescheduled with a growing, capped countdown (worker.operation_kinds.poll_delay); it never sleeps.
-Every poll is an (unpaid) attempt row; the job fails with ``timed out after Ns`` past HOOKLINE_EXPORT_DEADLINE.
+The task is rescheduled with the growing, capped countdown of the operation's poll record (``Poll.delay``);
+it never sleeps. Every poll is an (unpaid) attempt row; the job fails with ``timed out after Ns`` past
+HOOKLINE_EXPORT_DEADLINE.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shared.cometapi import CometClient
+from sqlalchemy.orm import Session
+
+from shared.cometapi import CometClient, operation_named
+from shared.cometapi.answers import DONE, FAILED
+from shared.cometapi.operation_record import Poll
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import UpstreamError
 from shared.jobs.updates import store_clips
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
-from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay, udio_state
 from worker.submitting import upstream_client
 
 log = logging.getLogger("hookline.poll")
@@ -36,22 +40,19 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
         job = session.get(Job, job_id)
         if job is None or JobStatus(job.status).terminal:
             return PollResult("stopped")
-        kind = kind_of(job.operation)
-        endpoint = "udio_query" if kind == "udio" else job.operation
-        attempt = Attempt(job_id=job.id, attempt_no=job.attempts, operation=job.operation, endpoint=endpoint,
+        operation = operation_named(job.operation)
+        poll = operation.poll
+        if poll is None:
+            return PollResult("stopped", detail=f"{job.operation} is not polled")
+        # An export's GET names the clip; a query names the id the submit answered.
+        ref = job.params["clip_id"] if poll.by_clip else job.upstream_task_id or ""
+        attempt = Attempt(job_id=job.id, attempt_no=job.attempts, operation=job.operation, endpoint=poll.endpoint.name,
                           request_summary={"poll": job.polls + 1}, outcome="pending", api_key_id=job.api_key_id)
         session.add(attempt)
         job.polls += 1
         session.commit()
         try:
-            if kind == "udio":
-                answer = client.udio_query([job.upstream_task_id or ""])
-                state, clips = udio_state(answer, job.upstream_task_id or "")
-                detail = f"{len(clips)} songs"
-            else:
-                answer = client.export(job.operation, job.params["clip_id"])
-                state, detail = export_state(job.operation, answer)
-                clips = []
+            read = poll.read(client.poll(operation, ref), ref)
         except UpstreamError as exc:
             attempt.outcome, attempt.http_status, attempt.error = "error", exc.status, str(exc)[:2000]
             attempt.finished_at = utcnow()
@@ -60,31 +61,30 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
                 session.commit()
                 return PollResult("failed", detail=exc.message)
             session.commit()
-            return _again_or_time_out(session, settings, job, f"poll failed: {exc.message}")
+            return _again_or_time_out(session, settings, job, poll, f"poll failed: {exc.message}")
         attempt.outcome, attempt.http_status, attempt.finished_at = "ok", 200, utcnow()
-        if state == "done":
-            result = {"songs": answer.get("songs")} if kind == "udio" else {"export": answer}
-            if transition(session, job.id, JobStatus.SUCCEEDED, result=result, progress="100%", error=None):
+        if read.state == DONE:
+            if transition(session, job.id, JobStatus.SUCCEEDED, result=read.result, progress="100%", error=None):
                 session.refresh(job)
-                store_clips(session, job, clips)
+                store_clips(session, job, read.clips)
             session.commit()
-            return PollResult("done", detail=detail)
-        if state == "failed":
-            transition(session, job.id, JobStatus.FAILED, error=str(detail))
+            return PollResult("done", detail=read.detail)
+        if read.state == FAILED:
+            transition(session, job.id, JobStatus.FAILED, error=read.detail)
             session.commit()
-            return PollResult("failed", detail=str(detail))
+            return PollResult("failed", detail=read.detail)
         session.commit()
-        return _again_or_time_out(session, settings, job, str(detail))
+        return _again_or_time_out(session, settings, job, poll, read.detail)
 
 
-def _again_or_time_out(session, settings: Settings, job: Job, detail: str) -> PollResult:  # type: ignore[no-untyped-def]
+def _again_or_time_out(session: Session, settings: Settings, job: Job, poll: Poll, detail: str) -> PollResult:
     waited = (utcnow() - (job.submitted_at or job.created_at)).total_seconds()
     if waited > settings.export_deadline:
         reason = f"timed out after {int(waited)}s"
         transition(session, job.id, JobStatus.FAILED, error=reason)
         session.commit()
         return PollResult("failed", detail=reason)
-    delay = poll_delay(job.polls)
-    job.next_check_at = utcnow() + timedelta(seconds=delay + POLL_CAP + settings.queued_grace)
+    delay = poll.delay(job.polls)
+    job.next_check_at = utcnow() + timedelta(seconds=delay + poll.max_delay + settings.queued_grace)
     session.commit()
     return PollResult("again", retry_in=delay, detail=detail)

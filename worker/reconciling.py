@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.cometapi import CometClient
+from shared.cometapi import REGISTRY, CometClient
+from shared.cometapi.operation_record import MUSIC_TASKS, Poll
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import UpstreamError
@@ -22,9 +24,10 @@ from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
 from shared.states import IN_FLIGHT, JobStatus, transition
 from shared.tasks import enqueue_finished, enqueue_poll
-from worker.operation_kinds import POLL_CAP, POLLED_KINDS, kind_of
 
 log = logging.getLogger("hookline.reconcile")
+
+Enqueue = Callable[[str], None]  # sends a job id to the submit queue
 
 FETCH_BATCH = 50  # the upstream's batch fetch takes at most this many ids
 SWEEP_LIMIT = 2000  # jobs looked at per sweep; the rest wait for the next one
@@ -40,11 +43,19 @@ class SweepReport:
     errors: list[str] = field(default_factory=list)
 
 
-def action_of(job: Job) -> str:
-    return "LYRICS" if job.operation == "lyrics" else "MUSIC"
+def fetch_action_of(job: Job) -> str:
+    """The batch fetch ``action`` that finds this job's task (an operation no longer registered: MUSIC)."""
+    operation = REGISTRY.get(job.operation)
+    return operation.fetch_action if operation is not None else MUSIC_TASKS
 
 
-def _overdue(session: Session, statuses: frozenset[JobStatus], now) -> list[Job]:  # type: ignore[no-untyped-def]
+def poll_of(job: Job) -> Poll | None:
+    """How this job is polled, if its operation never calls back and has no task to fetch."""
+    operation = REGISTRY.get(job.operation)
+    return operation.poll if operation is not None else None
+
+
+def _overdue(session: Session, statuses: frozenset[JobStatus], now: datetime) -> list[Job]:
     stmt = (
         select(Job)
         .where(Job.status.in_([s.value for s in statuses]), Job.next_check_at <= now)
@@ -54,7 +65,7 @@ def _overdue(session: Session, statuses: frozenset[JobStatus], now) -> list[Job]
     return list(session.scalars(stmt))
 
 
-def requeue_lost(session: Session, settings: Settings, report: SweepReport, enqueue) -> None:  # type: ignore[no-untyped-def]
+def requeue_lost(session: Session, settings: Settings, report: SweepReport, enqueue: Enqueue) -> None:
     """Queued jobs whose message never ran (a crash between commit and enqueue, a lost message): enqueue again.
 
     A duplicate message is harmless: the claim is a compare-and-set.
@@ -67,7 +78,7 @@ def requeue_lost(session: Session, settings: Settings, report: SweepReport, enqu
         report.requeued += 1
 
 
-def recover_stuck_submits(session: Session, settings: Settings, report: SweepReport, enqueue) -> None:  # type: ignore[no-untyped-def]
+def recover_stuck_submits(session: Session, settings: Settings, report: SweepReport, enqueue: Enqueue) -> None:
     """Jobs left in ``submitting`` past their deadline: a worker died, or an ambiguous submit's grace ran out.
 
     - no attempt row for the claim: nothing was sent; requeue.
@@ -102,16 +113,19 @@ def recover_stuck_submits(session: Session, settings: Settings, report: SweepRep
 def poll_in_flight(session: Session, settings: Settings, client: CometClient, report: SweepReport) -> None:
     now = utcnow()
     overdue = _overdue(session, IN_FLIGHT, now)
-    for job in (j for j in overdue if kind_of(j.operation) in POLLED_KINDS):
+    for job in overdue:
+        poll = poll_of(job)
+        if poll is None:
+            continue
         # Its poll chain was lost (worker crash, expired message): start it again.
-        job.next_check_at = now + timedelta(seconds=POLL_CAP + settings.queued_grace)
+        job.next_check_at = now + timedelta(seconds=poll.max_delay + settings.queued_grace)
         session.commit()
         enqueue_poll(settings, job.id)
         report.requeued += 1
-    jobs = [j for j in overdue if j.upstream_task_id and kind_of(j.operation) not in POLLED_KINDS]
+    jobs = [j for j in overdue if j.upstream_task_id and poll_of(j) is None]
     by_action: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
-        by_action[action_of(job)].append(job)
+        by_action[fetch_action_of(job)].append(job)
     for action, group in by_action.items():
         for start in range(0, len(group), FETCH_BATCH):
             _fetch_batch(session, settings, client, action, group[start : start + FETCH_BATCH], report)
@@ -162,7 +176,8 @@ def _fetch_batch(
         enqueue_finished(settings, job_id)
 
 
-def reconcile_overdue(settings: Settings, *, client: CometClient | None = None, enqueue=None) -> SweepReport:  # type: ignore[no-untyped-def]
+def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
+                      enqueue: Enqueue | None = None) -> SweepReport:
     from shared.tasks import enqueue_submit
 
     report = SweepReport()

@@ -15,12 +15,22 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from shared.cometapi import CometClient, endpoint_for, jitter, price_for, retry_delay
+from shared.cometapi import (
+    CometClient,
+    Finish,
+    Operation,
+    endpoint_for,
+    jitter,
+    operation_named,
+    price_for,
+    retry_delay,
+)
+from shared.cometapi.answers import DONE, FAILED
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
@@ -31,7 +41,6 @@ from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
 from shared.states import JobStatus, transition
 from worker.limits import bulk_rate_wait
-from worker.operation_kinds import POLL_CAP, export_state, kind_of, poll_delay
 
 log = logging.getLogger("hookline.submit")
 
@@ -146,19 +155,19 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
         session.commit()  # the attempt row, with its price, exists before a cent is spent
 
         client = client or upstream_client(settings)
-        kind = kind_of(job.operation)
+        operation = operation_named(job.operation)
         try:
-            if kind == "export":
-                answer = client.export(job.operation, payload["clip_id"])
-                return _export_answered(session, settings, job, attempt, answer)
+            if operation.submit_is_first_poll:
+                answer = client.poll(operation, payload["clip_id"])
+                return _first_poll_answered(session, settings, job, attempt, operation, answer)
             upstream_id = client.submit(job.operation, payload)
         except AmbiguousSubmit as exc:
             return _ambiguous(session, settings, job, attempt, exc)
         except UpstreamError as exc:
             return _refused_or_rejected(session, settings, job, attempt, exc)
-        if kind == "sync":
-            return _succeed_now(session, job, attempt, upstream_id, {"persona_id": upstream_id})
-        return _accepted(session, settings, job, attempt, upstream_id)
+        if operation.finish is Finish.SYNC and operation.created_id_key is not None:
+            return _succeed_now(session, job, attempt, upstream_id, {operation.created_id_key: upstream_id})
+        return _accepted(session, settings, job, attempt, operation, upstream_id)
 
 
 def _close(attempt: Attempt, outcome: str, *, status: int | None = 200, task_id: str | None = None,
@@ -172,13 +181,15 @@ def _close(attempt: Attempt, outcome: str, *, status: int | None = 200, task_id:
         attempt.error = error[:2000]
 
 
-def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, task_id: str) -> SubmitResult:
+def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, operation: Operation,
+              task_id: str) -> SubmitResult:
     now = utcnow()
     _close(attempt, "accepted", task_id=task_id)
-    # No callback will come (polling mode, or an operation that takes no notify_hook): check at the next sweep.
-    if kind_of(job.operation) == "udio":
-        wait = timedelta(seconds=POLL_CAP + settings.queued_grace)
+    if operation.poll is not None:
+        # The poll chain keeps next_check_at ahead of it; if the chain is lost, the reconciler starts it again.
+        wait = timedelta(seconds=operation.poll.max_delay + settings.queued_grace)
     else:
+        # No callback will come (polling mode, or an operation that takes no notify_hook): check at the next sweep.
         wait = next_check_after_news(settings, job.operation)
     moved = transition(session, job.id, JobStatus.SUBMITTED, upstream_task_id=task_id, submitted_at=now,
                        next_check_at=now + wait, error=None)
@@ -190,12 +201,13 @@ def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, 
         job.submitted_at = job.submitted_at or now
     session.commit()
     log.info("submitted job %s (%s) as upstream task %s", job.id, job.operation, task_id)
-    if kind_of(job.operation) == "udio":
-        return SubmitResult("poll", retry_in=poll_delay(0), detail=task_id)
+    if operation.poll is not None:
+        return SubmitResult("poll", retry_in=operation.poll.delay(0), detail=task_id)
     return SubmitResult("accepted", detail=task_id)
 
 
-def _succeed_now(session: Session, job: Job, attempt: Attempt, upstream_id: str, result: dict[str, Any]) -> SubmitResult:
+def _succeed_now(session: Session, job: Job, attempt: Attempt, upstream_id: str,
+                 result: dict[str, Any]) -> SubmitResult:
     _close(attempt, "accepted", task_id=upstream_id)
     transition(session, job.id, JobStatus.SUCCEEDED, upstream_task_id=upstream_id, submitted_at=utcnow(),
                result=result, error=None)
@@ -203,20 +215,24 @@ def _succeed_now(session: Session, job: Job, attempt: Attempt, upstream_id: str,
     return SubmitResult("succeeded", detail=upstream_id)
 
 
-def _export_answered(session: Session, settings: Settings, job: Job, attempt: Attempt, answer: dict[str, Any]) -> SubmitResult:
+def _first_poll_answered(session: Session, settings: Settings, job: Job, attempt: Attempt, operation: Operation,
+                         answer: dict[str, Any]) -> SubmitResult:
+    """A GET export answered at once: it is done, failed, or to be polled again."""
+    assert operation.poll is not None
     _close(attempt, "ok")
-    state, detail = export_state(job.operation, answer)
-    if state == "done":
-        return _succeed_now(session, job, attempt, job.params.get("clip_id", ""), {"export": answer})
-    if state == "failed":
-        transition(session, job.id, JobStatus.FAILED, error=detail)
+    clip_id = job.params.get("clip_id", "")
+    read = operation.poll.read(answer, clip_id)
+    if read.state == DONE:
+        return _succeed_now(session, job, attempt, clip_id, read.result)
+    if read.state == FAILED:
+        transition(session, job.id, JobStatus.FAILED, error=read.detail)
         session.commit()
-        return SubmitResult("failed", detail=detail)
+        return SubmitResult("failed", detail=read.detail)
     # The poll chain keeps next_check_at ahead of it; if the chain is lost, the reconciler starts it again.
-    transition(session, job.id, JobStatus.RUNNING, submitted_at=utcnow(), result={"export": answer},
-               next_check_at=utcnow() + timedelta(seconds=POLL_CAP + settings.queued_grace))
+    transition(session, job.id, JobStatus.RUNNING, submitted_at=utcnow(), result=read.result,
+               next_check_at=utcnow() + timedelta(seconds=operation.poll.max_delay + settings.queued_grace))
     session.commit()
-    return SubmitResult("poll", retry_in=poll_delay(0), detail=detail)
+    return SubmitResult("poll", retry_in=operation.poll.delay(0), detail=read.detail)
 
 
 def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt, exc: UpstreamError) -> SubmitResult:
@@ -228,11 +244,11 @@ def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt,
         update(Attempt).where(Attempt.id == attempt.id, Attempt.outcome == "pending")
         .values(outcome="ambiguous", http_status=exc.status, error=str(exc)[:2000], finished_at=now)
     )
-    waiting = session.execute(
+    waiting = cast("CursorResult[Any]", session.execute(
         update(Job).where(Job.id == job.id, Job.status == JobStatus.SUBMITTING.value, Job.upstream_task_id.is_(None))
         .values(error=f"ambiguous submit: waiting {grace:.0f}s for an orphan callback before resubmitting",
                 next_check_at=now + timedelta(seconds=grace), updated_at=now)
-    ).rowcount
+    )).rowcount
     session.commit()
     if not waiting:
         log.info("job %s attempt %s: answer lost, but its callback already arrived", job.id, attempt.attempt_no)
@@ -242,7 +258,8 @@ def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt,
     return SubmitResult("ambiguous", detail=str(exc))
 
 
-def _refused_or_rejected(session: Session, settings: Settings, job: Job, attempt: Attempt, exc: UpstreamError) -> SubmitResult:
+def _refused_or_rejected(session: Session, settings: Settings, job: Job, attempt: Attempt,
+                         exc: UpstreamError) -> SubmitResult:
     if isinstance(exc, RateLimited):
         from worker.limits import penalize
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.bulk.lines import BulkEntry, LineError, entry_from_line
+from shared.bulk.lines import BulkEntry, LineError, LineInvalid, entry_from_line
 from shared.bulk.progress import rate_bucket_name
 from shared.bulk.source import BulkSource
 from shared.config import Settings
@@ -28,6 +28,7 @@ from shared.db import open_session
 from shared.errors import HooklineError, ValidationError
 from shared.models import BulkBatch, BulkLine, Job, RateBucket
 from shared.producer import add_job
+from shared.states import JobStatus
 
 CHUNK_SIZE = 500
 MAX_ERRORS_KEPT = 1000
@@ -72,8 +73,8 @@ def _entries(settings: Settings, source: BulkSource, report: BulkReport | None) 
             entry = entry_from_line(settings, raw)
         except ValidationError as exc:
             if report is not None:
-                errors = getattr(exc, "errors", None) or [LineError(raw.line_no, exc.field, exc.message)]
-                report.note_invalid_line(errors)
+                one = [LineError(raw.line_no, exc.field, exc.message)]
+                report.note_invalid_line(exc.errors if isinstance(exc, LineInvalid) else one)
             continue
         if report is not None:
             report.valid += 1
@@ -195,8 +196,8 @@ def _accept_chunk(session: Session, settings: Settings, report: BulkReport, chun
         session.add_all([BulkLine(owner=owner, key=e.key, bulk_id=report.bulk_id, line_no=e.line_no, job_id=j.id)
                          for e, j in jobs])
         earlier = [row.job_id for row in existing.values() if row.job_id]
-        stalled = list(session.scalars(select(Job.id).where(Job.id.in_(earlier), Job.status == "queued",
-                                                            Job.attempts == 0))) if earlier else []
+        stalled = list(session.scalars(select(Job.id).where(
+            Job.id.in_(earlier), Job.status == JobStatus.QUEUED.value, Job.attempts == 0))) if earlier else []
         try:
             session.commit()
         except IntegrityError:
@@ -216,7 +217,8 @@ def _accept_pipeline(settings: Settings, report: BulkReport, entry: BulkEntry, o
                      api_key_id: str | None) -> None:
     """Reserve the line, create the pipeline, link it. A run killed in between leaves a reserved line that a rerun
     reports as ``interrupted`` instead of paying for the pipeline a second time."""
-    from shared.pipelines import create_pipeline  # type: ignore[import-not-found]
+    from shared.pipelines import create_pipeline
+
     with open_session(settings) as session:
         line = BulkLine(owner=owner, key=entry.key, bulk_id=report.bulk_id, line_no=entry.line_no)
         session.add(line)

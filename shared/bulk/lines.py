@@ -10,6 +10,7 @@ from typing import Any
 from shared.bulk.source import RawLine
 from shared.config import Settings
 from shared.errors import ValidationError
+from shared.pipelines.spec import SpecInvalid, parse_spec
 from shared.producer import validate_job
 
 MAX_KEY_LENGTH = 255
@@ -27,6 +28,14 @@ class LineError:
 
     def as_json(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.field, "message": self.message}
+
+
+class LineInvalid(ValidationError):
+    """A bulk line has problems: the first is the message, all of them are in ``errors``."""
+
+    def __init__(self, errors: list[LineError], *, where: str) -> None:
+        super().__init__(errors[0].message, field=errors[0].field, where=where)
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,6 @@ def line_key(value: dict[str, Any]) -> str:
 def _pipeline_errors(spec: Any) -> list[tuple[str | None, str]]:
     """Every problem with a pipeline spec (shared.pipelines.parse_spec), as (field, message)."""
     try:
-        from shared.pipelines import SpecInvalid, parse_spec
-    except ImportError:
-        return [("pipeline", "pipelines are not available in this installation")]
-    try:
         parse_spec(spec)
     except SpecInvalid as exc:
         return [(_spec_field(e), e.message) for e in exc.errors]
@@ -70,7 +75,7 @@ def _spec_field(error: ValidationError) -> str:
 
 
 def entry_from_line(settings: Settings, raw: RawLine) -> BulkEntry:
-    """The valid entry of one line, or ValidationError (``errors`` attribute: every problem of the line)."""
+    """The valid entry of one line, or ValidationError (LineInvalid, with every problem of the line)."""
     from shared.net.callback_urls import check_callback_url
 
     where = f"line {raw.line_no}"
@@ -103,8 +108,6 @@ def entry_from_line(settings: Settings, raw: RawLine) -> BulkEntry:
         except ValidationError as exc:
             problems.append((exc.field, exc.message))
     if problems:
-        error = ValidationError(problems[0][1], field=problems[0][0], where=where)
-        error.errors = [LineError(raw.line_no, f, m) for f, m in problems]  # type: ignore[attr-defined]
-        raise error
+        raise LineInvalid([LineError(raw.line_no, f, m) for f, m in problems], where=where)
     return BulkEntry(raw.line_no, key if isinstance(key, str) else line_key(value), value.get("operation"), payload,
                      value.get("pipeline"), name, callback_url)

@@ -8,14 +8,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.models import Attempt, BulkBatch, BulkLine, Job, Pipeline, RateBucket
+from shared.states import IN_FLIGHT, TERMINAL, JobStatus, PipelineStatus
 
 RATE_BUCKET_PREFIX = "bulk:"
-JOB_BUCKETS = {  # job status -> progress column
-    "queued": "queued", "submitting": "queued",
-    "submitted": "running", "running": "running", "streaming": "running",
-    "succeeded": "succeeded", "failed": "failed", "canceled": "canceled",
+PROGRESS_COLUMNS = ("queued", "running", "succeeded", "failed", "canceled")
+JOB_BUCKETS: dict[str, str] = {  # job status -> progress column
+    JobStatus.QUEUED: "queued", JobStatus.SUBMITTING: "queued",
+    **dict.fromkeys(IN_FLIGHT, "running"),
+    **{status: status.value for status in TERMINAL},
 }
-PIPELINE_BUCKETS = {"running": "running", "succeeded": "succeeded", "failed": "failed", "canceled": "canceled"}
+PIPELINE_BUCKETS: dict[str, str] = {status: status.value for status in PipelineStatus}  # status -> progress column
 
 
 def rate_bucket_name(bulk_id: str) -> str:
@@ -51,7 +53,7 @@ def bulk_progress(session: Session, bulk_id: str) -> dict[str, Any] | None:
     if batch is None:
         return None
     accepted = int(session.scalar(select(func.count(BulkLine.id)).where(BulkLine.bulk_id == bulk_id)) or 0)
-    counts = dict.fromkeys(("queued", "running", "succeeded", "failed", "canceled"), 0)
+    counts = dict.fromkeys(PROGRESS_COLUMNS, 0)
     jobs = session.execute(select(Job.status, func.count(Job.id))
                            .where(Job.bulk_id == bulk_id, Job.pipeline_id.is_(None)).group_by(Job.status))
     for status, n in jobs:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from shared.cometapi.operations import export_artifacts
 from shared.config import Settings
 from shared.db import open_session
 from shared.jobs.artifacts import artifact_sources
@@ -50,7 +51,8 @@ def _size(n: int | None) -> str:
     return f"{n / 1_048_576:.1f} MiB" if n >= 1_048_576 else f"{n / 1024:.0f} KiB"
 
 
-SHOWN_KINDS = ("audio", "wav", "midi", "video", "timing")  # covers are downloaded too, but not listed here
+# The clips' audio and every export's file; covers are downloaded too, but not listed here.
+SHOWN_KINDS = ("audio", *(artifact.kind for artifact in export_artifacts()))
 
 
 def _where(path: str | None, source: str) -> str:

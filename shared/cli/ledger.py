@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -11,6 +11,7 @@ from shared.config import load_settings
 from shared.db import open_session
 from shared.jobs.ledger import BUDGET_EXCEEDED, cost_summary, requeue_unsent
 from shared.models import Job
+from shared.states import JobStatus
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -19,15 +20,16 @@ def _parse_since(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected a date like 2026-11-21 or 2026-11-21T08:00", param_hint="--since") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        raise click.BadParameter(f"{value!r}: expected a date like 2026-11-21 or 2026-11-21T08:00",
+                                 param_hint="--since") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @click.command()
 @click.option("--since", default=None, help="only calls from this date/time on (ISO 8601, UTC)")
 @click.option("--json", "as_json", is_flag=True)
 def costs(since: str | None, as_json: bool) -> None:
-    """What the upstream calls cost (seed price table), by day and operation; possible double charges apart."""
+    """What the upstream calls cost (the documented prices), by day and operation; possible double charges apart."""
     settings = load_settings()
     with open_session(settings) as session:
         summary = cost_summary(session, _parse_since(since))
@@ -54,11 +56,12 @@ def retry(job_ids: tuple[str, ...], budget_exceeded: bool) -> None:
     if not job_ids and not budget_exceeded:
         raise click.UsageError("name job ids, or pass --budget-exceeded")
     settings = load_settings()
-    requeued, refused = [], []
+    requeued: list[str] = []
+    refused: list[str] = []
     with open_session(settings) as session:
         ids = list(job_ids)
         if budget_exceeded:
-            ids += list(session.scalars(select(Job.id).where(Job.status == "failed",
+            ids += list(session.scalars(select(Job.id).where(Job.status == JobStatus.FAILED.value,
                                                              Job.error.like(f"{BUDGET_EXCEEDED}%"))))
         for job_id in ids:
             if session.get(Job, job_id) is None:

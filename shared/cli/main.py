@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ from shared.schema_check import require_current_schema
 class HooklineGroup(click.Group):
     """Turns our own errors into one clear line and exit code 2, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -38,7 +39,7 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="default: HOOKLINE_PORT (8000)")
 def receiver(host: str, port: int | None) -> None:
-    """Serve the callback receiver and producer API (threaded dev server; use gunicorn webhook.wsgi:app in production)."""
+    """Serve the callback receiver and producer API (threaded dev server; in production: gunicorn webhook.wsgi:app)."""
     from werkzeug.serving import run_simple
 
     from webhook.app import create_app

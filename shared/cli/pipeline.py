@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from shared.cli.submit import parse_param
+from shared.cli.submit import parse_param, with_options
 from shared.config import Settings, load_settings
 from shared.pipelines import (
     SpecInvalid,
@@ -21,6 +21,7 @@ from shared.pipelines import (
     parse_spec,
     retry_pipeline,
 )
+from shared.states import PipelineStatus
 
 
 def parse_overrides(values: tuple[str, ...]) -> dict[str, Any]:
@@ -51,14 +52,14 @@ def print_pipeline(view: dict[str, Any]) -> None:
 def _show(pipeline_id: str, *, wait: bool, as_json: bool, timeout: float, settings: Settings) -> None:
     view = get_pipeline(pipeline_id, settings=settings)
     deadline = time.monotonic() + timeout
-    while wait and view["status"] == "running" and time.monotonic() < deadline:
+    while wait and view["status"] == PipelineStatus.RUNNING and time.monotonic() < deadline:
         time.sleep(0.5)
         view = get_pipeline(pipeline_id, settings=settings)
     if as_json:
         click.echo(json.dumps(view))
     else:
         print_pipeline(view)
-    if wait and view["status"] != "succeeded":
+    if wait and view["status"] != PipelineStatus.SUCCEEDED:
         raise SystemExit(1)
 
 
@@ -84,10 +85,7 @@ WAIT_OPTIONS = [
 ]
 
 
-def with_wait(fn):  # type: ignore[no-untyped-def]
-    for option in reversed(WAIT_OPTIONS):
-        fn = option(fn)
-    return fn
+with_wait = with_options(WAIT_OPTIONS)
 
 
 @pipeline.command("run")

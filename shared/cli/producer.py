@@ -18,6 +18,7 @@ from shared.config import load_settings
 from shared.db import open_session
 from shared.errors import ValidationError
 from shared.models import ApiKey, Delivery
+from shared.states import DeliveryStatus
 
 
 def _source(file: str, fmt: str) -> tuple[BulkSource, Path | None]:
@@ -204,7 +205,7 @@ def deliveries(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> N
 
     stmt = select(Delivery).order_by(Delivery.created_at.desc()).limit(limit)
     if failed:
-        stmt = stmt.where(Delivery.status.in_(["failed", "disabled"]))
+        stmt = stmt.where(Delivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.DISABLED.value]))
     with open_session(load_settings()) as session:
         rows = [delivery_json(d) for d in session.scalars(stmt)]
     if as_json:
@@ -221,18 +222,19 @@ def deliveries(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> N
 @click.option("--json", "as_json", is_flag=True)
 def deliveries_redeliver(delivery_id: str, as_json: bool) -> None:
     """Send one delivery again now (one attempt, in this process; same webhook-id, fresh signature)."""
-    from shared.outgoing import deliver
+    from shared.outgoing import AttemptStatus, deliver
 
     result = deliver(load_settings(), delivery_id, manual=True)
-    if result.status == "missing":
+    if result.status is AttemptStatus.MISSING:
         raise click.BadParameter(f"no delivery {delivery_id!r}", param_hint="DELIVERY_ID")
+    status = result.status.value
     if as_json:
-        click.echo(json.dumps({"id": delivery_id, "status": result.status, "http_status": result.http_status,
+        click.echo(json.dumps({"id": delivery_id, "status": status, "http_status": result.http_status,
                                "error": result.error}))
     else:
-        click.echo(f"{delivery_id}: {result.status}" + (f" (HTTP {result.http_status})" if result.http_status else "")
+        click.echo(f"{delivery_id}: {status}" + (f" (HTTP {result.http_status})" if result.http_status else "")
                    + (f": {result.error}" if result.error else ""))
-    if result.status != "delivered":
+    if result.status is not AttemptStatus.DELIVERED:
         raise SystemExit(1)
 
 

@@ -13,7 +13,9 @@ from typing import Any
 import click
 
 from shared.cli.stack import Stack, free_port
+from shared.cometapi.operations import LYRICS, MUSIC
 from shared.config import load_settings
+from shared.states import JobStatus, PipelineStatus
 
 
 @click.command()
@@ -59,7 +61,8 @@ def _wait_for_interrupt(stack: Stack) -> None:
 
 
 @click.command()
-@click.option("--sandbox", "with_sandbox", is_flag=True, help="also run the simulator and point COMETAPI_BASE_URL at it")
+@click.option("--sandbox", "with_sandbox", is_flag=True,
+              help="also run the simulator and point COMETAPI_BASE_URL at it")
 @click.option("--sandbox-port", type=int, default=8010, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True)
 def up(with_sandbox: bool, sandbox_port: int, workers: int) -> None:
@@ -127,8 +130,8 @@ def demo(keep: bool, serve: bool) -> None:
                   sandbox_args=["--step-seconds", "0.5", "--clip-seconds", str(DEMO_CLIP_SECONDS)])
     with stack:
         click.echo(f"demo stack: sandbox {stack.sandbox_url}, receiver {stack.receiver_url}, var {var_dir}")
-        song = submit_job("music", DEMO_SONG, settings=settings)
-        lyrics = submit_job("lyrics", {"prompt": "a cat who learns to fly"}, settings=settings)
+        song = submit_job(MUSIC, DEMO_SONG, settings=settings)
+        lyrics = submit_job(LYRICS, {"prompt": "a cat who learns to fly"}, settings=settings)
         click.echo(f"submitted song {song} and lyrics {lyrics}; waiting for callbacks…")
         jobs = wait_for([song, lyrics], timeout=120, settings=settings)
         for job in jobs:
@@ -149,5 +152,5 @@ def demo(keep: bool, serve: bool) -> None:
         click.echo(f"state kept in {var_dir}")
     else:
         shutil.rmtree(var_dir, ignore_errors=True)
-    if any(job["status"] != "succeeded" for job in jobs) or view["status"] != "succeeded":
+    if any(job["status"] != JobStatus.SUCCEEDED for job in jobs) or view["status"] != PipelineStatus.SUCCEEDED:
         raise SystemExit(1)

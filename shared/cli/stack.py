@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TypeVar, cast
 
 import requests
 
@@ -123,7 +123,7 @@ class Stack:
 
     def restart(self, name: str) -> None:
         """SIGKILL a component and start it again with the same arguments (a crash and a supervisor restart)."""
-        args = list(self.procs[name].args)  # type: ignore[arg-type]
+        args = [os.fsdecode(arg) for arg in cast("list[str | bytes]", self.procs[name].args)]
         self.kill(name)
         proc = self._spawn(name, args)
         if name.startswith("receiver"):

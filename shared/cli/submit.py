@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
+from shared.cometapi.operations import LYRICS, MUSIC
 from shared.config import load_settings
 from shared.errors import ValidationError
 from shared.producer import get_job, submit_job
@@ -62,10 +64,21 @@ WAIT = [
 ]
 
 
-def with_wait(fn):  # type: ignore[no-untyped-def]
-    for option in reversed(WAIT):
-        fn = option(fn)
-    return fn
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def with_options(options: list[Callable[[Command], Command]]) -> Callable[[Command], Command]:
+    """One decorator that adds ``options`` in the order they are listed (as stacked decorators would)."""
+
+    def decorate(fn: Command) -> Command:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+with_wait = with_options(WAIT)
 
 
 def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str = "key=value") -> dict[str, Any]:
@@ -87,16 +100,17 @@ def submit() -> None:
     """Submit a job (params are the upstream's own field names)."""
 
 
-@submit.command("lyrics")
+@submit.command(LYRICS)
 @click.option("--prompt", required=True, help="topic or theme")
 @with_wait
 def submit_lyrics(prompt: str, wait: bool, as_json: bool, timeout: float) -> None:
     """Generate lyrics."""
-    _submit("lyrics", {"prompt": prompt}, wait, as_json, timeout)
+    _submit(LYRICS, {"prompt": prompt}, wait, as_json, timeout)
 
 
-@submit.command("music")
-@click.option("--gpt-description-prompt", "--description", "description", help="inspiration mode: what the song is about")
+@submit.command(MUSIC)
+@click.option("--gpt-description-prompt", "--description", "description",
+              help="inspiration mode: what the song is about")
 @click.option("--prompt", help="custom mode: lyrics with [Verse] markers")
 @click.option("--tags", help="custom mode: style tags")
 @click.option("--title", help="custom mode: title")
@@ -117,7 +131,7 @@ def submit_music(description: str | None, prompt: str | None, tags: str | None, 
     if instrumental:
         params["make_instrumental"] = True
     params.update(parse_param(extra))
-    _submit("music", params, wait, as_json, timeout)
+    _submit(MUSIC, params, wait, as_json, timeout)
 
 
 @click.command()

@@ -20,7 +20,7 @@ from shared.bulk.progress import bulk_progress, list_batches
 from shared.config import Settings, load_settings
 from shared.db import open_session
 from shared.models import Job, Pipeline
-from shared.states import TERMINAL, JobStatus
+from shared.states import TERMINAL, JobStatus, PipelineStatus
 
 
 def unfinished_statuses() -> list[str]:
@@ -33,8 +33,8 @@ def in_flight_snapshot(session: Session, limit: int = 15) -> dict[str, Any]:
     counts = dict(session.execute(select(Job.status, func.count(Job.id)).where(Job.status.in_(statuses))
                                   .group_by(Job.status)).all())
     jobs = session.scalars(select(Job).where(Job.status.in_(statuses)).order_by(Job.created_at).limit(limit))
-    pipelines = session.scalars(select(Pipeline).where(Pipeline.status == "running").order_by(Pipeline.created_at)
-                                .limit(limit))
+    pipelines = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING.value)
+                                .order_by(Pipeline.created_at).limit(limit))
     return {
         "jobs": {s: int(counts.get(s, 0)) for s in statuses},
         "oldest_jobs": [{"id": j.id, "operation": j.operation, "status": j.status, "progress": j.progress,
@@ -161,7 +161,7 @@ def bulk_summary(progress: dict[str, Any], failures: list[dict[str, Any]]) -> Re
 def bulk_failures(settings: Settings, bulk_id: str, limit: int = 20) -> list[dict[str, Any]]:
     with open_session(settings) as session:
         rows = session.execute(select(Job.id, Job.status, Job.error).where(
-            Job.bulk_id == bulk_id, Job.status.in_(["failed", "canceled"])).limit(limit))
+            Job.bulk_id == bulk_id, Job.status.in_([JobStatus.FAILED.value, JobStatus.CANCELED.value])).limit(limit))
         return [{"id": i, "status": s, "error": e} for i, s, e in rows]
 
 

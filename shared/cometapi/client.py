@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from shared.cometapi.endpoints import ENDPOINTS, EXPORT_OPERATIONS, Endpoint, body_for, endpoint_for
+from shared.cometapi.endpoints import ENDPOINTS, Endpoint
+from shared.cometapi.operation_record import Operation
+from shared.cometapi.operations import REGISTRY, body_for, endpoint_for
 from shared.cometapi.responses import parse_task, submitted_id
 from shared.cometapi.retry import parse_retry_after
 from shared.cometapi.send_outcome import request_was_sent
@@ -158,7 +160,8 @@ class CometClient:
 
         A 2xx answer without an id raises AmbiguousSubmit: the request may have been accepted.
         """
-        if operation in EXPORT_OPERATIONS:
+        known = REGISTRY.get(operation)
+        if known is not None and known.submit_is_first_poll:
             raise ValueError(f"{operation} is an export; use export({operation!r}, clip_id)")
         endpoint = endpoint_for(operation, payload)
         body = self.request(endpoint.name, json=body_for(operation, payload))
@@ -213,9 +216,22 @@ class CometClient:
 
     def export(self, operation: str, clip_id: str) -> dict[str, Any]:
         """The answer of a wav/midi/mp4/timing export, as the upstream gave it (a URL, an id to poll, a state)."""
-        if operation not in EXPORT_OPERATIONS:
-            raise ValueError(f"export takes one of {EXPORT_OPERATIONS}, got {operation!r}")
-        body = self.request(operation, path_params={"clip_id": clip_id})
+        known = REGISTRY.get(operation)
+        if known is None or not known.submit_is_first_poll:
+            exports = tuple(name for name, found in REGISTRY.items() if found.submit_is_first_poll)
+            raise ValueError(f"export takes one of {exports}, got {operation!r}")
+        return self.poll(known, clip_id)
+
+    def poll(self, operation: Operation, ref: str) -> dict[str, Any]:
+        """One poll of an operation that never calls back: its export GET names the clip ``ref``, its query the id
+        ``ref`` that the submit answered."""
+        if operation.poll is None:
+            raise ValueError(f"{operation.name} is not polled")
+        endpoint = operation.poll.endpoint.name
+        if operation.poll.by_clip:
+            body = self.request(endpoint, path_params={"clip_id": ref})
+        else:
+            body = self.request(endpoint, query={"ids": ref})
         return body if isinstance(body, dict) else {"data": body}
 
     def udio_query(self, ids: Sequence[str] | str) -> dict[str, Any]:
@@ -266,7 +282,7 @@ class CometClient:
 
 def _with_context(error: UpstreamError, *, sent: bool, task_id: str | None = None) -> UpstreamError:
     """``error`` with ``sent`` set (and ``task_id`` when known): did the request reach the upstream?"""
-    error.sent = sent  # type: ignore[attr-defined]
+    error.sent = sent
     if task_id is not None and error.task_id is None:
         error.task_id = task_id
     return error

@@ -1,9 +1,8 @@
-"""The one table of CometAPI endpoints, and the mapping from hookline operations onto it.
+"""The one table of CometAPI endpoints; the operation registry (``operations.py``) points at its rows.
 
 Paths live here and nowhere else, so a path the upstream moves is a one-line change.
-Where the seed summary (000) and the scraped CometAPI pages (001-004) disagree, the table
-follows the scraped page and keeps the other spelling in ``alt_paths`` (documentation only:
-nothing ever sends to an alt path).
+Where the API docs' summary and CometAPI's own endpoint pages disagree, the table follows the endpoint page
+and keeps the other spelling in ``alt_paths`` (documentation only: nothing ever sends to an alt path).
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ _TABLE: tuple[Endpoint, ...] = (
     Endpoint(
         "upload", "POST", "/suno/submit/upload", paid=True,
         alt_paths=("/suno/uploads/audio-url",),
-        note="{audio_url, title?} per the summary; other resellers use /suno/uploads/audio-url with {url}",
+        note="{audio_url, title?} per the API docs' summary; other resellers use /suno/uploads/audio-url with {url}",
     ),
     Endpoint(
         "concat", "POST", "/suno/submit/concat", paid=True,
@@ -66,18 +65,18 @@ _TABLE: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "separate_full", "POST", "/suno/submit/audio/separation/full", paid=True,
-        note="path from the summary only; CometAPI's own stem page documents stems as a "
+        note="path from the API docs' summary only; CometAPI's own stem page documents stems as a "
         "music task (task=gen_stem on /suno/submit/music)",
     ),
     Endpoint(
         "separate_single", "POST", "/suno/submit/audio/separation/single", paid=True,
-        note="path from the summary only; see separate_full",
+        note="path from the API docs' summary only; see separate_full",
     ),
     Endpoint(
         "persona", "POST", "/suno/persona/create", paid=True,
         alt_paths=("/suno/submit/persona",),
-        note='scraped page 002; answers synchronously with {"id": persona_id, ...}; no price in '
-        "the seeds, treated as paid because a resend would create a second persona",
+        note='CometAPI\'s persona page; answers synchronously with {"id": persona_id, ...}; the API docs name no '
+        "price, treated as paid because a resend would create a second persona",
     ),
     Endpoint(
         "fetch_one", "GET", "/suno/fetch/{task_id}", paid=False,
@@ -108,7 +107,7 @@ _TABLE: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "udio_generate", "POST", "/udio/generate-proxy", paid=True,
-        note="seed 003; {gen_params: {prompt, lyrics, lyrics_type, model_type, config, ...}}",
+        note="the API docs' Udio page; {gen_params: {prompt, lyrics, lyrics_type, model_type, config, ...}}",
     ),
     Endpoint(
         "udio_query", "GET", "/udio/query", paid=False,
@@ -116,56 +115,3 @@ _TABLE: tuple[Endpoint, ...] = (
     ),
 )
 ENDPOINTS: dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in _TABLE}
-
-# hookline operation -> endpoint name; "separate" is resolved by its routing key below.
-OPERATION_ENDPOINTS: dict[str, str] = {
-    "lyrics": "lyrics",
-    "music": "music",
-    "upload": "upload",
-    "concat": "concat",
-    "persona": "persona",
-    "wav": "wav",
-    "midi": "midi",
-    "mp4": "mp4",
-    "timing": "timing",
-    "udio": "udio_generate",
-}
-OPERATIONS: tuple[str, ...] = (
-    "lyrics", "music", "upload", "concat", "separate", "persona", "wav", "midi", "mp4", "timing", "udio",
-)
-EXPORT_OPERATIONS: tuple[str, ...] = ("wav", "midi", "mp4", "timing")
-
-# "separate" takes a hookline-only routing key, `mode`: "full" (default) or "single".
-# It picks the endpoint and is removed from the body before sending (see body_for).
-SEPARATION_MODE_KEY = "mode"
-SEPARATION_ENDPOINTS: dict[str, str] = {"full": "separate_full", "single": "separate_single"}
-ROUTING_KEYS: dict[str, tuple[str, ...]] = {"separate": (SEPARATION_MODE_KEY,)}
-
-
-def endpoint_for(operation: str, params: Mapping[str, Any]) -> Endpoint:
-    """The endpoint a hookline operation goes to.
-
-    Every music mode, gen_stem included, goes to ``music``; ``separate`` goes to
-    ``separate_full`` unless ``params["mode"] == "single"``.
-    """
-    if operation == "separate":
-        mode = params.get(SEPARATION_MODE_KEY, "full")
-        if mode not in SEPARATION_ENDPOINTS:
-            raise BadRequest(
-                f"separation mode must be one of {sorted(SEPARATION_ENDPOINTS)}, got {mode!r}",
-                field=SEPARATION_MODE_KEY,
-                operation=operation,
-            )
-        return ENDPOINTS[SEPARATION_ENDPOINTS[mode]]
-    if operation not in OPERATION_ENDPOINTS:
-        raise BadRequest(
-            f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}",
-            field="operation",
-        )
-    return ENDPOINTS[OPERATION_ENDPOINTS[operation]]
-
-
-def body_for(operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body to send: the payload without hookline's routing keys."""
-    dropped = ROUTING_KEYS.get(operation, ())
-    return {key: value for key, value in payload.items() if key not in dropped}

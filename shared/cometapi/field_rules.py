@@ -6,6 +6,7 @@ producer (CLI, HTTP, bulk line) can point at it. Nothing here knows about operat
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -130,3 +131,20 @@ def check_choice(
         listed = ", ".join(repr(choice) for choice in choices)
         message = f"{prefix}{name} must be one of {listed}, got {params[name]!r}"
         raise field_error(name, message, operation=operation, prefix=prefix)
+
+
+@dataclass(frozen=True)
+class FlatRules:
+    """The request rules of an operation whose body is one flat JSON object, checked against one FieldSpec."""
+
+    spec: FieldSpec
+
+    def validate(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload to send (a copy without nulls), or BadRequest naming the field."""
+        reject_notify_hook(params, operation=operation)
+        payload = copy.deepcopy(drop_nulls(params))
+        check_fields(payload, self.spec, operation=operation)
+        return payload
+
+    def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
+        return frozenset(self.spec.kinds)

@@ -2,7 +2,8 @@
 
 The upstream has no "mode" field: the mode follows from the fields, and so it does here.
 ``music_mode`` reads it off the params, ``validate_music`` checks the mode's fields and
-returns the body to send. Every mode's rules are data (``MODE_SPECS``).
+returns the body to send. Every mode's rules are data (``MODE_SPECS``). Nothing here names the operation:
+the registry (``operations.py``) hands ``MusicRules`` its name, which every error carries.
 """
 
 from __future__ import annotations
@@ -124,17 +125,17 @@ MODE_SPECS: dict[str, FieldSpec] = {
 _OVERRIDE_DEFAULT = ["prompt", "tags"]
 
 
-def normalize_mv(value: Any) -> str:
+def normalize_mv(value: Any, *, operation: str | None = None) -> str:
     """The dashed model name for ``value`` (``chirp-v3.5`` -> ``chirp-v3-5``); BadRequest if unknown."""
     if not isinstance(value, str):
-        raise BadRequest(f"mv must be a string, got {type(value).__name__}", field="mv", operation="music")
+        raise BadRequest(f"mv must be a string, got {type(value).__name__}", field="mv", operation=operation)
     name = value.strip().lower().replace(".", "-")
     if name not in MODELS:
-        raise BadRequest(f"unknown mv {value!r}; expected one of {', '.join(MODELS)}", field="mv", operation="music")
+        raise BadRequest(f"unknown mv {value!r}; expected one of {', '.join(MODELS)}", field="mv", operation=operation)
     return name
 
 
-def music_mode(params: Mapping[str, Any]) -> str:
+def music_mode(params: Mapping[str, Any], *, operation: str | None = None) -> str:
     """The mode the upstream will read off these fields (null values count as absent).
 
     ``task`` names the mode when present. Without it: infill_start_s/infill_end_s -> infill,
@@ -146,9 +147,8 @@ def music_mode(params: Mapping[str, Any]) -> str:
     if "task" in given:
         task = given["task"]
         if task not in TASK_MODES:
-            raise BadRequest(
-                f"unknown music task {task!r}; expected one of {', '.join(TASK_MODES)}", field="task", operation="music"
-            )
+            raise BadRequest(f"unknown music task {task!r}; expected one of {', '.join(TASK_MODES)}", field="task",
+                             operation=operation)
         return str(task)
     if "infill_start_s" in given or "infill_end_s" in given:
         return "infill"
@@ -162,21 +162,21 @@ def music_mode(params: Mapping[str, Any]) -> str:
         "cannot tell the music mode: give gpt_description_prompt (inspiration), "
         "prompt + tags + title (custom), or a task",
         field="gpt_description_prompt",
-        operation="music",
+        operation=operation,
     )
 
 
-def validate_music(params: Mapping[str, Any]) -> dict[str, Any]:
+def validate_music(params: Mapping[str, Any], *, operation: str) -> dict[str, Any]:
     """The exact /suno/submit/music body for ``params``, or BadRequest naming the field."""
-    reject_notify_hook(params, operation="music")
+    reject_notify_hook(params, operation=operation)
     payload = copy.deepcopy(drop_nulls(params))
-    mode = music_mode(payload)
+    mode = music_mode(payload, operation=operation)
     if mode == "infill":
         payload.setdefault("task", "infill")
-    check_fields(payload, MODE_SPECS[mode], operation="music", prefix="")
+    check_fields(payload, MODE_SPECS[mode], operation=operation, prefix="")
     if "mv" in payload:
-        payload["mv"] = normalize_mv(payload["mv"])
-    _check_mode_rules(mode, payload)
+        payload["mv"] = normalize_mv(payload["mv"], operation=operation)
+    _check_mode_rules(mode, payload, operation)
     if mode == "underpainting":
         payload.setdefault("prompt", "")
         payload.setdefault("override_fields", list(_OVERRIDE_DEFAULT))
@@ -185,22 +185,36 @@ def validate_music(params: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _check_mode_rules(mode: str, payload: dict[str, Any]) -> None:
+def _check_mode_rules(mode: str, payload: dict[str, Any], operation: str) -> None:
     """Rules across fields, after each field has the right kind."""
     if mode == "inspiration" and payload.get("prompt", "").strip():
         raise BadRequest(
             "inspiration mode writes its own lyrics from gpt_description_prompt; prompt must be empty "
             "(drop gpt_description_prompt for custom mode)",
             field="prompt",
-            operation="music",
+            operation=operation,
         )
     if mode == "artist_consistency" and payload["mv"] not in TAU_MODELS:
         raise BadRequest(
             f"artist_consistency needs a persona-capable mv ({', '.join(TAU_MODELS)}), got {payload['mv']!r}",
             field="mv",
-            operation="music",
+            operation=operation,
         )
-    check_at_least(payload, "continue_at", 0, operation="music")
+    check_at_least(payload, "continue_at", 0, operation=operation)
     for kind in ("underpainting", "overpainting", "infill"):
         if mode == kind:
-            check_span(payload, f"{kind}_start_s", f"{kind}_end_s", operation="music")
+            check_span(payload, f"{kind}_start_s", f"{kind}_end_s", operation=operation)
+
+
+class MusicRules:
+    """The request rules of /suno/submit/music: the mode follows from the fields, and each mode has its own."""
+
+    def validate(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        return validate_music(params, operation=operation)
+
+    def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
+        """The fields of the mode these params select, or None when no mode can be told yet."""
+        try:
+            return frozenset(MODE_SPECS[music_mode(params)].kinds)
+        except BadRequest:
+            return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.cometapi.operations import operation_named
+
 
 def parse_task(body: Any) -> dict[str, Any] | None:
     """The task in ``body``: a bare task (it has ``task_id``) or the ``{code, message, data: task}`` envelope.
@@ -26,22 +28,10 @@ def parse_task(body: Any) -> dict[str, Any] | None:
 def submitted_id(operation: str, body: Any) -> str | None:
     """The id a submit answered with, or None when the answer carries none.
 
-    Task submits answer ``{"code": "success", "data": "<task_id>"}``; persona creation answers
-    synchronously with the persona itself, ``{"id": "<persona_id>", ...}``.
+    Task submits answer ``{"code": "success", "data": "<task_id>"}``; an operation that answers synchronously
+    (persona creation) answers with the created object itself, ``{"id": "<id>", ...}``. The registry says which.
     """
-    if not isinstance(body, dict):
-        return None
-    if operation == "persona":
-        persona_id = body.get("id")
-        if persona_id is None and isinstance(body.get("data"), dict):
-            persona_id = body["data"].get("id")  # tolerate an enveloped persona
-        return persona_id.strip() if isinstance(persona_id, str) and persona_id.strip() else None
-    if body.get("code") not in (None, "success"):
-        return None
-    data = body.get("data")
-    if isinstance(data, str) and data.strip():
-        return data.strip()
-    return None
+    return operation_named(operation).read_submit_answer(body)
 
 
 def _has_task_id(value: dict[str, Any]) -> bool:

@@ -1,8 +1,9 @@
 """The files a finished job produced, and keeping them: one Artifact row per source URL, files under artifact_dir.
 
 Sources are the clips' media (audio, covers, video) and, for GET exports, what the worker stored as
-``job.result = {"export": <the upstream's answer>}``: a URL to download (wav, mp4, midi files) and, for midi and
-timing, the answer itself kept as ``midi.json`` / ``timing.json`` under the synthetic source ``result:<operation>``.
+``job.result = {"export": <the upstream's answer>}``: a URL to download (wav, mp4, midi files) and, where the
+operation's record says so (midi, timing), the answer itself kept as ``<operation>.json`` under the synthetic source
+``result:<operation>``.
 
 ``download_job_artifacts`` is idempotent: (job_id, source_url) is unique, stored rows whose file is still on disk are
 skipped, refused/failed/pending ones are tried again. Downloads run outside any transaction so a slow CDN never holds
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from shared.cometapi import REGISTRY
 from shared.config import Settings
 from shared.db import open_session
 from shared.models import Artifact, Job
@@ -39,15 +41,6 @@ CLIP_MEDIA: tuple[tuple[str, str, str, str], ...] = (
     ("image_large_url", "image", "-large", "jpeg"),
     ("video_url", "video", "", "mp4"),
 )
-# Export operation -> (artifact kind, default extension of a downloaded file, whether the answer is kept as JSON).
-EXPORTS: dict[str, tuple[str, str, bool]] = {
-    "wav": ("wav", "wav", False),
-    "midi": ("midi", "mid", True),
-    "mp4": ("video", "mp4", False),
-    "timing": ("timing", "json", True),
-}
-# Timing answers are kept as JSON only: their words carry no file to fetch.
-JSON_ONLY_EXPORTS = frozenset({"timing"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,5})$")
 
@@ -106,18 +99,20 @@ def _clip_sources(job: Job) -> Iterator[Source]:
 
 def _export_sources(job: Job) -> Iterator[Source]:
     answer = (job.result or {}).get("export")
-    if job.operation not in EXPORTS or answer is None:
+    operation = REGISTRY.get(job.operation)
+    artifact = operation.artifact if operation is not None else None
+    if artifact is None or answer is None:
         return
-    kind, default_ext, keep_json = EXPORTS[job.operation]
     clip_id = (job.params or {}).get("clip_id")
     clip_id = clip_id if isinstance(clip_id, str) and clip_id else None
-    if keep_json:
-        yield Source(kind, clip_id, f"result:{job.operation}", f"{job.operation}.json", payload=answer)
-    if job.operation in JSON_ONLY_EXPORTS:
+    if artifact.keeps_answer:
+        yield Source(artifact.kind, clip_id, f"result:{job.operation}", f"{job.operation}.json", payload=answer)
+    if not artifact.fetches_files:
         return
-    stem = safe_name(clip_id) if clip_id else kind
+    stem = safe_name(clip_id) if clip_id else artifact.kind
     for n, url in enumerate(dict.fromkeys(_urls_in(answer))):
-        yield Source(kind, clip_id, url, f"{stem}{'' if n == 0 else f'-{n + 1}'}.{_extension(url, default_ext)}")
+        name = f"{stem}{'' if n == 0 else f'-{n + 1}'}.{_extension(url, artifact.extension)}"
+        yield Source(artifact.kind, clip_id, url, name)
 
 
 def artifact_sources(job: Job) -> list[Source]:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 
 from shared.config import Settings, hook_secret
+from shared.redaction import redact_tokens
 
 HOOK_PATH = "/hooks/cometapi/{job_id}/{attempt}/{token}"
 
@@ -35,7 +36,4 @@ def notify_hook_url(settings: Settings, job_id: str, attempt: int) -> str | None
 
 def redact_hook_url(url: str | None) -> str | None:
     """The URL with its token cut off, for logs and the ledger."""
-    if not url:
-        return url
-    head, _, _ = url.rpartition("/")
-    return head + "/<token>"
+    return redact_tokens(url) if url else url

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ BUDGET_EXCEEDED = "budget exceeded"
 
 def day_start(now: datetime | None = None) -> datetime:
     now = now or utcnow()
-    return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def spent_since(session: Session, since: datetime, *, api_key_id: str | None = None) -> float:
@@ -52,7 +52,8 @@ def budget_refusal(session: Session, settings: Settings, job: Job, price: float)
     for name, cap, key_id in caps:
         spent = spent_since(session, since, api_key_id=key_id)
         if spent + price > cap + 1e-9:
-            return f"{BUDGET_EXCEEDED}: {name} is ${cap:.2f}/day; spent ${spent:.3f} today, this call costs ${price:.3f}"
+            return (f"{BUDGET_EXCEEDED}: {name} is ${cap:.2f}/day; spent ${spent:.3f} today, "
+                    f"this call costs ${price:.3f}")
     return None
 
 
@@ -69,14 +70,14 @@ def requeue_unsent(session: Session, job_id: str) -> bool:
 
 def cost_summary(session: Session, since: datetime | None = None) -> dict[str, Any]:
     """Spend by day and operation, with possible duplicate charges called out."""
-    stmt = select(Attempt.started_at, Attempt.operation, Attempt.outcome, Attempt.cost_usd, Attempt.possible_duplicate)
+    stmt = select(Attempt.started_at, Attempt.operation, Attempt.cost_usd, Attempt.possible_duplicate)
     if since is not None:
         stmt = stmt.where(Attempt.started_at >= since)
     by_day: dict[str, float] = {}
     by_operation: dict[str, dict[str, float]] = {}
     total = duplicates = 0.0
     calls = 0
-    for started, operation, outcome, cost, possible_duplicate in session.execute(stmt.where(Attempt.outcome.in_(CHARGED))):
+    for started, operation, cost, possible_duplicate in session.execute(stmt.where(Attempt.outcome.in_(CHARGED))):
         day = started.date().isoformat()
         by_day[day] = by_day.get(day, 0.0) + cost
         entry = by_operation.setdefault(operation, {"calls": 0, "usd": 0.0})
@@ -88,4 +89,5 @@ def cost_summary(session: Session, since: datetime | None = None) -> dict[str, A
             duplicates += cost
     return {"total_usd": round(total, 6), "calls": calls, "possible_duplicate_usd": round(duplicates, 6),
             "by_day": {d: round(v, 6) for d, v in sorted(by_day.items())},
-            "by_operation": {op: {"calls": int(v["calls"]), "usd": round(v["usd"], 6)} for op, v in sorted(by_operation.items())}}
+            "by_operation": {op: {"calls": int(v["calls"]), "usd": round(v["usd"], 6)}
+                             for op, v in sorted(by_operation.items())}}

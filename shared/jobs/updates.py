@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from shared.cometapi import endpoint_for
+from shared.cometapi import REGISTRY, Finish, operation_named
+from shared.cometapi.answers import clip_metadata, clip_rows, has_lyrics_text, lyrics_in
+from shared.cometapi.operation_record import CLIPS
+from shared.cometapi.operations import LYRICS, LYRICS_RESULT_KEY, MUSIC
 from shared.config import Settings
 from shared.models import Clip, Job, utcnow
 from shared.states import RANK, JobStatus, from_upstream, transition
-
-# Operations whose upstream task yields clips: a COMPLETE without clips is not trusted.
-CLIP_OPERATIONS = frozenset({"music", "upload", "concat", "separate"})
 
 
 @dataclass(frozen=True)
@@ -33,26 +33,19 @@ class UpdateOutcome:
         return self.verdict == "applied"
 
 
-def next_check_after_news(settings: Settings, operation: str = "music") -> timedelta:
+def next_check_after_news(settings: Settings, operation: str = MUSIC) -> timedelta:
     """How long to wait for the next callback before the reconciler fetches the job itself.
 
     Jobs that get no callbacks (polling mode, or an operation that takes no notify_hook) are checked every sweep.
     """
-    expects_callbacks = not settings.polling_mode and endpoint_for(operation, {}).takes_notify_hook
+    expects_callbacks = not settings.polling_mode and operation_named(operation).finish is Finish.CALLBACK
     return timedelta(seconds=settings.callback_grace if expects_callbacks else settings.reconcile_interval)
-
-
-def _clip_rows(task: dict[str, Any]) -> list[dict[str, Any]]:
-    data = task.get("data")
-    if not isinstance(data, list):
-        return []
-    return [c for c in data if isinstance(c, dict) and c.get("id")]
 
 
 def store_clips(session: Session, job: Job, clips: list[dict[str, Any]]) -> None:
     existing = {c.clip_id: c for c in session.scalars(select(Clip).where(Clip.job_id == job.id))}
     for position, raw in enumerate(clips):
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        meta = clip_metadata(raw)
         row = existing.get(str(raw["id"])) or Clip(job_id=job.id, clip_id=str(raw["id"]))
         row.position = position
         row.title = raw.get("title")
@@ -68,21 +61,25 @@ def store_clips(session: Session, job: Job, clips: list[dict[str, Any]]) -> None
         session.add(row)
 
 
+def _yields(job: Job) -> str | None:
+    """What the job's operation yields, as the registry says (nothing, for an operation no longer registered)."""
+    operation = REGISTRY.get(job.operation)
+    return operation.yields if operation is not None else None
+
+
 def _result_fields(job: Job, task: dict[str, Any]) -> dict[str, Any]:
-    data = task.get("data")
-    if job.operation == "lyrics" and isinstance(data, dict):
-        return {"result": {"lyrics": {"title": data.get("title"), "text": data.get("text")}}}
-    return {}
+    lyrics = lyrics_in(task) if _yields(job) == LYRICS else None
+    return {"result": {LYRICS_RESULT_KEY: lyrics}} if lyrics is not None else {}
 
 
 def _is_complete_enough(job: Job, target: JobStatus, task: dict[str, Any]) -> bool:
     """A COMPLETE with no output yet is not trusted: the reconciler will fetch the job later."""
     if target is not JobStatus.SUCCEEDED:
         return True
-    if job.operation == "lyrics":
-        return isinstance(task.get("data"), dict) and bool(task["data"].get("text"))
-    if job.operation in CLIP_OPERATIONS:
-        return bool(_clip_rows(task))
+    if _yields(job) == LYRICS:
+        return has_lyrics_text(task)
+    if _yields(job) == CLIPS:
+        return bool(clip_rows(task))
     return True
 
 
@@ -92,7 +89,7 @@ def _carries_news(session: Session, job: Job, fields: dict[str, Any], clips: lis
     known = {c.clip_id: (c.audio_url, c.duration, c.status) for c in
              session.scalars(select(Clip).where(Clip.job_id == job.id))}
     for raw in clips:
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        meta = clip_metadata(raw)
         seen = known.get(str(raw["id"]))
         if seen is None or seen != (raw.get("audio_url") or seen[0], meta.get("duration", seen[1]), raw.get("status")):
             return True
@@ -128,20 +125,20 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
     if target is current:
         # Same state again: a replay changes nothing. A STREAMING with more detail refreshes what it carries (no
         # transition), and only while the job is still in that state (a concurrent COMPLETE must not be undone).
-        if not _carries_news(session, job, fields, _clip_rows(task)):
+        if not _carries_news(session, job, fields, clip_rows(task)):
             return UpdateOutcome("duplicate", f"already {current.value}; nothing new", current)
-        refreshed = session.execute(
+        refreshed = cast("CursorResult[Any]", session.execute(
             update(Job).where(Job.id == job.id, Job.status == current.value).values(updated_at=now, **fields)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         session.refresh(job)
         if refreshed:
-            store_clips(session, job, _clip_rows(task))
+            store_clips(session, job, clip_rows(task))
         return UpdateOutcome("duplicate", f"already {current.value}; refreshed", current)
 
     if not transition(session, job.id, target, now=now, **fields):
         session.refresh(job)
         return UpdateOutcome("ignored", f"raced: job is {job.status}", JobStatus(job.status))
     session.refresh(job)
-    store_clips(session, job, _clip_rows(task))
+    store_clips(session, job, clip_rows(task))
     return UpdateOutcome("applied", f"{current.value} -> {target.value}", target)

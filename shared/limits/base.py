@@ -1,9 +1,13 @@
 """Global upstream limits shared by every worker process: a token bucket on calls and a cap on tasks in flight.
 
 Celery's ``rate_limit`` is per worker; these limits hold across all of them. The state lives in Redis when the
-broker is Redis (``upstream_limits_redis``: Lua scripts) and in the ``rate_buckets`` table on the embedded
-default (``upstream_limits_sql``: compare-and-set UPDATEs). Nothing here sleeps: a denied caller is told how
+broker is Redis (``shared.limits.redis``: Lua scripts) and in the ``rate_buckets`` table on the embedded
+default (``shared.limits.sql``: compare-and-set UPDATEs). Nothing here sleeps: a denied caller is told how
 many seconds to wait and reschedules its Celery task with that countdown.
+
+``refill`` / ``take`` / ``penalize`` are hookline's one token bucket, as pure functions over ``BucketState``: the
+SQL backend and the receiver's per-source limit on rejected callbacks call them; the Redis backend runs the same
+steps in Lua, because there they must be one atomic script.
 
 Bucket policy (one bucket per ``kind``, all with the same settings):
 - Capacity ``burst`` (HOOKLINE_UPSTREAM_BURST, default ``max(1, rate)``), refilled at the effective rate; a new

@@ -123,8 +123,8 @@ class RedisLimiter(UpstreamLimiter):
         return "" if self._clock is None else repr(self._clock())
 
     def _run_bucket(self, op: str, kind: str, pause: float = 0.0) -> float:
-        args: list[str | float] = [op, self.policy.rate or 0.0, self.policy.burst, self.policy.recovery_seconds, self._now_arg(),
-                pause, MIN_RATE_FACTOR, MIN_WAIT]
+        args: list[str | float] = [op, self.policy.rate or 0.0, self.policy.burst, self.policy.recovery_seconds,
+                                   self._now_arg(), pause, MIN_RATE_FACTOR, MIN_WAIT]
         return float(self._bucket_script(keys=[KEY_PREFIX + "bucket:" + kind], args=args))
 
     def try_acquire(self, kind: str = "call") -> float:

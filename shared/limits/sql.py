@@ -67,7 +67,8 @@ def insert_if_missing(conn: Connection, values: dict[str, Any]) -> bool:
     elif dialect == "postgresql":
         stmt = postgresql.insert(buckets).values(**values).on_conflict_do_nothing(index_elements=["name"])
     else:
-        raise ConfigError("HOOKLINE_DATABASE_URL", f"the upstream limiter supports SQLite and PostgreSQL, not {dialect}")
+        raise ConfigError("HOOKLINE_DATABASE_URL",
+                          f"the upstream limiter supports SQLite and PostgreSQL, not {dialect}")
     return conn.execute(stmt.returning(buckets.c.name)).first() is not None
 
 

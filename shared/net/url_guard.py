@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from shared.config import Settings
 from shared.errors import HooklineError
 
-# Suno's CDN hosts as they appear in the docs (seeds 000/001), plus any subdomain of suno.ai / suno.com.
-# Seed 003 (Udio) shows only api.cometapi.com, which the base_url covers: no Udio CDN host is justified by it.
+# Suno's CDN hosts as the CometAPI docs' Suno examples show them, plus any subdomain of suno.ai / suno.com.
+# The Udio examples show only api.cometapi.com, which the base_url covers: they justify no Udio CDN host.
 DEFAULT_CDN_HOSTS: frozenset[str] = frozenset(
     {"cdn1.suno.ai", "cdn2.suno.ai", "cdn.suno.ai", "audiopipe.suno.ai", "*.suno.ai", "*.suno.com"}
 )

@@ -7,7 +7,14 @@ it to the workers), ``deliver`` (one attempt), ``check_callback_url`` (may hookl
 from __future__ import annotations
 
 from shared.net.callback_urls import check_callback_url, refusal_at_send
-from shared.outgoing.delivery import AttemptResult, deliver, delivery_json, enable_endpoint, signing_secret
+from shared.outgoing.delivery import (
+    AttemptResult,
+    AttemptStatus,
+    deliver,
+    delivery_json,
+    enable_endpoint,
+    signing_secret,
+)
 from shared.outgoing.events import (
     EVENT_TYPES,
     LOCAL_OWNER,
@@ -20,6 +27,7 @@ __all__ = [
     "EVENT_TYPES",
     "LOCAL_OWNER",
     "AttemptResult",
+    "AttemptStatus",
     "check_callback_url",
     "deliver",
     "delivery_json",

@@ -15,10 +15,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, cast
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -30,6 +31,7 @@ from shared.db import open_session
 from shared.models import Delivery, DisabledEndpoint, utcnow
 from shared.net.callback_urls import refusal_at_send
 from shared.outgoing.events import LOCAL_OWNER
+from shared.states import DeliveryStatus
 
 log = logging.getLogger("hookline.delivery")
 
@@ -42,11 +44,23 @@ USER_AGENT = "hookline-webhooks/1"
 EARLY_SLACK = timedelta(seconds=0.2)  # a task this close to its time sends now
 
 Poster = Callable[..., requests.Response]
+D = DeliveryStatus
+
+
+class AttemptStatus(str, Enum):
+    """What one ``deliver`` call came to: the delivery's status after it, or why nothing was sent."""
+
+    DELIVERED = D.DELIVERED.value
+    PENDING = D.PENDING.value  # another attempt is due (``retry_in``)
+    FAILED = D.FAILED.value
+    DISABLED = D.DISABLED.value
+    SKIPPED = "skipped"  # not pending, or another attempt holds it: nothing sent
+    MISSING = "missing"  # no such delivery
 
 
 @dataclass(frozen=True)
 class AttemptResult:
-    status: str  # delivered | pending | failed | disabled | skipped | missing
+    status: AttemptStatus
     http_status: int | None = None
     error: str | None = None
     retry_in: float | None = None  # seconds until the next attempt, when one is due
@@ -85,14 +99,15 @@ def signed_request(settings: Settings, delivery: Delivery, now: datetime) -> tup
 
 def _claim_attempt(session: Session, delivery: Delivery, now: datetime, *, manual: bool) -> bool:
     """Compare-and-set on the attempt counter: two copies of one task message cannot both send."""
-    allowed = ("pending", "failed") if manual else ("pending",)
+    allowed = [D.PENDING.value, D.FAILED.value] if manual else [D.PENDING.value]
     stmt = (
         update(Delivery)
         .where(Delivery.id == delivery.id, Delivery.attempts == delivery.attempts, Delivery.status.in_(allowed))
-        .values(attempts=Delivery.attempts + 1, status="pending", next_attempt_at=now + ATTEMPT_LEASE, updated_at=now)
+        .values(attempts=Delivery.attempts + 1, status=D.PENDING.value, next_attempt_at=now + ATTEMPT_LEASE,
+                updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    claimed = session.execute(stmt).rowcount == 1
+    claimed = cast("CursorResult[Any]", session.execute(stmt)).rowcount == 1
     session.commit()
     return claimed
 
@@ -140,24 +155,24 @@ def deliver(settings: Settings, delivery_id: str, *, manual: bool = False, post:
     with open_session(settings) as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
-            return AttemptResult("missing", error=f"no delivery {delivery_id!r}")
+            return AttemptResult(AttemptStatus.MISSING, error=f"no delivery {delivery_id!r}")
         now = utcnow()
         if not manual:
-            if delivery.status != "pending":
-                return AttemptResult("skipped", delivery.last_http_status, f"delivery is {delivery.status}")
+            if delivery.status != D.PENDING:
+                return AttemptResult(AttemptStatus.SKIPPED, delivery.last_http_status, f"delivery is {delivery.status}")
             if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + EARLY_SLACK:
                 # Woken early (a capped countdown, or a broker redelivery): wait out the rest.
-                return AttemptResult("pending", retry_in=(delivery.next_attempt_at - now).total_seconds())
+                return AttemptResult(AttemptStatus.PENDING, retry_in=(delivery.next_attempt_at - now).total_seconds())
         if session.scalar(select(DisabledEndpoint.id).where(DisabledEndpoint.target_url == delivery.target_url)):
-            delivery.status, delivery.last_error = "disabled", "endpoint disabled after HTTP 410"
+            delivery.status, delivery.last_error = D.DISABLED.value, "endpoint disabled after HTTP 410"
             delivery.updated_at, delivery.next_attempt_at = now, None
             session.commit()
-            return AttemptResult("disabled", delivery.last_http_status, delivery.last_error)
-        if manual and delivery.status in ("delivered", "disabled"):
-            delivery.status = "failed"  # lets the claim below take it; the attempt decides the final status
+            return AttemptResult(AttemptStatus.DISABLED, delivery.last_http_status, delivery.last_error)
+        if manual and delivery.status in (D.DELIVERED, D.DISABLED):
+            delivery.status = D.FAILED.value  # lets the claim below take it; the attempt decides the final status
         if not _claim_attempt(session, delivery, now, manual=manual):
             session.rollback()
-            return AttemptResult("skipped", error="another attempt is under way")
+            return AttemptResult(AttemptStatus.SKIPPED, error="another attempt is under way")
         session.refresh(delivery)
         http_status, error, retry_after = _post(settings, delivery, post, now)
         return _record_attempt(session, settings, delivery, http_status, error, retry_after, manual=manual, rng=rng)
@@ -170,24 +185,24 @@ def _record_attempt(session: Session, settings: Settings, delivery: Delivery, ht
     delivery.last_http_status, delivery.last_error, delivery.updated_at = http_status, error, now
     retry_in = None
     if error is None:
-        delivery.status, delivery.next_attempt_at = "delivered", None
+        delivery.status, delivery.next_attempt_at = D.DELIVERED.value, None
     elif http_status == 410:
-        delivery.status, delivery.next_attempt_at = "disabled", None
+        delivery.status, delivery.next_attempt_at = D.DISABLED.value, None
         disable_endpoint(session, delivery.target_url, f"HTTP 410 on event {delivery.msg_id}")
     else:
         retry_in = None if manual else next_delay(delivery.attempts, settings.webhook_schedule,
                                                   retry_after=retry_after, rng=rng)
-        delivery.status = "pending" if retry_in is not None else "failed"
+        delivery.status = (D.PENDING if retry_in is not None else D.FAILED).value
         delivery.next_attempt_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
     session.commit()
     log.info("delivery %s (%s) attempt %d to %s: %s %s", delivery.id, delivery.event_type, delivery.attempts,
              delivery.target_url, delivery.status, error or http_status)
-    return AttemptResult(delivery.status, http_status, error, retry_in)
+    return AttemptResult(AttemptStatus(delivery.status), http_status, error, retry_in)
 
 
 def overdue_deliveries(session: Session, *, limit: int = 500) -> list[str]:
     """Pending deliveries whose next attempt is past due: their task message was lost (or its worker died)."""
-    stmt = (select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow())
+    stmt = (select(Delivery.id).where(Delivery.status == D.PENDING.value, Delivery.next_attempt_at <= utcnow())
             .order_by(Delivery.next_attempt_at).limit(limit))
     return list(session.scalars(stmt))
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,17 +24,17 @@ from shared.config import Settings
 from shared.db import open_session
 from shared.jobs.views import job_json
 from shared.models import BulkBatch, Delivery, DisabledEndpoint, Job, Pipeline, utcnow
-from shared.states import JobStatus
+from shared.states import TERMINAL, DeliveryStatus, JobStatus, PipelineStatus
 
 log = logging.getLogger("hookline.outgoing")
 
 LOCAL_OWNER = "local"  # whose webhook secret signs events of work that has no API key (the local CLI, admin token)
+TERMINAL_PIPELINE = tuple(s for s in PipelineStatus if s.terminal)
 EVENT_TYPES = (
-    "job.succeeded", "job.failed", "job.canceled",
-    "pipeline.succeeded", "pipeline.failed", "pipeline.canceled",
+    *(f"job.{s.value}" for s in JobStatus if s in TERMINAL),
+    *(f"pipeline.{s.value}" for s in TERMINAL_PIPELINE),
     "bulk.finished",
 )
-TERMINAL_SUFFIX = {"succeeded": "succeeded", "failed": "failed", "canceled": "canceled"}
 
 
 def message_id(kind: str, object_id: str, status: str, finished_at: datetime | None) -> str:
@@ -56,7 +56,7 @@ def add_event(session: Session, *, msg_id: str, event_type: str, api_key_id: str
     disabled = session.scalar(select(DisabledEndpoint.id).where(DisabledEndpoint.target_url == target_url))
     delivery = Delivery(
         msg_id=msg_id, event_type=event_type, api_key_id=api_key_id, target_url=target_url, payload=payload,
-        status="disabled" if disabled is not None else "pending",
+        status=(DeliveryStatus.DISABLED if disabled is not None else DeliveryStatus.PENDING).value,
         last_error="endpoint disabled after HTTP 410" if disabled is not None else None,
         next_attempt_at=None if disabled is not None else utcnow(),
     )
@@ -71,7 +71,7 @@ def commit_event(session: Session, delivery: Delivery | None) -> str | None:
     except IntegrityError:  # msg_id is unique: the other emit sends the event
         session.rollback()
         return None
-    return delivery.id if delivery is not None and delivery.status == "pending" else None
+    return delivery.id if delivery is not None and delivery.status == DeliveryStatus.PENDING else None
 
 
 def _send(settings: Settings, delivery_id: str | None) -> None:
@@ -91,7 +91,7 @@ def emit_job_event(settings: Settings, job_id: str) -> None:
             return
         pipeline_id, bulk_id, delivery_id = job.pipeline_id, job.bulk_id, None
         if job.callback_url:
-            event_type = f"job.{TERMINAL_SUFFIX[job.status]}"
+            event_type = f"job.{JobStatus(job.status).value}"
             delivery = add_event(
                 session, msg_id=message_id("job", job.id, job.status, job.finished_at), event_type=event_type,
                 api_key_id=job.api_key_id, target_url=job.callback_url,
@@ -106,13 +106,9 @@ def emit_job_event(settings: Settings, job_id: str) -> None:
 
 
 def pipeline_data(session: Session, pipeline: Pipeline) -> dict[str, Any]:
-    """The pipeline JSON of shared.pipelines (the same as GET /v1/pipelines/<id>), else the row's own fields."""
-    try:
-        from shared.pipelines import pipeline_json
-    except ImportError:
-        return {"id": pipeline.id, "name": pipeline.name, "status": pipeline.status, "error": pipeline.error,
-                "created_at": pipeline.created_at.isoformat() if pipeline.created_at else None,
-                "finished_at": pipeline.finished_at.isoformat() if pipeline.finished_at else None}
+    """The pipeline JSON of shared.pipelines (the same as GET /v1/pipelines/<id>)."""
+    from shared.pipelines.pipeline_view import pipeline_json
+
     return dict(pipeline_json(session, pipeline))
 
 
@@ -120,11 +116,11 @@ def emit_pipeline_event(settings: Settings, pipeline_id: str) -> None:
     """pipeline.succeeded / failed / canceled once the pipeline is terminal (a no-op before, and when repeated)."""
     with open_session(settings) as session:
         pipeline = session.get(Pipeline, pipeline_id)
-        if pipeline is None or pipeline.status not in TERMINAL_SUFFIX:
+        if pipeline is None or pipeline.status not in TERMINAL_PIPELINE:
             return
         bulk_id, delivery_id = pipeline.bulk_id, None
         if pipeline.callback_url:
-            event_type = f"pipeline.{TERMINAL_SUFFIX[pipeline.status]}"
+            event_type = f"pipeline.{PipelineStatus(pipeline.status).value}"
             delivery = add_event(
                 session, msg_id=message_id("pipeline", pipeline.id, pipeline.status, pipeline.finished_at),
                 event_type=event_type, api_key_id=pipeline.api_key_id, target_url=pipeline.callback_url,
@@ -145,10 +141,10 @@ def emit_bulk_event_if_done(settings: Settings, bulk_id: str) -> bool:
         progress = bulk_progress(session, bulk_id)
         if progress is None or not progress["finished"]:
             return False
-        marked = session.execute(
+        marked = cast("CursorResult[Any]", session.execute(
             update(BulkBatch).where(BulkBatch.id == bulk_id, BulkBatch.finished_event_sent.is_(False))
             .values(finished_event_sent=True).execution_options(synchronize_session=False)
-        ).rowcount == 1
+        )).rowcount == 1
         if not marked:
             session.rollback()
             return False

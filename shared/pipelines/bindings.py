@@ -126,7 +126,9 @@ def _check_times(step: StepInputs, params: Mapping[str, Any], clip: ClipOutput |
         return
     for name in step.kind.time_fields:
         value = params.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > clip.duration + DURATION_TOLERANCE:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if value > clip.duration + DURATION_TOLERANCE:
             raise BindingFailed(f"{name} {value:g} is past the end of clip {clip.clip_id} ({clip.duration:g} s)",
                                 field=f"params.{name}", where=f"step {step.name}")
 

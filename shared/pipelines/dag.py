@@ -17,25 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.pipelines.spec import Spec
+from shared.states import JobStatus, PipelineStatus, StepStatus
 
-PENDING = "pending"
-DISPATCHED = "dispatched"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-SKIPPED = "skipped"
-CANCELED = "canceled"
-STEP_BROKEN = frozenset({FAILED, SKIPPED, CANCELED})
+if TYPE_CHECKING:
+    from shared.models import Job
 
-RUNNING = "running"  # pipeline statuses: running | succeeded | failed | canceled
-TERMINAL_JOB = frozenset({"succeeded", "failed", "canceled"})
+Step = StepStatus
 
 
 @dataclass(frozen=True)
 class StepRow:
     name: str
-    status: str
+    status: str  # a StepStatus word, as stored
     reason: str | None = None
     generation: int = 0
 
@@ -45,22 +41,27 @@ class JobRow:
     id: str
     step: str
     fan_index: int | None
-    status: str
+    status: str  # a JobStatus word, as stored
     error: str | None
     created_at: datetime
 
 
 @dataclass(frozen=True)
 class Plan:
-    finished: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # step -> (succeeded|failed, reason)
+    finished: dict[str, tuple[StepStatus, str | None]] = field(default_factory=dict)  # step -> (succeeded|failed, why)
     skipped: dict[str, str] = field(default_factory=dict)  # step -> reason
     ready: tuple[str, ...] = ()
-    status: str = RUNNING  # the pipeline's, once the plan is applied and the ready steps dispatched
+    status: PipelineStatus = PipelineStatus.RUNNING  # the pipeline's, once the plan is applied and steps dispatched
     error: str | None = None
 
     @property
     def changes_anything(self) -> bool:
         return bool(self.finished or self.skipped or self.ready)
+
+
+def job_rows(jobs: Iterable[Job]) -> list[JobRow]:
+    """The pipeline's job rows, as the plan reads them."""
+    return [JobRow(j.id, j.step_name or "", j.fan_index, j.status, j.error, j.created_at) for j in jobs]
 
 
 def current_jobs(jobs: Iterable[JobRow]) -> dict[str, list[JobRow]]:
@@ -81,62 +82,63 @@ def _branch(fan_index: int | None) -> int:
     return -1 if fan_index is None else fan_index
 
 
-def step_outcome(jobs: list[JobRow]) -> tuple[str, str | None] | None:
+def step_outcome(jobs: list[JobRow]) -> tuple[StepStatus, str | None] | None:
     """(succeeded|failed, reason) once every job is terminal; None while any is still going."""
     if not jobs:
-        return FAILED, "dispatched, but it has no jobs"
-    if any(job.status not in TERMINAL_JOB for job in jobs):
+        return Step.FAILED, "dispatched, but it has no jobs"
+    if not all(JobStatus(job.status).terminal for job in jobs):
         return None
-    bad = [job for job in jobs if job.status != "succeeded"]
+    bad = [job for job in jobs if job.status != JobStatus.SUCCEEDED]
     if not bad:
-        return SUCCEEDED, None
+        return Step.SUCCEEDED, None
     job = bad[0]
     branch = f" (branch {job.fan_index})" if job.fan_index is not None else ""
     what = job.error or job.status
     more = f"; {len(bad) - 1} more branch(es) failed" if len(bad) > 1 else ""
-    return FAILED, f"job {job.id}{branch} {job.status}: {what}{more}"
+    return Step.FAILED, f"job {job.id}{branch} {job.status}: {what}{more}"
 
 
-def _skip_reason(dep: str, status: str, reason: str | None) -> str:
-    if status == SKIPPED and reason:
+def _skip_reason(dep: str, status: StepStatus, reason: str | None) -> str:
+    if status is Step.SKIPPED and reason:
         return reason  # already names the root cause
-    if status == CANCELED:
+    if status is Step.CANCELED:
         return f"step {dep} was canceled"
     return f"step {dep} failed: {reason or 'no reason recorded'}"
 
 
-def _pipeline_status(spec: Spec, status: Mapping[str, str], reasons: Mapping[str, str | None]) -> tuple[str, str | None]:
-    if all(status[name] == SUCCEEDED for name in spec.steps):
-        return SUCCEEDED, None
-    if any(status[name] in (PENDING, DISPATCHED) for name in spec.steps):
-        return RUNNING, None
-    failed = [f"step {name} {status[name]}: {reasons.get(name) or 'no reason recorded'}"
-              for name in spec.order if status[name] in (FAILED, CANCELED)]
-    skipped = sum(1 for name in spec.steps if status[name] == SKIPPED)
-    return FAILED, "; ".join(failed) + (f" ({skipped} step(s) skipped)" if skipped else "")
+def _pipeline_status(spec: Spec, status: Mapping[str, StepStatus],
+                     reasons: Mapping[str, str | None]) -> tuple[PipelineStatus, str | None]:
+    if all(status[name] is Step.SUCCEEDED for name in spec.steps):
+        return PipelineStatus.SUCCEEDED, None
+    if any(status[name] in (Step.PENDING, Step.DISPATCHED) for name in spec.steps):
+        return PipelineStatus.RUNNING, None
+    failed = [f"step {name} {status[name].value}: {reasons.get(name) or 'no reason recorded'}"
+              for name in spec.order if status[name] in (Step.FAILED, Step.CANCELED)]
+    skipped = sum(1 for name in spec.steps if status[name] is Step.SKIPPED)
+    return PipelineStatus.FAILED, "; ".join(failed) + (f" ({skipped} step(s) skipped)" if skipped else "")
 
 
 def plan_advance(spec: Spec, steps: Mapping[str, StepRow], jobs: Iterable[JobRow]) -> Plan:
-    status = {name: steps[name].status if name in steps else PENDING for name in spec.steps}
+    status = {name: Step(steps[name].status) if name in steps else Step.PENDING for name in spec.steps}
     reasons: dict[str, str | None] = {name: steps[name].reason if name in steps else None for name in spec.steps}
     current = current_jobs(jobs)
-    finished: dict[str, tuple[str, str | None]] = {}
+    finished: dict[str, tuple[StepStatus, str | None]] = {}
     for name in spec.order:
-        if status[name] == DISPATCHED:
+        if status[name] is Step.DISPATCHED:
             outcome = step_outcome(current.get(name, []))
             if outcome is not None:
                 finished[name] = outcome
                 status[name], reasons[name] = outcome
     skipped: dict[str, str] = {}
     for name in spec.order:  # dependencies first, so one pass carries a skip all the way down
-        if status[name] != PENDING:
+        if status[name] is not Step.PENDING:
             continue
-        broken = next((dep for dep in spec.steps[name].depends_on if status[dep] in STEP_BROKEN), None)
+        broken = next((dep for dep in spec.steps[name].depends_on if status[dep].broken), None)
         if broken is not None:
             reason = _skip_reason(broken, status[broken], reasons[broken])
             skipped[name] = reason
-            status[name], reasons[name] = SKIPPED, reason
-    ready = tuple(name for name in spec.order if status[name] == PENDING
-                  and all(status[dep] == SUCCEEDED for dep in spec.steps[name].depends_on))
+            status[name], reasons[name] = Step.SKIPPED, reason
+    ready = tuple(name for name in spec.order if status[name] is Step.PENDING
+                  and all(status[dep] is Step.SUCCEEDED for dep in spec.steps[name].depends_on))
     pipeline_status, error = _pipeline_status(spec, status, reasons)
     return Plan(finished=finished, skipped=skipped, ready=ready, status=pipeline_status, error=error)

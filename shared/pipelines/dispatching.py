@@ -15,27 +15,28 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
-import shared.pipelines.dag as dag
 from shared.config import Settings
 from shared.errors import ValidationError
 from shared.models import Job, Pipeline, PipelineStep
 from shared.pipelines.bindings import ClipOutput, JobOutput, bind_step
 from shared.pipelines.spec import StepSpec
 from shared.producer import add_job, validate_job
+from shared.states import JobStatus, StepStatus
 
 log = logging.getLogger("hookline.pipelines")
 
 # A job of a re-run step is kept (not paid for again) unless it ended in one of these, or its params changed.
-RERUN_STATUSES = frozenset({"failed", "canceled"})
+RERUN_STATUSES = frozenset({JobStatus.FAILED, JobStatus.CANCELED})
 
 
-def set_step_status(session: Session, row: PipelineStep, from_status: str, to_status: str, *,
+def set_step_status(session: Session, row: PipelineStep, from_status: StepStatus, to_status: StepStatus, *,
                     reason: str | None = None, **fields: Any) -> bool:
     """Compare-and-set one step row; True when this call moved it. The caller commits."""
     result = session.execute(
         update(PipelineStep)
-        .where(PipelineStep.id == row.id, PipelineStep.status == from_status, PipelineStep.generation == row.generation)
-        .values(status=to_status, reason=reason, **fields)
+        .where(PipelineStep.id == row.id, PipelineStep.status == from_status.value,
+               PipelineStep.generation == row.generation)
+        .values(status=to_status.value, reason=reason, **fields)
         .execution_options(synchronize_session=False)
     )
     return cast("CursorResult[Any]", result).rowcount == 1
@@ -57,10 +58,11 @@ def dispatch_step(session: Session, settings: Settings, pipeline: Pipeline, step
         payloads = [(b.fan_index, validate_job(step.operation, b.params, where=where)) for b in bound]
     except ValidationError as exc:
         reason = f"{exc.field}: {exc.message}" if exc.field else exc.message
-        if set_step_status(session, row, dag.PENDING, dag.FAILED, reason=reason, finished_at=now):
+        if set_step_status(session, row, StepStatus.PENDING, StepStatus.FAILED, reason=reason, finished_at=now):
             log.warning("pipeline %s step %s failed before sending: %s", pipeline.id, step.name, reason)
         return []
-    if not set_step_status(session, row, dag.PENDING, dag.DISPATCHED, dispatched_at=now, finished_at=None):
+    if not set_step_status(session, row, StepStatus.PENDING, StepStatus.DISPATCHED, dispatched_at=now,
+                           finished_at=None):
         return []  # another advancer dispatched it
     existing = {job.fan_index: job for job in step_jobs.get(step.name, [])}
     created: list[Job] = []

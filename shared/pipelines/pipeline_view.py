@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-import shared.pipelines.dag as dag
 from shared.config import Settings, load_settings
 from shared.db import open_session
 from shared.errors import NotFound
 from shared.jobs.views import job_json
 from shared.models import Attempt, Job, Pipeline, PipelineStep
+from shared.pipelines.dag import current_jobs, job_rows
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -43,12 +43,12 @@ def _step_json(row: PipelineStep, current: list[Job], older: list[Job]) -> dict[
         "jobs": [
             {"id": v["id"], "fan_index": job.fan_index, "status": v["status"], "error": v["error"],
              "upstream_task_id": v["upstream_task_id"], "result": v["result"], "lyrics": v["lyrics"]}
-            for job, v in zip(current, views)
+            for job, v in zip(current, views, strict=True)
         ],
         "clips": [
             {"id": c["id"], "job_id": v["id"], "fan_index": job.fan_index, "duration": c["duration"],
              "title": c["title"], "audio_url": c["audio_url"], "status": c["status"]}
-            for job, v in zip(current, views) for c in v["clips"]
+            for job, v in zip(current, views, strict=True) for c in v["clips"]
         ],
         "artifacts": [{**a, "job_id": v["id"]} for v in views for a in v["artifacts"]],
         "superseded_job_ids": [job.id for job in older],
@@ -64,8 +64,7 @@ def pipeline_json(session: Session, pipeline: Pipeline) -> dict[str, Any]:
         .options(selectinload(Job.clips), selectinload(Job.artifacts)).order_by(Job.created_at)
     ).all()
     by_id = {job.id: job for job in jobs}
-    rows_of_jobs = [dag.JobRow(j.id, j.step_name or "", j.fan_index, j.status, j.error, j.created_at) for j in jobs]
-    current = {step: [by_id[r.id] for r in job_rows] for step, job_rows in dag.current_jobs(rows_of_jobs).items()}
+    current = {step: [by_id[r.id] for r in newest] for step, newest in current_jobs(job_rows(jobs)).items()}
     current_ids = {job.id for step_jobs in current.values() for job in step_jobs}
     return {
         "id": pipeline.id,

@@ -17,15 +17,15 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
-import shared.pipelines.dag as dag
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import NotFound, ValidationError
 from shared.models import Job, Pipeline, PipelineStep, utcnow
+from shared.pipelines.dag import StepRow, current_jobs, job_rows, plan_advance
 from shared.pipelines.dispatching import dispatch_step, set_step_status
 from shared.pipelines.spec import SpecInvalid, apply_overrides, parse_spec
 from shared.producer import enqueue_jobs
-from shared.states import JobStatus, transition
+from shared.states import JobStatus, PipelineStatus, StepStatus, transition
 
 log = logging.getLogger("hookline.pipelines")
 
@@ -58,17 +58,13 @@ def _load(session: Session, pipeline_id: str) -> tuple[dict[str, PipelineStep], 
     return {s.name: s for s in steps}, list(jobs)
 
 
-def _job_rows(jobs: list[Job]) -> list[dag.JobRow]:
-    return [dag.JobRow(j.id, j.step_name or "", j.fan_index, j.status, j.error, j.created_at) for j in jobs]
-
-
-def _finish(session: Session, pipeline_id: str, status: str, error: str | None, now: datetime) -> None:
+def _finish(session: Session, pipeline_id: str, status: PipelineStatus, error: str | None, now: datetime) -> None:
     session.execute(
-        update(Pipeline).where(Pipeline.id == pipeline_id, Pipeline.status == dag.RUNNING)
-        .values(status=status, error=error, finished_at=now, next_check_at=None, updated_at=now)
+        update(Pipeline).where(Pipeline.id == pipeline_id, Pipeline.status == PipelineStatus.RUNNING.value)
+        .values(status=status.value, error=error, finished_at=now, next_check_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    log.info("pipeline %s %s%s", pipeline_id, status, f": {error}" if error else "")
+    log.info("pipeline %s %s%s", pipeline_id, status.value, f": {error}" if error else "")
 
 
 def _advance_locked(session: Session, settings: Settings, pipeline: Pipeline, now: datetime) -> list[str]:
@@ -76,24 +72,25 @@ def _advance_locked(session: Session, settings: Settings, pipeline: Pipeline, no
     try:
         spec = parse_spec(pipeline.spec)
     except SpecInvalid as exc:  # stored valid, but the rules changed since: stop here rather than fail every sweep
-        _finish(session, pipeline.id, dag.FAILED, f"the stored spec no longer validates: {exc}", now)
+        _finish(session, pipeline.id, PipelineStatus.FAILED, f"the stored spec no longer validates: {exc}", now)
         return []
     new_ids: list[str] = []
     for _ in range(2 * len(spec.steps) + 2):  # each round moves at least one step forward, and steps only go forward
         rows, jobs = _load(session, pipeline.id)
-        step_rows = {n: dag.StepRow(r.name, r.status, r.reason, r.generation) for n, r in rows.items()}
-        plan = dag.plan_advance(spec, step_rows, _job_rows(jobs))
+        step_rows = {n: StepRow(r.name, r.status, r.reason, r.generation) for n, r in rows.items()}
+        plan = plan_advance(spec, step_rows, job_rows(jobs))
         for name, (status, reason) in plan.finished.items():
-            set_step_status(session, rows[name], dag.DISPATCHED, status, reason=reason, finished_at=now)
+            set_step_status(session, rows[name], StepStatus.DISPATCHED, status, reason=reason, finished_at=now)
         for name, reason in plan.skipped.items():
-            set_step_status(session, rows[name], dag.PENDING, dag.SKIPPED, reason=reason, finished_at=now)
+            set_step_status(session, rows[name], StepStatus.PENDING, StepStatus.SKIPPED, reason=reason, finished_at=now)
         by_id = {j.id: j for j in jobs}
-        step_jobs = {step: [by_id[r.id] for r in job_rows] for step, job_rows in dag.current_jobs(_job_rows(jobs)).items()}
+        step_jobs = {step: [by_id[r.id] for r in current]
+                     for step, current in current_jobs(job_rows(jobs)).items()}
         for name in plan.ready:
             new_ids += dispatch_step(session, settings, pipeline, spec.steps[name], rows[name], step_jobs, now)
         if plan.changes_anything:
             continue
-        if plan.status != dag.RUNNING:
+        if plan.status is not PipelineStatus.RUNNING:
             _finish(session, pipeline.id, plan.status, plan.error, now)
         else:
             pipeline.next_check_at = _next_check(settings, now)
@@ -108,13 +105,13 @@ def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = No
     spec = parse_spec(spec_dict)
     now = utcnow()
     with open_session(settings) as session:
-        pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=dag.RUNNING, api_key_id=api_key_id,
-                            callback_url=callback_url, bulk_id=bulk_id, created_at=now, updated_at=now,
-                            next_check_at=_next_check(settings, now))
+        pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=PipelineStatus.RUNNING.value,
+                            api_key_id=api_key_id, callback_url=callback_url, bulk_id=bulk_id, created_at=now,
+                            updated_at=now, next_check_at=_next_check(settings, now))
         session.add(pipeline)
         for position, step in enumerate(spec.steps.values()):
             session.add(PipelineStep(pipeline=pipeline, name=step.name, position=position, operation=step.op,
-                                     status=dag.PENDING, generation=0))
+                                     status=StepStatus.PENDING.value, generation=0))
         session.flush()
         job_ids = _advance_locked(session, settings, pipeline, now)
         session.commit()
@@ -130,7 +127,8 @@ def advance_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
     now = utcnow()
     with open_session(settings) as session:
         pipeline = _lock(session, pipeline_id, now)
-        job_ids = _advance_locked(session, settings, pipeline, now) if pipeline.status == dag.RUNNING else []
+        running = pipeline.status == PipelineStatus.RUNNING
+        job_ids = _advance_locked(session, settings, pipeline, now) if running else []
         session.commit()
     enqueue_jobs(settings, job_ids)
     return job_ids
@@ -163,23 +161,24 @@ def retry_pipeline(settings: Settings, pipeline_id: str, *, overrides: Mapping[s
     with open_session(settings) as session:
         pipeline = _lock(session, pipeline_id, now)
         rows, _ = _load(session, pipeline_id)
-        to_retry = [r for r in rows.values() if r.status in dag.STEP_BROKEN]
+        to_retry = [r for r in rows.values() if StepStatus(r.status).broken]
         if not to_retry:
             raise ValidationError(f"nothing to retry: pipeline is {pipeline.status} and no step failed, was skipped "
                                   "or canceled", where=f"pipeline {pipeline_id}")
         if overrides:
             document = apply_overrides(pipeline.spec, overrides)
-            _check_unchanged(pipeline.spec, document, [r.name for r in rows.values() if r.status == dag.SUCCEEDED])
+            succeeded = [r.name for r in rows.values() if r.status == StepStatus.SUCCEEDED]
+            _check_unchanged(pipeline.spec, document, succeeded)
             pipeline.spec = document
         for row in to_retry:
             session.execute(
                 update(PipelineStep).where(PipelineStep.id == row.id, PipelineStep.status == row.status,
                                            PipelineStep.generation == row.generation)
-                .values(status=dag.PENDING, reason=None, generation=row.generation + 1, dispatched_at=None,
+                .values(status=StepStatus.PENDING.value, reason=None, generation=row.generation + 1, dispatched_at=None,
                         finished_at=None)
                 .execution_options(synchronize_session=False)
             )
-        pipeline.status, pipeline.error, pipeline.finished_at = dag.RUNNING, None, None
+        pipeline.status, pipeline.error, pipeline.finished_at = PipelineStatus.RUNNING.value, None, None
         pipeline.next_check_at = _next_check(settings, now)
         session.flush()
         job_ids = _advance_locked(session, settings, pipeline, now)
@@ -197,19 +196,20 @@ def cancel_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
     canceled: list[str] = []
     with open_session(settings) as session:
         pipeline = _lock(session, pipeline_id, now)
-        if pipeline.status != dag.RUNNING:
+        if pipeline.status != PipelineStatus.RUNNING:
             session.commit()
             return []
         rows, jobs = _load(session, pipeline_id)
         for row in rows.values():
-            if row.status in (dag.PENDING, dag.DISPATCHED):
-                set_step_status(session, row, row.status, dag.CANCELED, reason="pipeline canceled", finished_at=now)
+            if row.status in (StepStatus.PENDING, StepStatus.DISPATCHED):
+                set_step_status(session, row, StepStatus(row.status), StepStatus.CANCELED, reason="pipeline canceled",
+                                finished_at=now)
         for job in jobs:
             if job.status == JobStatus.QUEUED.value and transition(
                 session, job.id, JobStatus.CANCELED, only_from=frozenset({JobStatus.QUEUED}), error="pipeline canceled"
             ):
                 canceled.append(job.id)
-        pipeline.status, pipeline.error = dag.CANCELED, "canceled"
+        pipeline.status, pipeline.error = PipelineStatus.CANCELED.value, "canceled"
         pipeline.finished_at, pipeline.next_check_at = now, None
         session.commit()
     log.info("pipeline %s canceled; queued jobs canceled: %s", pipeline_id, canceled)
@@ -222,7 +222,7 @@ def advance_stalled_pipelines(settings: Settings, limit: int = 200) -> int:
     now = utcnow()
     with open_session(settings) as session:
         due = session.scalars(
-            select(Pipeline.id).where(Pipeline.status == dag.RUNNING, Pipeline.next_check_at <= now)
+            select(Pipeline.id).where(Pipeline.status == PipelineStatus.RUNNING.value, Pipeline.next_check_at <= now)
             .order_by(Pipeline.next_check_at).limit(limit)
         ).all()
     created = 0

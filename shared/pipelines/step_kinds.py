@@ -1,29 +1,48 @@
 """What each spec ``op`` means: the hookline operation, fixed and default params, and what it binds from its source.
 
-The one table is ``STEP_KINDS``. A step with ``from: X`` gets the fields in ``binds`` filled from X's output;
-``persona: P`` fills ``persona_id`` from persona step P. Explicit params always win (see ``bindings``).
+The step kinds are read from the operation registry (each operation's record lists the ones it offers, music its
+modes too); ``STEP_KINDS`` is that view, by op name. A step with ``from: X`` gets the fields in ``binds`` filled
+from X's output; ``persona: P`` fills ``persona_id`` from persona step P. Explicit params always win (see
+``bindings``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Where a bound value comes from. From the `from` source: a clip, its id list, the source job's task, its lyrics,
-# its model version. From the `persona` reference: the persona id.
-CLIP_ID = "clip_id"
-CLIP_ID_LIST = "clip_id_list"
-TASK_ID = "task_id"
-SOURCE_MV = "source_mv"  # bound only when the source job sent an mv: an extension keeps its song's model
-LYRICS_TEXT = "lyrics_text"
-LYRICS_TITLE = "lyrics_title"
-PERSONA_ID = "persona_id"
+from shared.cometapi.operation_record import (
+    CLIP_ID,
+    CLIP_ID_LIST,
+    CLIPS,
+    LYRICS_TEXT,
+    LYRICS_TITLE,
+    PERSONA_ID,
+    SOURCE_MV,
+    TASK_ID,
+    Operation,
+    PipelineStep,
+)
+from shared.cometapi.operations import LYRICS, MUSIC, PERSONA, REGISTRY, registry_generation
 
-# What a step's jobs yield for others to take.
-CLIPS = "clips"
-LYRICS = "lyrics"
-PERSONA = "persona"
+__all__ = [
+    "CLIPS",
+    "CLIP_ID",
+    "CLIP_ID_LIST",
+    "DURATION_TOLERANCE",
+    "LYRICS",
+    "LYRICS_TEXT",
+    "LYRICS_TITLE",
+    "PERSONA",
+    "PERSONA_ID",
+    "SOURCE_MV",
+    "STEP_KINDS",
+    "TASK_ID",
+    "StepKind",
+    "kind_for",
+    "placeholder_params",
+]
 
 # A clip's duration is rounded upstream; allow for that when checking a time against it.
 DURATION_TOLERANCE = 0.01
@@ -46,59 +65,58 @@ class StepKind:
     def takes_persona(self) -> bool:
         return PERSONA_ID in self.binds.values()
 
-
-def _music(name: str, task: str, binds: Mapping[str, str], time_fields: tuple[str, ...] = ()) -> StepKind:
-    return StepKind(name, "music", preset={"task": task}, takes=CLIPS, binds=binds, time_fields=time_fields,
-                    yields=CLIPS)
-
-
-def _clip_input(name: str, param: str = "clip_id", **kw: Any) -> StepKind:
-    return StepKind(name, name, takes=CLIPS, binds={param: CLIP_ID}, **kw)
+    @classmethod
+    def of(cls, operation: Operation, step: PipelineStep) -> StepKind:
+        return cls(step.name, operation.name, step.preset, step.defaults, step.takes, step.binds, step.time_fields,
+                   step.yields)
 
 
-_CONTINUATION = {"task_id": TASK_ID, "continue_clip_id": CLIP_ID, "mv": SOURCE_MV}
-_GENERATE = {"prompt": LYRICS_TEXT, "title": LYRICS_TITLE}
+class _StepKindsView(Mapping[str, StepKind]):
+    """Every registered operation's step kinds by op name, rebuilt when the registry changes.
 
-_KINDS: tuple[StepKind, ...] = (
-    StepKind("generate", "music", takes=LYRICS, binds=_GENERATE, yields=CLIPS),
-    StepKind("music", "music", takes=LYRICS, binds=_GENERATE, yields=CLIPS),
-    _music("extend", "extend", _CONTINUATION, ("continue_at",)),
-    _music("infill", "infill", _CONTINUATION, ("infill_start_s", "infill_end_s")),
-    _music("gen_stem", "gen_stem", _CONTINUATION),
-    _music("upload_extend", "upload_extend", {"continue_clip_id": CLIP_ID}, ("continue_at",)),
-    _music("artist_consistency", "artist_consistency", {"artist_clip_id": CLIP_ID, "persona_id": PERSONA_ID}),
-    _music("underpainting", "underpainting", {"underpainting_clip_id": CLIP_ID},
-           ("underpainting_start_s", "underpainting_end_s")),
-    _music("overpainting", "overpainting", {"overpainting_clip_id": CLIP_ID},
-           ("overpainting_start_s", "overpainting_end_s")),
-    _clip_input("concat", defaults={"is_infill": False}, yields=CLIPS),
-    _clip_input("wav"),
-    _clip_input("midi"),
-    _clip_input("mp4"),
-    _clip_input("timing"),
-    _clip_input("separate"),
-    StepKind("persona", "persona", defaults={"description": "", "is_public": False}, takes=CLIPS,
-             binds={"root_clip_id": CLIP_ID, "clips": CLIP_ID_LIST}, yields=PERSONA),
-    StepKind("lyrics", "lyrics", yields=LYRICS),
-    StepKind("upload", "upload", yields=CLIPS),
-    StepKind("udio", "udio"),
-)
-STEP_KINDS: dict[str, StepKind] = {kind.name: kind for kind in _KINDS}
-# The architecture note's short spellings.
-STEP_KINDS["underpaint"] = STEP_KINDS["underpainting"]
-STEP_KINDS["overpaint"] = STEP_KINDS["overpainting"]
-MUSIC_TASK_KINDS = ("extend", "infill", "gen_stem", "upload_extend", "artist_consistency", "underpainting",
-                    "overpainting")
+    Music's kinds come first and aliases last: a spec is mostly songs, and an unknown op's error lists the kinds in
+    this order.
+    """
+
+    def __init__(self) -> None:
+        self._built_for = -1
+        self._kinds: dict[str, StepKind] = {}
+
+    def _current(self) -> dict[str, StepKind]:
+        if self._built_for != registry_generation():
+            kinds: dict[str, StepKind] = {}
+            aliases: dict[str, StepKind] = {}
+            operations = sorted(REGISTRY.values(), key=lambda operation: operation.name != MUSIC)  # stable
+            for operation in operations:
+                for step in operation.steps:
+                    kinds[step.name] = StepKind.of(operation, step)
+                    aliases.update(dict.fromkeys(step.aliases, kinds[step.name]))
+            self._kinds, self._built_for = {**kinds, **aliases}, registry_generation()
+        return self._kinds
+
+    def __getitem__(self, name: str) -> StepKind:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+STEP_KINDS: Mapping[str, StepKind] = _StepKindsView()
 
 
 def kind_for(op: str, params: Mapping[str, Any]) -> StepKind | None:
-    """The kind of a step: its op, or for ``op: music``/``generate`` with a ``task`` param, that task's kind."""
+    """The kind of a step: its op, or for an op without a preset (``op: music``/``generate``) whose ``task`` param
+    names one of its operation's preset steps (a music mode), that step's kind."""
     kind = STEP_KINDS.get(op)
-    if kind is not None and kind.operation == "music" and not kind.preset:
-        task = params.get("task")
-        if isinstance(task, str) and task in MUSIC_TASK_KINDS:
-            return STEP_KINDS[task]
-    return kind
+    task = params.get("task")
+    if kind is None or kind.preset or not isinstance(task, str):
+        return kind
+    preset = next((k for k in STEP_KINDS.values() if k.operation == kind.operation and k.preset.get("task") == task),
+                  None)
+    return preset or kind
 
 
 def placeholder_params(kind: StepKind, source: str | None, persona: str | None) -> dict[str, Any]:

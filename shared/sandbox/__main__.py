@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from .serving import run_sandbox
+from .app import run_sandbox
 
 
 def main(argv: list[str] | None = None) -> None:

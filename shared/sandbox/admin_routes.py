@@ -7,10 +7,10 @@ import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from .api_errors import SandboxApiError, field_error
 from .callback_delivery import post_callback
 from .runtime import current_runtime
 from .task_records import PROGRESS
+from .validation import SandboxApiError, field_error
 
 admin_routes = Blueprint("sandbox_admin", __name__, url_prefix="/_sandbox")
 

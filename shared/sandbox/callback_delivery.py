@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import requests
 
-from .fault_plan import FaultPlan
+from .faults import FaultPlan
 from .task_store import StepOutcome
 
 log = logging.getLogger(__name__)

@@ -1,27 +1,159 @@
-"""The sandbox's stand-in for Suno's CDN: real MP3s and PNGs for the URLs in clips, and the exported
-WAV, MIDI and MP4 files (served once the clip's task is COMPLETE)."""
+"""The files of a clip: the GET exports that announce them, and the sandbox's stand-in for Suno's CDN.
+
+- Exports (``export_routes``) of a complete clip: wav, midi, mp4 (video) and timing (aligned lyrics).
+  CometAPI's paths are /suno/act/<kind>/<clip_id>; the aliases /suno/wav, /suno/midi, /suno/mv and
+  /suno/timing in the API docs answer the same. Each export first answers "running", then, STEP_SECONDS after
+  the first request, "complete" (``runtime.ExportBoard``). An unknown clip is a 404; a clip whose task is not
+  COMPLETE is a 400.
+- The CDN (``cdn_routes``): real MP3s and PNGs for the URLs in clips, and the exported WAV, MIDI and MP4 files
+  (served once the clip's task is COMPLETE). The bytes are written by ``media_files``.
+"""
 
 from __future__ import annotations
 
 import io
+import random
+import re
+import time
+from typing import Any
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 
-from .api_errors import SandboxApiError
 from .audio_recipe import Recipe, fresh_recipe, recipe_notes
-from .cover_png import COVER_PIXELS, LARGE_COVER_PIXELS, render_cover_png
-from .melody_mp3 import render_recipe_mp3
-from .midi_file import render_midi
-from .mp4_file import render_mp4
-from .runtime import current_runtime
-from .task_records import COMPLETE
+from .media_files import (
+    COVER_PIXELS,
+    LARGE_COVER_PIXELS,
+    MIDI_PROGRAM,
+    render_cover_png,
+    render_midi,
+    render_mp4,
+    render_recipe_mp3,
+    render_recipe_wav,
+)
+from .runtime import ExportProgress, current_runtime
+from .task_records import COMPLETE, MUSIC
 from .task_store import MediaClip
-from .wav_file import render_recipe_wav
+from .validation import SandboxApiError, field_error, success_response
 
-media_routes = Blueprint("sandbox_media", __name__)
+export_routes = Blueprint("sandbox_exports", __name__, url_prefix="/suno")
+cdn_routes = Blueprint("sandbox_media", __name__)
 
+# The instrument the JSON lists is the one the .mid file plays, so the two exports agree.
+MIDI_INSTRUMENT = {"name": "Lead Synth", "program": MIDI_PROGRAM, "is_drum": False}
 CACHE_SECONDS = 3600
 
+# --- lyrics timing: the words of a clip's lyrics spread evenly over its duration -------------------------------
+
+# Section markers like [Verse] are not sung, so they are left out; each word keeps its punctuation.
+SECTION_MARKER = re.compile(r"\[[^\]]*\]")
+SUNG_SHARE = 0.85  # of each word's slot; the rest is the gap before the next word
+
+
+def sung_words(lyrics: str) -> list[str]:
+    return SECTION_MARKER.sub(" ", lyrics).split()
+
+
+def aligned_words(lyrics: str, seconds: float, seed: str) -> list[dict[str, Any]]:
+    words = sung_words(lyrics)
+    if not words or seconds <= 0:
+        return []
+    rng = random.Random(f"timing:{seed}")
+    slot = seconds / len(words)
+    return [
+        {
+            "word": word,
+            "success": True,
+            "start_s": round(index * slot, 3),
+            "end_s": round(index * slot + slot * SUNG_SHARE, 3),
+            "p_align": round(rng.uniform(0.8, 0.99), 3),
+        }
+        for index, word in enumerate(words)
+    ]
+
+
+# --- exports ---------------------------------------------------------------------------------------------------
+
+def exportable_clip(clip_id: str, kind: str) -> MediaClip:
+    view = current_runtime().store.clip_view(clip_id)
+    if view is None or view.action != MUSIC:
+        raise SandboxApiError(404, f"clip not found: {clip_id}")
+    if view.task_status != COMPLETE:
+        raise field_error(
+            "clip_id", f"{kind} is only available once the clip's task is COMPLETE; it is {view.task_status}"
+        )
+    return view
+
+
+def export_progress(kind: str, view: MediaClip) -> ExportProgress:
+    runtime = current_runtime()
+    wait = float(runtime.config["STEP_SECONDS"])
+    return runtime.exports.progress(kind, view.clip.clip_id, time.time(), wait)
+
+
+def file_export(kind: str, clip_id: str, url_field: str, cdn_path: str) -> Response:
+    """wav and mp4: ``{"code":"success","message":"","data":{id, clip_id, state, <url_field>}}``."""
+    view = exportable_clip(clip_id, kind)
+    progress = export_progress(kind, view)
+    url = f"{view.media_base_url}{cdn_path}" if progress.done else None
+    return success_response(
+        {
+            "id": progress.export_id,
+            "clip_id": view.clip.clip_id,
+            "state": "complete" if progress.done else "running",
+            url_field: url,
+        }
+    )
+
+
+@export_routes.get("/act/wav/<clip_id>")
+@export_routes.get("/wav/<clip_id>")
+def wav_export(clip_id: str) -> Response:
+    return file_export("wav", clip_id, "wav_url", f"cdn/wav/{clip_id}.wav")
+
+
+@export_routes.get("/act/mp4/<clip_id>")
+@export_routes.get("/mv/<clip_id>")
+def mp4_export(clip_id: str) -> Response:
+    return file_export("mp4", clip_id, "video_url", f"cdn/video/{clip_id}.mp4")
+
+
+def midi_notes(view: MediaClip) -> list[dict[str, Any]]:
+    return [
+        {"pitch": note.pitch, "start": note.start_s, "end": note.end_s, "velocity": note.velocity}
+        for note in recipe_notes(view.clip.recipe)
+    ]
+
+
+@export_routes.get("/act/midi/<clip_id>")
+@export_routes.get("/midi/<clip_id>")
+def midi_export(clip_id: str) -> Response:
+    """The resellers' bare shape: ``{"state":"running"}``, later ``{"state":"complete","instruments":[…]}``."""
+    view = exportable_clip(clip_id, "midi")
+    if not export_progress("midi", view).done:
+        return jsonify({"state": "running"})
+    return jsonify(
+        {
+            "state": "complete",
+            "clip_id": view.clip.clip_id,
+            "instruments": [{**MIDI_INSTRUMENT, "notes": midi_notes(view)}],
+            "midi_url": f"{view.media_base_url}cdn/midi/{view.clip.clip_id}.mid",
+        }
+    )
+
+
+@export_routes.get("/act/timing/<clip_id>")
+@export_routes.get("/timing/<clip_id>")
+def timing_export(clip_id: str) -> Response:
+    """``{"code":"success","message":"","data":{"state":…, "clip_id":…, "aligned_words":[…]}}``."""
+    view = exportable_clip(clip_id, "timing")
+    progress = export_progress("timing", view)
+    data: dict[str, Any] = {"state": "complete" if progress.done else "running", "clip_id": view.clip.clip_id}
+    if progress.done:
+        data["aligned_words"] = aligned_words(view.clip.prompt, view.clip.duration, view.clip.clip_id)
+    return success_response(data)
+
+
+# --- the CDN ---------------------------------------------------------------------------------------------------
 
 def servable_clip(clip_id: str) -> MediaClip:
     found = current_runtime().store.clip_for_media(clip_id)
@@ -48,12 +180,12 @@ def send_clip_audio(clip_id: str) -> Response:
     return send_bytes(content, "audio/mpeg", f"{clip_id}.mp3")
 
 
-@media_routes.get("/cdn/audio/<clip_id>.mp3")
+@cdn_routes.get("/cdn/audio/<clip_id>.mp3")
 def clip_audio(clip_id: str) -> Response:
     return send_clip_audio(clip_id)
 
 
-@media_routes.get("/audiopipe/")
+@cdn_routes.get("/audiopipe/")
 def clip_audio_stream() -> Response:
     clip_id = request.args.get("item_id", "")
     if not clip_id:
@@ -67,12 +199,12 @@ def send_cover(clip_id: str, size: int) -> Response:
     return send_bytes(content, "image/png", f"{clip_id}.png")
 
 
-@media_routes.get("/cdn/image/<clip_id>.png")
+@cdn_routes.get("/cdn/image/<clip_id>.png")
 def clip_cover(clip_id: str) -> Response:
     return send_cover(clip_id, COVER_PIXELS)
 
 
-@media_routes.get("/cdn/image_large/<clip_id>.png")
+@cdn_routes.get("/cdn/image_large/<clip_id>.png")
 def clip_cover_large(clip_id: str) -> Response:
     return send_cover(clip_id, LARGE_COVER_PIXELS)
 
@@ -84,14 +216,14 @@ def complete_clip(clip_id: str) -> MediaClip:
     return found
 
 
-@media_routes.get("/cdn/wav/<clip_id>.wav")
+@cdn_routes.get("/cdn/wav/<clip_id>.wav")
 def clip_wav(clip_id: str) -> Response:
     media = complete_clip(clip_id)
     content = current_runtime().media.get_or_make(f"wav:{clip_id}", lambda: render_recipe_wav(clip_recipe(media)))
     return send_bytes(content, "audio/wav", f"{clip_id}.wav")
 
 
-@media_routes.get("/cdn/midi/<clip_id>.mid")
+@cdn_routes.get("/cdn/midi/<clip_id>.mid")
 def clip_midi(clip_id: str) -> Response:
     media = complete_clip(clip_id)
     content = current_runtime().media.get_or_make(
@@ -100,7 +232,7 @@ def clip_midi(clip_id: str) -> Response:
     return send_bytes(content, "audio/midi", f"{clip_id}.mid")
 
 
-@media_routes.get("/cdn/video/<clip_id>.mp4")
+@cdn_routes.get("/cdn/video/<clip_id>.mp4")
 def clip_video(clip_id: str) -> Response:
     media = complete_clip(clip_id)
     content = current_runtime().media.get_or_make(f"mp4:{clip_id}", lambda: render_mp4(media.clip.duration))

@@ -1,64 +1,36 @@
-"""Validate a POST /suno/submit/music body, mode by mode, into a MusicOrder (upstream.md, "Music modes")."""
+"""Validate a POST /suno/submit/music body, mode by mode, into a MusicOrder (the API docs' music modes).
+
+The sandbox's own mode table, kept apart from the client's on purpose (see the note in ``validation``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from .api_errors import field_error
-from .field_checks import (
+from .validation import (
+    PERSONA_MODELS,
+    PERSONA_SOURCE_MODEL,
+    STEM_SETS,
+    ClipFacts,
+    PersonaFacts,
+    field_error,
+    find_model,
+    known_model_names,
     optional_bool,
     optional_str,
     optional_str_list,
     require_seconds,
     require_str,
 )
-from .suno_models import PERSONA_MODELS, PERSONA_SOURCE_MODEL, find_model, known_model_names
 
 DEFAULT_UPLOAD_EXTEND_MODEL = "chirp-v4"
-DEFAULT_STEM_MODEL = "chirp-auk"  # CometAPI's stem page: "mv should be chirp-auk"
-# stem_task -> the stems it yields, in order (the gen_stem page shows "two"; Suno's full split is "twelve").
-STEM_SETS: dict[str, tuple[str, ...]] = {
-    "two": ("Vocals", "Instrumental"),
-    "twelve": (
-        "Vocals",
-        "Backing Vocals",
-        "Drums",
-        "Bass",
-        "Guitar",
-        "Keyboard",
-        "Percussion",
-        "Strings",
-        "Synth",
-        "FX",
-        "Brass",
-        "Woodwinds",
-    ),
-}
+DEFAULT_STEM_MODEL = "chirp-auk"  # the docs' stem page: "mv should be chirp-auk"
 # A clip's duration is rounded to 2 decimals; allow for that when checking a time against it.
 DURATION_TOLERANCE = 0.01
 
-
-class ClipFacts(NamedTuple):
-    """What validation needs to know about a clip the sandbox produced."""
-
-    clip_id: str
-    task_id: str
-    duration: float
-    complete: bool
-
-
-class PersonaFacts(NamedTuple):
-    """What artist_consistency needs to know about a persona made with /suno/persona/create."""
-
-    persona_id: str
-    root_clip_id: str
-    root_model_name: str
-
-
-ClipLookup = Callable[[str], "ClipFacts | None"]
-PersonaLookup = Callable[[str], "PersonaFacts | None"]
+ClipLookup = Callable[[str], ClipFacts | None]
+PersonaLookup = Callable[[str], PersonaFacts | None]
 
 
 @dataclass(frozen=True)
@@ -94,7 +66,7 @@ class _Reader:
         self.max_prompt_chars = max_prompt_chars
 
     def mv(self, *, default: str | None = None, allowed: tuple[str, ...] | None = None, upload: bool = False) -> str:
-        """The dashed model name; `upload` also takes the scenario guide's chirp-auk-upload / chirp-v4-upload."""
+        """The dashed model name; `upload` also takes the docs' chirp-auk-upload / chirp-v4-upload."""
         if default is not None and self.body.get("mv") in (None, ""):
             return default
         raw = require_str(self.body, "mv")
@@ -212,7 +184,7 @@ def _artist_consistency(r: _Reader) -> MusicOrder:
 
 
 def _gen_stem(r: _Reader) -> MusicOrder:
-    """Stems of a clip as a music task (CometAPI's stem page): stem_task "two" or "twelve"."""
+    """Stems of a clip as a music task (the docs' stem page): stem_task "two" or "twelve"."""
     mv = r.mv(default=DEFAULT_STEM_MODEL)
     clip = r.complete_clip("continue_clip_id")
     r.same_task(clip, "continue_clip_id")
@@ -252,7 +224,7 @@ def _repainting(kind: str) -> Callable[[_Reader], MusicOrder]:
 
 
 def _infill(r: _Reader) -> MusicOrder:
-    # The scenario guide names only infill_start_s/infill_end_s; the clip to infill rides in continue_clip_id,
+    # The docs name only infill_start_s/infill_end_s; the clip to infill rides in continue_clip_id,
     # the way the concat endpoint's is_infill flag later refers back to it.
     mv = r.mv()
     clip = r.complete_clip("continue_clip_id")
@@ -281,16 +253,8 @@ MODE_VALIDATORS: dict[str, Callable[[_Reader], MusicOrder]] = {
     "infill": _infill,
     "gen_stem": _gen_stem,
 }
-# Modes chosen by an explicit "task" value; the others follow from the fields present.
-TASK_VALUES = (
-    "extend",
-    "upload_extend",
-    "artist_consistency",
-    "underpainting",
-    "overpainting",
-    "infill",
-    "gen_stem",
-)
+# Modes chosen by an explicit "task" value; the others (inspiration, custom) follow from the fields present.
+TASK_VALUES = tuple(mode for mode in MODE_VALIDATORS if mode not in ("inspiration", "custom"))
 
 
 def pick_music_mode(body: dict[str, Any]) -> str:

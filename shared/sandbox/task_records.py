@@ -1,11 +1,16 @@
-"""The sandbox's internal record of a task and its clips; the public shapes are rendered in task_shapes."""
+"""The sandbox's internal records of tasks, clips and personas, and how a new clip (or a set of stems) is made.
+
+Clients never see these records as they are: ``public_shapes`` renders them in the upstream's JSON shapes.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .audio_recipe import Recipe
+from .audio_recipe import Recipe, fresh_recipe
+from .validation import STEM_SETS
 
 NOT_START = "NOT_START"
 IN_PROGRESS = "IN_PROGRESS"
@@ -70,7 +75,7 @@ class PlannedStep:
 @dataclass
 class TaskRecord:
     task_id: str
-    action: str  # MUSIC or LYRICS
+    action: str  # MUSIC, LYRICS or UDIO
     mode: str
     request: dict[str, Any]
     notify_hook: str
@@ -108,3 +113,97 @@ class TaskRecord:
         view = asdict(self)
         view["plan"] = [asdict(step) for step in self.plan]
         return view
+
+
+@dataclass(frozen=True)
+class PersonaRecord:
+    """A persona made with /suno/persona/create, kept for artist_consistency to look up."""
+
+    persona_id: str
+    name: str
+    description: str
+    root_clip_id: str
+    root_model_name: str  # artist_consistency accepts the persona only if this is chirp-auk
+    clip_ids: tuple[str, ...]
+    is_public: bool
+    created: float
+
+
+# --- making new clips ------------------------------------------------------------------------------------------
+
+def make_clip(
+    task_id: str,
+    index: int,
+    *,
+    title: str,
+    tags: str,
+    prompt: str,
+    model_name: str,
+    major_model_version: str,
+    duration: float,
+    mode: str,
+    gpt_description_prompt: str | None = None,
+    kind: str = "gen",
+    recipe: Recipe | None = None,
+    parent_clip_id: str | None = None,
+    continue_at: float | None = None,
+    edit_range: tuple[float, float] | None = None,
+    stem: StemOrigin | None = None,
+) -> ClipRecord:
+    clip_id = str(uuid.uuid4())
+    return ClipRecord(
+        clip_id=clip_id,
+        task_id=task_id,
+        index=index,
+        title=title,
+        tags=tags,
+        prompt=prompt,
+        gpt_description_prompt=gpt_description_prompt,
+        model_name=model_name,
+        major_model_version=major_model_version,
+        duration=duration,
+        mode=mode,
+        parent_clip_id=parent_clip_id,
+        continue_at=continue_at,
+        edit_range=edit_range,
+        kind=kind,
+        recipe=recipe if recipe is not None else fresh_recipe(clip_id, duration),
+        stem=stem,
+    )
+
+
+# The stem clips of a source clip, for task=gen_stem and for the separation endpoints. Each stem lasts as long
+# as its source. Its audio is a tune of its own (the sandbox does no real separation); vocal stems keep the
+# source's lyrics in metadata.prompt, the others have none.
+STEM_MODEL_NAME = "chirp-stem"  # what the docs' stem page shows stem clips reporting
+DEFAULT_STEM_TYPE_ID = 91  # the id the stem page sends with stem_task "two"
+VOCAL_STEMS = ("Vocals", "Backing Vocals")
+
+
+def stem_clips(
+    source: ClipRecord,
+    task_id: str,
+    mode: str,
+    *,
+    stem_task: str,
+    stem_type_group_name: str | None = None,
+    stem_type_id: int | None = DEFAULT_STEM_TYPE_ID,
+) -> list[ClipRecord]:
+    group = stem_type_group_name or stem_task.capitalize()
+    return [
+        make_clip(
+            task_id,
+            index,
+            title=f"{source.title} ({name})",
+            tags=source.tags,
+            prompt=source.prompt if name in VOCAL_STEMS else "",
+            model_name=STEM_MODEL_NAME,
+            major_model_version=source.major_model_version,
+            duration=source.duration,
+            mode=mode,
+            kind="gen_stem",
+            parent_clip_id=source.clip_id,
+            stem=StemOrigin(source.clip_id, name, stem_task, group, stem_type_id),
+        )
+        for index, name in enumerate(STEM_SETS[stem_task])
+    ]

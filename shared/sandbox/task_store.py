@@ -6,11 +6,9 @@ import copy
 import threading
 from typing import Any, NamedTuple
 
-from .music_modes import ClipFacts
-from .persona_shapes import feed_clip
+from .public_shapes import feed_clip, render_clip, render_song, render_task
 from .task_records import COMPLETE, FAILED, SUNO_ACTIONS, UDIO, ClipRecord, TaskRecord
-from .task_shapes import render_clip, render_task
-from .udio_shapes import render_song
+from .validation import ClipFacts
 
 
 class StepOutcome(NamedTuple):

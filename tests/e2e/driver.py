@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
 
-from shared.cli.stack import Stack
+from shared.cli.stack import Stack, wait_until
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -25,15 +24,17 @@ def get_job(stack: Stack, job_id: str) -> dict[str, Any]:
 
 
 def wait_job(stack: Stack, job_id: str, until: set[str] | None = None, timeout: float = 60.0) -> dict[str, Any]:
-    until = until or TERMINAL
-    deadline = time.monotonic() + timeout
-    while True:
+    """The job once its status is in ``until`` (default: a terminal one); on timeout, fail showing the job."""
+    wanted = until or TERMINAL
+
+    def reached() -> dict[str, Any] | None:
         job = get_job(stack, job_id)
-        if job["status"] in until:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s: {job}")
-        time.sleep(0.1)
+        return job if job["status"] in wanted else None
+
+    try:
+        return wait_until(reached, timeout, 0.1, f"job {job_id} in {sorted(wanted)}")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {get_job(stack, job_id)}") from None
 
 
 def sandbox_requests(stack: Stack) -> list[dict[str, Any]]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from shared.cli.stack import wait_until
+
 
 @dataclass
 class Received:
@@ -66,13 +68,14 @@ class EventReceiver:
             return [r for r in self.received if r.path == path]
 
     def wait_for(self, path: str, count: int, timeout: float = 30.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def enough() -> list[Received] | None:
             got = self.at(path)
-            if len(got) >= count:
-                return got
-            time.sleep(0.05)
-        raise AssertionError(f"{path}: {len(self.at(path))} requests after {timeout}s, wanted {count}")
+            return got if len(got) >= count else None
+
+        try:
+            return wait_until(enough, timeout, what=f"{count} requests to {path}")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}: {len(self.at(path))} arrived") from None
 
 
 def verified(secret: str, request: Received) -> Any:

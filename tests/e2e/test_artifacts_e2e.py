@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
 import mutagen.mp3
 import pytest
 
-from shared.cli.stack import Stack
+from shared.cli.stack import Stack, wait_until
 from tests.e2e.driver import create_job, get_job, wait_job
 
 SONG = {"prompt": "[Verse]\nSalt on the rigging\n\n[Chorus]\nBring her home", "tags": "sea shanty",
@@ -19,15 +18,15 @@ SONG = {"prompt": "[Verse]\nSalt on the rigging\n\n[Chorus]\nBring her home", "t
 
 def wait_artifacts(stack: Stack, job_id: str, count: int, timeout: float = 60.0) -> dict[str, Any]:
     """Artifacts are downloaded by a follow-up after the job succeeds: poll the job JSON until all are settled."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def all_settled() -> dict[str, Any] | None:
         job = get_job(stack, job_id)
         settled = [a for a in job["artifacts"] if a["status"] in ("stored", "refused", "failed")]
-        if len(settled) >= count:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id}: {len(settled)} of {count} artifacts after {timeout}s: {job}")
-        time.sleep(0.2)
+        return job if len(settled) >= count else None
+
+    try:
+        return wait_until(all_settled, timeout, 0.2, f"{count} settled artifacts of job {job_id}")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {get_job(stack, job_id)}") from None
 
 
 @pytest.mark.e2e

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared.cli.stack import Stack
+from shared.cli.stack import Stack, wait_until
 from shared.db import open_session
 from shared.models import Pipeline, PipelineStep
 from tests.conftest import ARTIFACTS, IN_CI
@@ -35,6 +34,7 @@ SONG = {"prompt": "[Verse]\nLanterns on the quay\n\n[Chorus]\nSing me home", "ta
 CUSTOM = {"mv": "chirp-v4", "title": "Quay", "tags": "folk", "prompt": "[Verse]\nLanterns on the quay"}
 
 pytestmark = pytest.mark.e2e
+BROWSER_WAIT = 30.0  # seconds: a page, a login or media in headless Chromium take longer than wait_until's default
 
 
 def _missing(reason: str) -> None:
@@ -68,17 +68,6 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
 def shot(driver: Any, name: str) -> None:
     driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
@@ -90,7 +79,7 @@ def log_in(driver: Any, stack: Stack, credential: str, start: str = "/ui/jobs") 
     assert "/ui/login" in driver.current_url, "the dashboard is behind a login"
     driver.find_element(By.ID, "credential").send_keys(credential)
     driver.find_element(By.CSS_SELECTOR, ".login button[type=submit]").click()
-    wait_for(lambda: "/ui/login" not in driver.current_url, what="the login to go through")
+    wait_until(lambda: "/ui/login" not in driver.current_url, timeout=BROWSER_WAIT, what="the login to go through")
 
 
 AUDIO_STATE = """
@@ -110,7 +99,7 @@ def play_every_audio(driver: Any) -> list[dict[str, Any]]:
         ok = state and all(a["ready"] >= 2 and a["duration"] and a["duration"] > 0 and a["time"] > 0 for a in state)
         return state if ok else None
 
-    return wait_for(all_playing, timeout=30, what="every <audio> to load and play")
+    return wait_until(all_playing, timeout=BROWSER_WAIT, what="every <audio> to load and play")
 
 
 def images_loaded(driver: Any) -> list[int]:
@@ -123,7 +112,7 @@ def wait_stored_artifacts(stack: Stack, job_id: str, count: int) -> dict[str, An
         job = get_job(stack, job_id)
         return job if len([a for a in job["artifacts"] if a["status"] == "stored"]) >= count else None
 
-    return wait_for(stored, timeout=60, what=f"{count} stored artifacts of job {job_id}")
+    return wait_until(stored, timeout=60, what=f"{count} stored artifacts of job {job_id}")
 
 
 def test_operator_logs_in_finds_a_song_and_plays_its_stored_audio(make_stack, browser) -> None:  # type: ignore[no-untyped-def]
@@ -143,14 +132,15 @@ def test_operator_logs_in_finds_a_song_and_plays_its_stored_audio(make_stack, br
     shot(browser, "02-jobs")
 
     row.find_element(By.CSS_SELECTOR, "a").click()
-    wait_for(lambda: browser.find_elements(By.ID, "job-status"), what="the job page")
+    wait_until(lambda: browser.find_elements(By.ID, "job-status"), timeout=BROWSER_WAIT, what="the job page")
     assert browser.find_element(By.ID, "job-status").text == "succeeded"
     state = play_every_audio(browser)
     assert len(state) == 2 and all(a["source"] == "stored" for a in state), state
     assert all(f"{stack.receiver_url}/ui/artifacts/" in a["src"] for a in state), state
     durations = sorted(c["duration"] for c in job["clips"])
     assert sorted(round(a["duration"], 1) for a in state) == pytest.approx(durations, abs=0.2)
-    assert wait_for(lambda: all(w > 0 for w in images_loaded(browser)) and images_loaded(browser), what="covers")
+    assert wait_until(lambda: all(w > 0 for w in images_loaded(browser)) and images_loaded(browser),
+                      timeout=BROWSER_WAIT, what="covers")
     assert "Lanterns on the quay" in browser.find_element(By.ID, "lyrics").text
     timeline = browser.find_element(By.ID, "timeline").text
     assert "callback COMPLETE: applied" in timeline and "attempt 1: music → accepted" in timeline
@@ -172,7 +162,7 @@ def wait_pipeline(settings: Any, pipeline_id: str, until: set[str], timeout: flo
             row = session.get(Pipeline, pipeline_id)
             return row if row is not None and row.status in until else None
 
-    return wait_for(finished, timeout=timeout, what=f"pipeline {pipeline_id} to be {until}")
+    return wait_until(finished, timeout=timeout, what=f"pipeline {pipeline_id} to be {until}")
 
 
 def step_rows(settings: Any, pipeline_id: str) -> dict[str, PipelineStep]:
@@ -205,7 +195,7 @@ def test_pipeline_dag_plays_its_song_and_retries_a_failed_step(make_stack, brows
     assert node.get_attribute("data-status") == "succeeded"
     shot(browser, "06-pipeline-succeeded")
     browser.find_element(By.CSS_SELECTOR, "#step-song a.mono").click()
-    wait_for(lambda: browser.find_elements(By.ID, "job-status"), what="the step's job page")
+    wait_until(lambda: browser.find_elements(By.ID, "job-status"), timeout=BROWSER_WAIT, what="the step's job page")
     state = play_every_audio(browser)
     assert state and all(a["ready"] >= 2 and a["duration"] > 0 for a in state)
 
@@ -222,7 +212,8 @@ def test_pipeline_dag_plays_its_song_and_retries_a_failed_step(make_stack, brows
     retry = browser.find_element(By.CSS_SELECTOR, "#step-extend button[data-action='retry']")
     assert retry.is_enabled()
     retry.click()
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".flash"), what="the retry's answer")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".flash"), timeout=BROWSER_WAIT,
+               what="the retry's answer")
     assert "retry requested for" in browser.find_element(By.CSS_SELECTOR, ".flash").text
     rows = step_rows(settings, bad)
     assert rows["extend"].generation == 1 and rows["wav"].generation == 1 and rows["song"].generation == 0

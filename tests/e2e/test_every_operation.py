@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import mutagen.mp3
 import pytest
 
+from shared.cli.stack import wait_until
 from tests.e2e.driver import create_job, get_job, wait_job
 
 CLIP = 8.0  # sandbox clip length (the second clip of a task is 1.5 s longer)
@@ -28,17 +28,19 @@ def run_all(stack, jobs: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, dic
     return done
 
 
-def stored_artifacts(stack, job: dict[str, Any], timeout: float = 60, need_clip_audio: bool = False) -> list[dict[str, Any]]:
+def stored_artifacts(stack, job: dict[str, Any], timeout: float = 60,
+                     need_clip_audio: bool = False) -> list[dict[str, Any]]:
     """The job's artifacts once downloads settled (rows appear one by one as files arrive)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def settled() -> list[dict[str, Any]] | None:
         arts = get_job(stack, job["id"])["artifacts"]
         audio_for = {a["clip_id"] for a in arts if a["kind"] == "audio"}
         complete = not need_clip_audio or all(c["id"] in audio_for for c in job["clips"])
-        if arts and complete and all(a["status"] in ("stored", "refused", "failed") for a in arts):
-            break
-        assert time.monotonic() < deadline, f"artifacts of {job['operation']} never settled: {arts}"
-        time.sleep(0.3)
+        return arts if arts and complete and all(a["status"] in ("stored", "refused", "failed") for a in arts) else None
+
+    try:
+        arts = wait_until(settled, timeout, 0.3, f"artifacts of {job['operation']} settled")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {get_job(stack, job['id'])['artifacts']}") from None
     bad = [a for a in arts if a["status"] != "stored"]
     assert not bad, bad
     for art in arts:
@@ -89,12 +91,15 @@ def test_every_operation_succeeds_with_verified_artifacts(make_stack, broker_url
         "extend": ("music", {"task": "extend", "task_id": task_id, "continue_clip_id": clip["id"], "continue_at": 5,
                              "mv": "chirp-auk", "prompt": "[Bridge]\nmore", "tags": "synthwave", "title": "More"}),
         "underpainting": ("music", {"task": "underpainting", "underpainting_clip_id": clip["id"], "mv": "chirp-auk",
-                                    "underpainting_start_s": 1, "underpainting_end_s": 5, "tags": "piano", "title": "U"}),
+                                    "underpainting_start_s": 1, "underpainting_end_s": 5, "tags": "piano",
+                                    "title": "U"}),
         "overpainting": ("music", {"task": "overpainting", "overpainting_clip_id": clip["id"], "mv": "chirp-auk",
                                    "overpainting_start_s": 0, "overpainting_end_s": 6, "tags": "soul", "title": "O",
                                    "prompt": "[Verse]\nla la"}),
-        "infill": ("music", {"continue_clip_id": clip["id"], "infill_start_s": 2, "infill_end_s": 4, "mv": "chirp-auk"}),
-        "gen_stem": ("music", {"task": "gen_stem", "mv": "chirp-auk", "task_id": task_id, "continue_clip_id": clip["id"],
+        "infill": ("music", {"continue_clip_id": clip["id"], "infill_start_s": 2, "infill_end_s": 4,
+                             "mv": "chirp-auk"}),
+        "gen_stem": ("music", {"task": "gen_stem", "mv": "chirp-auk", "task_id": task_id,
+                               "continue_clip_id": clip["id"],
                                "stem_type_id": 91, "stem_type_group_name": "Two", "stem_task": "two"}),
         "separate_full": ("separate", {"clip_id": clip["id"], "mode": "full"}),
         "separate_single": ("separate", {"clip_id": clip["id"], "mode": "single"}),

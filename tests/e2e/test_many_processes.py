@@ -30,10 +30,12 @@ def database_env(request):
 
 
 def task_body(task_id: str, status: str, n: int) -> dict:
-    clips = [{"id": f"{task_id}-clip{k}", "title": f"T{n}", "status": "complete" if status == "COMPLETE" else "streaming",
+    clips = [{"id": f"{task_id}-clip{k}", "title": f"T{n}",
+              "status": "complete" if status == "COMPLETE" else "streaming",
               "audio_url": f"https://cdn1.suno.ai/{task_id}-{k}.mp3", "metadata": {"duration": 30.0 + k}}
              for k in range(2)]
-    return {"task_id": task_id, "action": "MUSIC", "status": status, "progress": "100%" if status == "COMPLETE" else "50%",
+    return {"task_id": task_id, "action": "MUSIC", "status": status,
+            "progress": "100%" if status == "COMPLETE" else "50%",
             "data": [] if status == "IN_PROGRESS" else clips}
 
 
@@ -43,7 +45,8 @@ def test_duplicate_callbacks_and_redelivered_submits_race_safely(make_stack, red
                                  sandbox_args=["--step-seconds", "120", "--clip-seconds", "6"])
     stack.start_receiver("receiver2", second_port)
     receivers = [stack.receiver_url, f"http://127.0.0.1:{second_port}"]
-    job_ids = [create_job(stack, "music", {"prompt": f"[Verse]\n{n}", "tags": "race", "title": f"R{n}", "mv": "chirp-v4"})
+    job_ids = [create_job(stack, "music",
+                          {"prompt": f"[Verse]\n{n}", "tags": "race", "title": f"R{n}", "mv": "chirp-v4"})
                for n in range(JOBS)]
     jobs = [wait_job(stack, j, until={"submitted", "running"}) for j in job_ids]
 

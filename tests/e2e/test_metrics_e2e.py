@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.cli.stack import Stack
+from shared.cli.stack import Stack, wait_until
 from tests.e2e.driver import create_job, wait_job
 
 pytestmark = pytest.mark.e2e
@@ -39,14 +39,14 @@ def sample(samples: Samples, name: str, **labels: str) -> float | None:
 
 
 def wait_metric(stack: Stack, check: Any, what: str, timeout: float = 45.0) -> Samples:
-    deadline = time.monotonic() + timeout
-    while True:
+    def checked() -> Samples | None:
         samples = scrape(stack)
-        if check(samples):
-            return samples
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {sorted(k for k in samples if 'worker' in k[0])}")
-        time.sleep(0.3)
+        return samples if check(samples) else None
+
+    try:
+        return wait_until(checked, timeout, 0.3, what)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {sorted(k for k in scrape(stack) if 'worker' in k[0])}") from None
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
@@ -86,7 +86,8 @@ def test_metrics_heartbeats_and_json_logs_on_a_live_stack(make_stack, broker_url
 
     logs = tmp_path / "logs"
     worker_lines = json_lines(logs / "worker0.log")
-    submitted = [line for line in worker_lines if line.get("logger") == "hookline.submit" and line.get("job_id") == music]
+    submitted = [line for line in worker_lines
+                 if line.get("logger") == "hookline.submit" and line.get("job_id") == music]
     assert submitted, "the worker logs its submit as JSON with the job id"
     assert all({"ts", "level", "logger", "message"} <= set(line) for line in worker_lines)
     receiver_lines = json_lines(logs / "receiver.log")

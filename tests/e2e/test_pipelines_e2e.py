@@ -11,13 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
 import requests
 
-from shared.cli.stack import Stack
+from shared.cli.stack import Stack, wait_until
 from shared.pipelines import advance_for_job, create_pipeline, get_pipeline, retry_pipeline
 from tests.e2e.driver import submits
 
@@ -41,14 +40,14 @@ def clip_args(seconds: float, faults: dict[str, Any] | None = None) -> list[str]
 
 
 def wait_pipeline(settings, pipeline_id: str, timeout: float = 90.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def finished() -> dict[str, Any] | None:
         view = get_pipeline(pipeline_id, settings=settings)
-        if view["status"] != "running":
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"pipeline {pipeline_id} still running after {timeout}s: {json.dumps(view)}")
-        time.sleep(0.2)
+        return view if view["status"] != "running" else None
+
+    try:
+        return wait_until(finished, timeout, 0.2, f"pipeline {pipeline_id} finished")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {json.dumps(get_pipeline(pipeline_id, settings=settings))}") from None
 
 
 def steps_by_name(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -97,7 +96,8 @@ def test_a_step_that_cannot_bind_fails_before_paying_and_retry_reruns_only_it(ma
     assert steps["song"]["status"] == "succeeded"
     assert steps["ext"]["status"] == "failed" and steps["ext"]["jobs"] == []
     assert "continue_at 30 is past the end of clip" in steps["ext"]["reason"]
-    assert steps["more"] == {**steps["more"], "status": "skipped", "reason": f"step ext failed: {steps['ext']['reason']}"}
+    assert steps["more"] == {**steps["more"], "status": "skipped",
+                             "reason": f"step ext failed: {steps['ext']['reason']}"}
     creates, extends = music_submits(stack)
     assert (len(creates), extends) == (1, [])  # the extend was never sent
     assert failed["cost_usd"] == pytest.approx(0.144)
@@ -176,7 +176,8 @@ def test_long_song_example_end_to_end(make_stack, broker_url):
     import mutagen.mp3
 
     audio = wait_artifact(settings, steps["full_song"]["job_ids"][0], "audio")
-    assert mutagen.mp3.MP3(audio["path"]).info.length == pytest.approx(60 + steps["extend"]["clips"][0]["duration"], abs=0.3)
+    expected_length = 60 + steps["extend"]["clips"][0]["duration"]
+    assert mutagen.mp3.MP3(audio["path"]).info.length == pytest.approx(expected_length, abs=0.3)
     for name in ("full_wav", "full_timing", "second_wav"):
         assert steps[name]["jobs"][0]["result"], name
     persona_id = steps["voice"]["jobs"][0]["result"]["persona_id"]
@@ -187,10 +188,8 @@ def test_long_song_example_end_to_end(make_stack, broker_url):
 def wait_artifact(settings, job_id: str, kind: str, timeout: float = 60.0) -> dict[str, Any]:
     from shared.producer import get_job
 
-    deadline = time.monotonic() + timeout
-    while True:
-        stored = [a for a in get_job(job_id, settings=settings)["artifacts"] if a["kind"] == kind and a["status"] == "stored"]
-        if stored:
-            return stored[0]
-        assert time.monotonic() < deadline, f"no stored {kind} artifact for {job_id}"
-        time.sleep(0.3)
+    def stored() -> dict[str, Any] | None:
+        artifacts = get_job(job_id, settings=settings)["artifacts"]
+        return next((a for a in artifacts if a["kind"] == kind and a["status"] == "stored"), None)
+
+    return wait_until(stored, timeout, 0.3, f"a stored {kind} artifact for {job_id}")

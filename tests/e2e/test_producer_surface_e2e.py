@@ -11,12 +11,13 @@ import sqlite3
 import subprocess
 import time
 from collections import Counter
+from contextlib import suppress
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from shared.cli.stack import HOOKLINE
+from shared.cli.stack import HOOKLINE, wait_until
 from shared.db import open_session
 from shared.models import BulkLine, Delivery, DisabledEndpoint, Job
 from tests.e2e.driver import submits
@@ -49,12 +50,9 @@ def wired() -> None:
 def started(stack, settings, workers: int = 1):
     """Wait until every worker says it is ready. Work sent while a worker is still declaring its queue on the
     embedded broker can crash it (both insert the queue row: a race in kombu's SQL transport, reported)."""
-    deadline = time.monotonic() + 60
-    for n in range(workers):
-        log = stack.log_dir / f"worker{n}.log"
-        while "ready." not in (log.read_text(errors="replace") if log.exists() else ""):
-            assert time.monotonic() < deadline, f"worker{n} did not start"
-            time.sleep(0.1)
+    logs = [stack.log_dir / f"worker{n}.log" for n in range(workers)]
+    wait_until(lambda: all("ready." in (log.read_text(errors="replace") if log.exists() else "") for log in logs),
+               60, 0.1, f"{workers} worker(s) ready")
     return stack, settings
 
 
@@ -69,12 +67,17 @@ def write_lines(path, lines) -> str:
 
 
 def wait_done(stack, job_id: str, headers: dict[str, str], timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = requests.get(f"{stack.receiver_url}/v1/jobs/{job_id}", headers=headers, timeout=10).json()
-        if job["status"] in ("succeeded", "failed", "canceled") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.1)
+    """The job once finished, else as it is after ``timeout``: the caller's assertions say what is wrong."""
+    def job() -> dict:
+        return requests.get(f"{stack.receiver_url}/v1/jobs/{job_id}", headers=headers, timeout=10).json()
+
+    def finished() -> dict | None:
+        found = job()
+        return found if found["status"] in ("succeeded", "failed", "canceled") else None
+
+    with suppress(TimeoutError):
+        return wait_until(finished, timeout, 0.1, f"job {job_id} finished")
+    return job()
 
 
 def count(settings, model, *where) -> int:
@@ -92,10 +95,13 @@ def test_bulk_killed_halfway_and_rerun_submits_every_line_once(make_stack, tmp_p
     first = subprocess.Popen(command, env=stack.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
     database = settings.database_url.removeprefix("sqlite:///")
-    deadline = time.monotonic() + 60
-    while count(settings, BulkLine) < 100:
-        assert first.poll() is None and time.monotonic() < deadline, "the bulk run ended before it could be killed"
-        time.sleep(0.005)
+    def hundred_accepted() -> bool:
+        if count(settings, BulkLine) >= 100:
+            return True
+        assert first.poll() is None, "the bulk run ended before it could be killed"
+        return False
+
+    wait_until(hundred_accepted, 60, 0.005, "100 bulk lines accepted")
     lock = sqlite3.connect(database, timeout=30)  # hold the writers still: the run is now stuck mid-file
     lock.execute("BEGIN IMMEDIATE")
     accepted_when_killed = count(settings, BulkLine)
@@ -111,9 +117,9 @@ def test_bulk_killed_halfway_and_rerun_submits_every_line_once(make_stack, tmp_p
     assert report["resumed"] and report["already_accepted"] == accepted_when_killed
     assert report["accepted"] == 1000 - accepted_when_killed
 
-    deadline = time.monotonic() + 240
-    while count(settings, Job, Job.status.in_(["queued", "submitting"])) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    with suppress(TimeoutError):  # the assertions below say what is missing
+        wait_until(lambda: not count(settings, Job, Job.status.in_(["queued", "submitting"])), 240, 0.5,
+                   "every job submitted")
     assert count(settings, Job) == 1000
     assert count(settings, Job, Job.upstream_task_id.is_not(None)) == 1000
     paid = Counter(r["json"]["prompt"] for r in submits(stack, "/suno/submit/lyrics"))
@@ -162,14 +168,13 @@ def test_outgoing_webhooks_are_signed_retried_after_500_and_disabled_after_410(m
         gone = job_to("/gone", "gone endpoint")
         receiver.wait_for("/gone", 1)
         wait_done(stack, gone, auth)
-        deadline = time.monotonic() + 30
-        while count(settings, DisabledEndpoint) == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        with suppress(TimeoutError):
+            wait_until(lambda: count(settings, DisabledEndpoint), 30, 0.1, "the endpoint disabled")
         later = job_to("/gone", "after the 410")
         wait_done(stack, later, auth)
-        deadline = time.monotonic() + 30
-        while count(settings, Delivery, Delivery.status == "disabled") < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        with suppress(TimeoutError):
+            wait_until(lambda: count(settings, Delivery, Delivery.status == "disabled") >= 2, 30, 0.1,
+                       "both deliveries disabled")
         time.sleep(1.5)
         assert len(receiver.at("/gone")) == 1  # the later event is recorded, not sent
         with open_session(settings) as s:

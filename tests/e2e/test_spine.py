@@ -61,7 +61,8 @@ def test_job_completes_by_batched_polling_without_public_url(make_stack, broker_
 
     assert [j["status"] for j in jobs] == ["succeeded"] * 4
     requests_seen = sandbox_requests(stack)
-    assert all("notify_hook" not in (r.get("json") or {}) for r in requests_seen if r["path"].startswith("/suno/submit"))
+    assert all("notify_hook" not in (r.get("json") or {})
+               for r in requests_seen if r["path"].startswith("/suno/submit"))
     assert not [r for r in requests_seen if r["path"].startswith("/suno/fetch/")], "no single-task fetches"
     batches = [r for r in requests_seen if r["path"] == "/suno/fetch"]
     assert batches, "completed by batched fetches"

@@ -14,20 +14,10 @@ import pytest
 import requests
 from mutagen.mp3 import MP3
 
+from shared.cli.stack import wait_until
 from shared.sandbox import BackgroundSandbox, start_background_sandbox
 
 FAST_CONFIG: dict[str, Any] = {"STEP_SECONDS": 0.1, "CLIP_SECONDS": 2.0, "CALLBACK_RETRY_DELAY": 0.2, "FAULT_SEED": 7}
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 class SandboxClient:

@@ -57,7 +57,7 @@ def test_wav_export_runs_then_serves_a_wav_of_the_clips_length(sandbox: Any) -> 
     running, done = answers[0]["data"], answers[-1]["data"]
     assert running == {"id": running["id"], "clip_id": clip["id"], "state": "running", "wav_url": None}
     assert done["id"] == running["id"] and done["wav_url"].endswith(f"/cdn/wav/{clip['id']}.wav")
-    assert sandbox.get(f"suno/wav/{clip['id']}").json() == answers[-1]  # the summary's alias: the same export
+    assert sandbox.get(f"suno/wav/{clip['id']}").json() == answers[-1]  # the alias in the API docs: the same export
 
     content = sandbox.media(done["wav_url"], "audio/wav")
     assert content[:4] == b"RIFF" and content[8:12] == b"WAVE"

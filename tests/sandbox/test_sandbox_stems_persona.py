@@ -92,12 +92,12 @@ def test_persona_answers_at_once_and_artist_consistency_takes_it(sandbox: Any) -
     response = sandbox.post("suno/persona/create", body)
     assert response.status_code == 200
     persona = response.json()
-    assert list(persona) == PERSONA_FIELDS  # the bare persona of page 002: no {code, data} envelope
+    assert list(persona) == PERSONA_FIELDS  # the bare persona of the API docs: no {code, data} envelope
     assert persona["root_clip_id"] == root and persona["name"] == "Ana" and persona["clip_count"] == 2
     assert persona["clip"]["id"] == root and persona["clip"]["entity_type"] == "song_schema"
     assert persona["clip"]["metadata"]["duration"] == 2.0
     assert [c["clip"]["id"] for c in persona["persona_clips"]] == [root, other]
-    alias = sandbox.post("suno/submit/persona", body).json()  # the summary's path
+    alias = sandbox.post("suno/submit/persona", body).json()  # the alias path in the API docs
     assert alias["id"] != persona["id"] and alias["root_clip_id"] == root
 
     for mv in ("chirp-v4-tau", "chirp-v3-5-tau", "chirp-auk"):

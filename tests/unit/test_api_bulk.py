@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -79,10 +79,10 @@ def test_costs_per_day_and_per_key(settings):
     alice, bob = new_key(settings, "alice"), new_key(settings, "bob")
     a = client.post("/v1/jobs", json=lyric(1), headers=bearer(alice)).json["id"]
     b = client.post("/v1/jobs", json=lyric(2), headers=bearer(bob)).json["id"]
-    add_attempt(settings, a, 0.144, datetime(2026, 3, 1, 23, 59, tzinfo=timezone.utc))
-    add_attempt(settings, a, 0.02, datetime(2026, 3, 2, 0, 1, tzinfo=timezone.utc))
-    add_attempt(settings, b, 0.04, datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc))
-    add_attempt(settings, a, 0.0, datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc))  # a free fetch: not a paid call
+    add_attempt(settings, a, 0.144, datetime(2026, 3, 1, 23, 59, tzinfo=UTC))
+    add_attempt(settings, a, 0.02, datetime(2026, 3, 2, 0, 1, tzinfo=UTC))
+    add_attempt(settings, b, 0.04, datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    add_attempt(settings, a, 0.0, datetime(2026, 3, 2, 12, 0, tzinfo=UTC))  # a free fetch: not a paid call
 
     mine = client.get("/v1/costs?since=2026-03-01&until=2026-03-03", headers=bearer(alice)).json
     assert_matches("Costs", mine)

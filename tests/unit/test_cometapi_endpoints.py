@@ -85,7 +85,7 @@ def test_body_for_drops_only_the_routing_key() -> None:
     assert body_for("music", {"mode": "x", "prompt": "p"}) == {"mode": "x", "prompt": "p"}
 
 
-def test_prices_from_the_seed() -> None:
+def test_prices_from_the_api_docs() -> None:
     assert price_for("music", {"gpt_description_prompt": "x"}) == 0.144
     assert price_for("music", {"task": "extend", "continue_clip_id": "c"}) == 0.04
     assert price_for("music", {"task": "upload_extend"}) == 0.144

@@ -16,7 +16,7 @@ from shared.cometapi.retry import JITTER_FRACTION, RETRY_AFTER_MAX
 bases = st.floats(min_value=0.001, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 
-def test_the_seed_schedule() -> None:
+def test_the_documented_schedule() -> None:
     assert (RETRY_BASE, MAX_RETRIES) == (2.0, 3)
     assert [backoff(n) for n in range(MAX_RETRIES + 3)] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
 

@@ -139,7 +139,8 @@ def test_a_fresh_process_logs_json_lines_to_stderr() -> None:
     code = ("import logging; from shared.config import load_settings; from shared.log_format import configure_logging;"
             "configure_logging(load_settings()); logging.getLogger('hookline.x').info('hello', extra={'job_id': 'j1'})")
     env = {"HOOKLINE_LOG_FORMAT": "json", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=False)
     assert done.returncode == 0, done.stderr
     (line,) = [json.loads(x) for x in done.stderr.splitlines()]
     assert line["message"] == "hello" and line["job_id"] == "j1"

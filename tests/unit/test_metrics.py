@@ -44,6 +44,11 @@ def job(start: datetime, **fields: object) -> Job:
     return Job(operation=fields.pop("operation", "music"), params={}, created_at=start, updated_at=start, **fields)
 
 
+def earlier_today(now: datetime, minutes: float) -> datetime:
+    """``minutes`` before ``now``, but never before today's UTC midnight: "spend today" must hold these at any hour."""
+    return max(now - timedelta(minutes=minutes), now.replace(hour=0, minute=0, second=0, microsecond=0))
+
+
 def seed(settings: Settings, now: datetime) -> dict[str, str]:
     t0 = now - timedelta(hours=1)
     with db.open_session(settings) as s:
@@ -75,11 +80,11 @@ def seed(settings: Settings, now: datetime) -> dict[str, str]:
         s.flush()
         s.add_all([
             Attempt(job_id=step1.id, operation="music", endpoint="music", http_status=200, outcome="accepted",
-                    cost_usd=0.144, api_key_id=key.id, started_at=now - timedelta(minutes=5)),
+                    cost_usd=0.144, api_key_id=key.id, started_at=earlier_today(now, 5)),
             Attempt(job_id=step2.id, operation="music", endpoint="music", http_status=200, outcome="accepted",
-                    cost_usd=0.144, started_at=now - timedelta(minutes=4)),
+                    cost_usd=0.144, started_at=earlier_today(now, 4)),
             Attempt(job_id=step3.id, operation="music", endpoint="music", http_status=429, outcome="refused",
-                    started_at=now - timedelta(minutes=3)),
+                    started_at=earlier_today(now, 3)),
             Attempt(operation="fetch", endpoint="fetch_many", http_status=None, outcome="error",
                     started_at=now - timedelta(days=3)),
             Attempt(operation="lyrics", endpoint="lyrics", http_status=200, outcome="accepted", cost_usd=0.02,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
 from shared import db
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.models import Attempt, CallbackRecord, Job, Pipeline, new_id, utcnow
 from tests.unit.test_metrics import scrape, value
 
@@ -20,12 +21,14 @@ STATUSES = ["succeeded"] * 8 + ["failed", "running"]
 SCRAPE_BUDGET_S = 3.0  # measured ~1 s here (2 cores); the rest is room for a busy neighbour
 
 
-def seed_bulk(settings, now):  # type: ignore[no-untyped-def]
+def seed_bulk(settings: Settings, now: datetime) -> None:
     rng = random.Random(7)
     t0 = now - timedelta(days=2)
     pipelines = [{"id": new_id(), "spec": {}, "status": "succeeded", "created_at": t0, "updated_at": t0}
                  for _ in range(PIPELINES)]
-    jobs, attempts, callbacks = [], [], []
+    jobs: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    callbacks: list[dict[str, Any]] = []
     for n in range(JOBS):
         created = t0 + timedelta(seconds=n)
         status = STATUSES[n % len(STATUSES)]

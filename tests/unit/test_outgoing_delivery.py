@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -199,5 +199,5 @@ def test_unreachable_endpoint_counts_as_an_attempt(hook_settings):
 def test_signing_matches_the_standard_webhooks_known_answer():
     secret, msg_id = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek"
     body = '{"test": 2432232314}'
-    stamp = datetime.fromtimestamp(1614265330, timezone.utc)
+    stamp = datetime.fromtimestamp(1614265330, UTC)
     assert Webhook(secret).sign(msg_id, stamp, body) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="

@@ -17,7 +17,8 @@ def step(name: str, **steps: dict):
     return spec.steps[name]
 
 
-def song_job(*durations: float | None, fan: int | None = None, task: str = "task-1", mv: str = "chirp-auk") -> JobOutput:
+def song_job(*durations: float | None, fan: int | None = None, task: str = "task-1",
+             mv: str = "chirp-auk") -> JobOutput:
     clips = tuple(ClipOutput(f"{task}-clip{i}", d, i) for i, d in enumerate(durations))
     return JobOutput(f"job-{task}", fan, task, clips, {}, {"mv": mv})
 
@@ -37,7 +38,8 @@ def test_explicit_params_win_over_bound_ones():
     assert bound.params["task_id"] == "task-1"
 
 
-@pytest.mark.parametrize(("pick", "expected"), [(None, "task-1-clip0"), (1, "task-1-clip1"), ("longest", "task-1-clip1")])
+@pytest.mark.parametrize(("pick", "expected"),
+                         [(None, "task-1-clip0"), (1, "task-1-clip1"), ("longest", "task-1-clip1")])
 def test_clip_picks(pick, expected):
     wav = step("w", w={"op": "wav", "from": "song", **({"pick": pick} if pick is not None else {})})
     assert bind_step(wav, [song_job(30.0, 31.5)]) == [BoundJob(None, {"clip_id": expected})]

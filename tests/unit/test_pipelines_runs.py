@@ -28,9 +28,9 @@ from shared.pipelines import (
     parse_spec,
     retry_pipeline,
 )
-from shared.pipelines.dag import current_jobs
+from shared.pipelines.dag import current_jobs, job_rows
 from shared.pipelines.dispatching import dispatch_step
-from shared.pipelines.runs import _job_rows, _load
+from shared.pipelines.runs import _load
 from tests.unit.pipeline_rows import SONG, count, finish, jobs_of, only_job, pipeline_row, steps_of, submit
 
 EXT = {"op": "extend", "from": "song", "params": {"continue_at": 3, "title": "More", "tags": "pop", "prompt": "x"}}
@@ -124,7 +124,8 @@ def test_a_bound_value_that_does_not_fit_fails_the_step_before_sending_and_skips
     song = only_job(settings, pipeline_id, "song")
     reason = f"params.continue_at: continue_at 30 is past the end of clip {song.upstream_task_id}-clip0 (6 s)"
     assert steps_of(settings, pipeline_id) == {
-        "song": ("succeeded", None, 0), "ext": ("failed", reason, 0), "whole": ("skipped", f"step ext failed: {reason}", 0)}
+        "song": ("succeeded", None, 0), "ext": ("failed", reason, 0),
+        "whole": ("skipped", f"step ext failed: {reason}", 0)}
     row = pipeline_row(settings, pipeline_id)
     assert row.status == "failed" and row.error == f"step ext failed: {reason} (1 step(s) skipped)"
     assert jobs_of(settings, pipeline_id, "ext") == [] and enqueued == [song.id]
@@ -258,9 +259,9 @@ def test_the_step_compare_and_set_stops_a_stale_advancer_even_without_the_lock(a
         for session in (first, second):  # both read the same rows before either writes
             rows, jobs = _load(session, pipeline_id)
             by_id = {j.id: j for j in jobs}
-            views.append((rows, {s: [by_id[r.id] for r in rs] for s, rs in current_jobs(_job_rows(jobs)).items()}))
+            views.append((rows, {s: [by_id[r.id] for r in rs] for s, rs in current_jobs(job_rows(jobs)).items()}))
         pipeline = first.get(Pipeline, pipeline_id)
-        for session, (rows, step_jobs) in zip((first, second), views):
+        for session, (rows, step_jobs) in zip((first, second), views, strict=True):
             created.append(dispatch_step(session, settings, pipeline, spec.steps["ext"], rows["ext"], step_jobs,
                                          utcnow()))
             session.commit()

@@ -103,7 +103,8 @@ def test_unknown_params_are_all_listed_then_the_first_other_problem():
 @pytest.mark.parametrize("op", ["separat", "generate_song", "", 3])
 def test_unknown_op(op):
     ((where, field, message),) = errors_of(spec_of(x={"op": op}))
-    assert (where, field) == ("step x", "op") and "one of generate, music, extend" in message
+    listed = message.partition("one of ")[2].split(", ")
+    assert (where, field) == ("step x", "op") and {"generate", "music", "extend"} <= set(listed)
 
 
 def test_missing_op_and_unknown_step_keys():

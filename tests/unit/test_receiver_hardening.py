@@ -93,7 +93,8 @@ def test_wrong_content_type_is_415_and_changes_nothing(settings):
 def test_per_source_limit_slows_token_guessing_but_never_genuine_callbacks(settings):
     client = app_client(settings.with_overrides(hook_rate_per_source=5.0))
     job_id = job_with_attempts(settings, status="running", task_id="task-1", outcomes=[("accepted", "task-1")])
-    genuine = [client.post(url(settings, job_id), json=task(status="STREAMING", data=[])).status_code for _ in range(40)]
+    genuine = [client.post(url(settings, job_id), json=task(status="STREAMING", data=[])).status_code
+               for _ in range(40)]
     assert genuine == [200] * 40, "valid callbacks spend nothing"
     codes = [client.post("/hooks/cometapi/x/1/bad", json={}).status_code for _ in range(30)]
     assert codes[:10] == [401] * 10 and 429 in codes
@@ -106,3 +107,11 @@ def test_source_limiter_refills():
     assert all(limiter.allow("a", now=0.0) == 0.0 for _ in range(4))
     assert limiter.allow("a", now=0.0) > 0
     assert limiter.allow("a", now=1.0) == 0.0
+
+
+def test_source_limiter_retry_after_spends_nothing():
+    limiter = SourceLimiter(1.0)  # bursts of 2
+    assert limiter.retry_after("a", now=0.0) == 0.0
+    assert [limiter.allow("a", now=0.0) for _ in range(2)] == [0.0, 0.0]
+    assert limiter.retry_after("a", now=0.0) == limiter.retry_after("a", now=0.0) == 1.0
+    assert limiter.retry_after("a", now=0.5) == 0.5

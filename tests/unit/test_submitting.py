@@ -131,7 +131,8 @@ def test_persona_is_synchronous(cfg, sandbox):
     while job_row(cfg, base).status != "succeeded" and time.monotonic() < deadline:
         reconcile_overdue(cfg.with_overrides(public_url=None), enqueue=lambda _: None)
         time.sleep(0.3)
-    clip = requests.get(f"{sandbox.url}/suno/fetch/{job_row(cfg, base).upstream_task_id}", timeout=5).json()["data"]["data"][0]
+    fetched = requests.get(f"{sandbox.url}/suno/fetch/{job_row(cfg, base).upstream_task_id}", timeout=5).json()
+    clip = fetched["data"]["data"][0]
     persona = new_job(cfg, {"root_clip_id": clip["id"], "name": "Voice", "description": "warm", "clips": [clip["id"]],
                             "is_public": False}, operation="persona")
     assert submit_claimed(cfg, persona).outcome == "succeeded"

@@ -12,13 +12,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import pytest
 import redis
 
 from shared.config import Settings
 from shared.db import get_engine
-from shared.limits import build_limiter, limiter_for
+from shared.limits import UpstreamLimiter, build_limiter, limiter_for
 from shared.limits.base import (
     DEFAULT_PAUSE,
     MIN_RATE_FACTOR,
@@ -35,7 +36,7 @@ from shared.models import RateBucket
 PROCESSES = 4
 
 
-def close(seconds: float):  # type: ignore[no-untyped-def]
+def close(seconds: float) -> Any:
     """Equal up to float noise at unix-time magnitudes (about 2e-7 s)."""
     return pytest.approx(seconds, abs=1e-6)
 
@@ -70,8 +71,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make(backend_settings: Settings, clock: FakeClock) -> Callable[..., object]:
-    def build(**overrides: object):  # type: ignore[no-untyped-def]
+def make(backend_settings: Settings, clock: FakeClock) -> Callable[..., UpstreamLimiter]:
+    def build(**overrides: Any) -> UpstreamLimiter:
         return build_limiter(backend_settings.with_overrides(**overrides), clock=clock)
 
     return build
@@ -286,7 +287,7 @@ def test_concurrent_starts_of_the_same_jobs_count_once(backend_settings, pool):
 # -- helpers (run in the spawned processes too) -------------------------------------------------------------
 
 
-def _admitted_over(limiter, clock: FakeClock, *, seconds: float, step: float) -> int:  # type: ignore[no-untyped-def]
+def _admitted_over(limiter: UpstreamLimiter, clock: FakeClock, *, seconds: float, step: float) -> int:
     admitted, end = 0, clock.now + seconds
     while clock.now < end:
         while limiter.try_acquire() == 0.0:
@@ -317,7 +318,8 @@ def _hammer_bucket(settings: Settings, start_at: float, stop_at: float) -> tuple
     return admitted, calls
 
 
-def _churn_slots(settings: Settings, worker: int, start_at: float, stop_at: float) -> tuple[list[tuple[float, float]], int]:
+def _churn_slots(settings: Settings, worker: int, start_at: float,
+                 stop_at: float) -> tuple[list[tuple[float, float]], int]:
     """Hold up to 4 slots at once (4 processes want 16 > cap), releasing at random: returns held spans, refusals."""
     limiter = build_limiter(settings)
     rng = random.Random(worker)

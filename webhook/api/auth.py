@@ -91,7 +91,8 @@ def resolve_principal() -> Principal:
 
 
 def principal() -> Principal:
-    return g.hookline_principal  # type: ignore[no-any-return]
+    current: Principal = g.hookline_principal
+    return current
 
 
 def require_principal() -> None:

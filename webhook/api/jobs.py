@@ -8,11 +8,11 @@ task already submitted still runs (and is still charged), and its later callback
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import exists, select, update
+from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.jobs.views import job_json
@@ -127,11 +127,11 @@ def retry_job(job_id: str) -> ResponseReturnValue:
                       callback_url=old.callback_url)
         session.flush()
         new_id = new.id
-        marked = session.execute(
+        marked = cast("CursorResult[Any]", session.execute(
             update(Job).where(Job.id == old.id, Job.status == old.status, Job.updated_at == old.updated_at)
             .values(result={**(old.result or {}), "retried_as": new_id}, updated_at=utcnow())
             .execution_options(synchronize_session=False)
-        ).rowcount == 1
+        )).rowcount == 1
         if not marked:
             raise ApiError(409, "conflict", "the job changed while it was being retried; try again")
         body: dict[str, Any] = {"id": new_id, "retry_of": old.id}

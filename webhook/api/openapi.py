@@ -11,7 +11,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from shared.cometapi import OPERATIONS
-from shared.states import JobStatus
+from shared.states import JobStatus, PipelineStatus
 from webhook.api.openapi_schemas import SCHEMAS, ref
 
 JSON = "application/json"
@@ -19,7 +19,7 @@ MAX_ATTEMPT = 2**31 - 1  # attempt numbers are small; the receiver stores them i
 ERROR_TEXT = {400: "bad input (the field is named)", 401: "no or wrong credentials", 404: "not found (or not yours)",
               409: "not possible in the current state", 413: "body too large", 415: "not JSON",
               422: "Idempotency-Key reused with a different request", 429: "too many requests",
-              501: "not available in this installation", 503: "not applied; retry later"}
+              503: "not applied; retry later"}
 
 
 def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -70,9 +70,6 @@ def _json_body(schema: str) -> dict[str, Any]:
     return {JSON: {"schema": ref(schema)}}
 
 
-EMPTY_BODY = {JSON: {"schema": {"type": "object", "maxProperties": 0}}}
-
-
 def paths() -> dict[str, Any]:
     job_id, pipeline_id, bulk_id = _path("job_id"), _path("pipeline_id"), _path("bulk_id")
     statuses = {"type": "string", "description": "comma-separated: " + ", ".join(s.value for s in JobStatus)}
@@ -101,19 +98,19 @@ def paths() -> dict[str, Any]:
             "Retry a failed or canceled job as a new job", {202: "JobRetried"}, (400, 404, 409), tag="jobs",
             parameters=[job_id], description="Never for a succeeded job; once per job (retry the new one next).")},
         "/v1/pipelines": {
-            "post": post("Create a pipeline", {202: "Created"}, (400, 501), tag="pipelines",
+            "post": post("Create a pipeline", {202: "Created"}, (400,), tag="pipelines",
                          body=_json_body("PipelineRequest")),
-            "get": operation("List pipelines", {200: "PipelinePage"}, (400, 501), tag="pipelines", parameters=[
-                _query("status", "running, succeeded, failed, canceled (comma-separated)"),
+            "get": operation("List pipelines", {200: "PipelinePage"}, (400,), tag="pipelines", parameters=[
+                _query("status", "pipeline statuses, comma-separated: " + ", ".join(s.value for s in PipelineStatus)),
                 _query("bulk", "bulk batch id"), *CREATED, LIMIT, CURSOR]),
         },
-        "/v1/pipelines/{pipeline_id}": {"get": operation("Read a pipeline", {200: "Pipeline"}, (400, 404, 501),
+        "/v1/pipelines/{pipeline_id}": {"get": operation("Read a pipeline", {200: "Pipeline"}, (400, 404),
                                                          tag="pipelines", parameters=[pipeline_id])},
         "/v1/pipelines/{pipeline_id}/cancel": {"post": post("Cancel a running pipeline", {200: "Pipeline"},
-                                                            (400, 404, 409, 501), tag="pipelines",
+                                                            (400, 404, 409), tag="pipelines",
                                                             parameters=[pipeline_id])},
         "/v1/pipelines/{pipeline_id}/retry": {"post": post(
-            "Re-run failed, skipped and canceled steps", {202: "PipelineRetried"}, (400, 404, 409, 501),
+            "Re-run failed, skipped and canceled steps", {202: "PipelineRetried"}, (400, 404, 409),
             tag="pipelines", parameters=[pipeline_id])},
         "/v1/bulk": {
             "post": post("Accept a bulk file (JSONL or CSV body)", {202: "BulkAccepted"}, (400,), tag="bulk",

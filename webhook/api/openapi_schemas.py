@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.cometapi import OPERATIONS
-from shared.states import JobStatus
+from shared.outgoing import EVENT_TYPES
+from shared.states import JobStatus, PipelineStatus
 
 
 def nullable(kind: str) -> dict[str, Any]:
@@ -53,7 +54,7 @@ SCHEMAS: dict[str, Any] = {
     "JobPage": obj({"data": {"type": "array", "items": ref("Job")}, "next_cursor": nullable("string")}),
     "JobRetried": obj({"id": STRING, "retry_of": STRING, "warning": STRING}, ["id", "retry_of"]),
     "Pipeline": obj({
-        "id": STRING, "name": nullable("string"), "status": {"enum": ["running", "succeeded", "failed", "canceled"]},
+        "id": STRING, "name": nullable("string"), "status": {"enum": [s.value for s in PipelineStatus]},
         "error": nullable("string"), "cost_usd": NUMBER, "steps": {"type": "array", "items": OBJECT},
         "callback_url": nullable("string"), "bulk_id": nullable("string"),
         "created_at": TIME, "updated_at": TIME, "finished_at": nullable("string"),
@@ -86,8 +87,7 @@ SCHEMAS: dict[str, Any] = {
     "Health": obj({"ok": BOOLEAN, "database": STRING}, ["ok"]),
     "CallbackAccepted": obj({"ok": BOOLEAN, "verdict": STRING, "status": STRING}, ["ok"]),
     "WebhookEvent": obj({
-        "type": {"enum": ["job.succeeded", "job.failed", "job.canceled", "pipeline.succeeded", "pipeline.failed",
-                          "pipeline.canceled", "bulk.finished"]},
+        "type": {"enum": list(EVENT_TYPES)},
         "timestamp": TIME, "data": {"type": "object", "description": "the Job, Pipeline or BulkProgress"},
     }),
 }

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import shared.pipelines as pipeline_runs
 from shared.errors import ValidationError
 from shared.models import Pipeline
+from shared.states import PipelineStatus
 from webhook.api.auth import ApiError, principal
 from webhook.api.bodies import callback_url_of, json_object
 from webhook.api.idempotency import Reply, remember, replay_if_seen, respond
@@ -23,11 +24,10 @@ from webhook.api.listing import check_query, next_cursor, page, query_choices, q
 from webhook.context import db_session, settings
 
 pipelines = Blueprint("pipelines", __name__, url_prefix="/pipelines")
-PIPELINE_STATUSES = ("running", "succeeded", "failed", "canceled")
 
 
 def spec_error(exc: ValidationError) -> ApiError:
-    errors = list(getattr(exc, "errors", None) or [exc])
+    errors = (list(exc.errors) if isinstance(exc, pipeline_runs.SpecInvalid) else []) or [exc]
     details = [{"where": e.where, "field": e.field, "message": e.message} for e in errors]
     first = errors[0]
     field = ".".join(p for p in (first.where, first.field) if p) or None
@@ -61,7 +61,6 @@ def _run_once(produce: Any) -> ResponseReturnValue:
 
 @pipelines.post("")
 def create_pipeline() -> ResponseReturnValue:
-
     body = json_object(("spec", "name", "callback_url"))
     if not isinstance(body.get("spec"), dict):
         raise ApiError(400, "invalid", "must be a pipeline spec object with a `steps` mapping", "spec")
@@ -92,7 +91,7 @@ def read_pipeline(pipeline_id: str) -> ResponseReturnValue:
 def list_pipelines() -> ResponseReturnValue:
     check_query(("status", "bulk", "created_after", "created_before", "limit", "cursor"))
     limit, stmt = query_limit(), select(Pipeline)
-    if (statuses := query_choices("status", PIPELINE_STATUSES)) is not None:
+    if (statuses := query_choices("status", [s.value for s in PipelineStatus])) is not None:
         stmt = stmt.where(Pipeline.status.in_(statuses))
     if (bulk_id := request.args.get("bulk")) is not None:
         stmt = stmt.where(Pipeline.bulk_id == bulk_id)
@@ -113,7 +112,7 @@ def cancel_pipeline(pipeline_id: str) -> ResponseReturnValue:
     json_object((), optional=True)
     with db_session() as session:
         status = visible_pipeline(session, pipeline_id).status
-    if status not in ("running", "canceled"):
+    if status not in (PipelineStatus.RUNNING, PipelineStatus.CANCELED):
         raise ApiError(409, "not_cancelable", f"pipeline is {status}; only a running pipeline can be canceled")
 
     def produce() -> Reply:
@@ -127,7 +126,6 @@ def cancel_pipeline(pipeline_id: str) -> ResponseReturnValue:
 
 @pipelines.post("/<pipeline_id>/retry")
 def retry_pipeline(pipeline_id: str) -> ResponseReturnValue:
-
     body = json_object(("overrides",), optional=True)
     overrides = body.get("overrides")
     if overrides is not None and not isinstance(overrides, dict):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy.sql import Select
 
 from shared.apikeys import KEY_PREFIX, authenticate
@@ -21,7 +22,7 @@ from webhook.dashboard.blueprint import dashboard
 VIEWER = "hl_viewer"
 CSRF = "hl_csrf"
 OPEN_ENDPOINTS = {"dashboard.login", "dashboard.static"}
-SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]  # any number of columns
+SelectT = TypeVar("SelectT", bound=Select)  # a select of any columns
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _viewer_from_session() -> Viewer | None:
 
 
 @dashboard.before_request
-def require_login_and_csrf():  # type: ignore[no-untyped-def]
+def require_login_and_csrf() -> ResponseReturnValue | None:
     if request.method == "POST":
         given = request.form.get("csrf_token", "")
         expected = session.get(CSRF, "")
@@ -120,7 +121,7 @@ def _check_credential(credential: str) -> dict[str, Any] | None:
 
 
 @dashboard.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     can_log_in_with_password = bool(settings().ui_password)
     if request.method == "POST":
         who = _check_credential(request.form.get("credential", "").strip())
@@ -137,11 +138,11 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @dashboard.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("dashboard.login"))
 
 
 @dashboard.get("/")
-def home():  # type: ignore[no-untyped-def]
+def home() -> ResponseReturnValue:
     return redirect(url_for("dashboard.jobs"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -79,7 +80,7 @@ def spend_per_operation(session: Session, viewer: Viewer, days: int) -> list[Spe
 
 
 @dashboard.get("/costs")
-def costs():  # type: ignore[no-untyped-def]
+def costs() -> ResponseReturnValue:
     viewer = current_viewer()
     days = _days_arg()
     with db_session() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import render_template
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from shared.models import Job, utcnow
@@ -17,7 +18,7 @@ OVERDUE_SHOWN = 20
 
 
 @dashboard.get("/health")
-def health():  # type: ignore[no-untyped-def]
+def health() -> ResponseReturnValue:
     viewer = current_viewer()
     now = utcnow()
     config = settings()
@@ -28,7 +29,7 @@ def health():  # type: ignore[no-untyped-def]
             viewer.scope(select(Job).where(*overdue_filter(now)), Job.api_key_id)
             .order_by(Job.next_check_at).limit(OVERDUE_SHOWN)))
         sweep = last_sweep(session)
-        by_status = dict(session.execute(  # type: ignore[arg-type]
+        by_status = dict(session.execute(
             viewer.scope(select(Job.status, func.count()), Job.api_key_id).group_by(Job.status)).all())
     sweep_late = sweep is None or now - sweep.seen_at > timedelta(seconds=3 * config.reconcile_interval + 30)
     return render_template(

@@ -13,12 +13,17 @@ from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.cometapi.operation_record import AUDIO
+from shared.cometapi.operations import LYRICS_RESULT_KEY, export_artifacts
 from shared.config import Settings
 from shared.models import Artifact, Attempt, CallbackRecord, Clip, Job
 
 SECRET_NAME = re.compile(r"key|secret|token|notify_hook|password|authorization|signature", re.IGNORECASE)
 REDACTED = "[redacted]"
-AUDIO_KINDS = {"audio", "wav"}
+# The clips' audio, and the exports whose file is audio.
+AUDIO_KINDS = frozenset({"audio", *(artifact.kind for artifact in export_artifacts() if artifact.media == AUDIO)})
+# The exports that hold the aligned lyric words; "json" is a plain JSON file that may hold them too.
+WORD_KINDS = frozenset({"json", *(artifact.kind for artifact in export_artifacts() if artifact.shows_words)})
 MAX_TIMING_FILE = 2 * 1024 * 1024
 
 
@@ -51,8 +56,9 @@ def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord])
                                     f"{http}{cost}" + (f" — {a.error}" if a.error else ""), tone))
     for c in callbacks:
         tone = "ok" if c.verdict == "applied" else "bad" if c.verdict == "rejected" else "muted"
-        events.append(TimelineEvent(c.received_at, "callback", f"callback {c.upstream_status or ''}: {c.verdict}".strip(),
-                                    f"{c.reason or ''} (answered {c.http_status})", tone))
+        title = f"callback {c.upstream_status or ''}: {c.verdict}".strip()
+        events.append(TimelineEvent(c.received_at, "callback", title, f"{c.reason or ''} (answered {c.http_status})",
+                                    tone))
     if job.submitted_at:
         events.append(TimelineEvent(job.submitted_at, "job", "submitted", f"upstream task {job.upstream_task_id}"))
     if job.finished_at:
@@ -141,7 +147,7 @@ def find_timing_words(value: Any, depth: int = 0) -> list[dict[str, Any]]:
 def _timing_from_files(settings: Settings, artifacts: list[Artifact]) -> list[dict[str, Any]]:
     for artifact in artifacts:
         path = artifact_path(settings, artifact)
-        if artifact.kind not in ("timing", "json") or path is None or path.stat().st_size > MAX_TIMING_FILE:
+        if artifact.kind not in WORD_KINDS or path is None or path.stat().st_size > MAX_TIMING_FILE:
             continue
         try:
             words = find_timing_words(json.loads(path.read_text()))
@@ -154,7 +160,7 @@ def _timing_from_files(settings: Settings, artifacts: list[Artifact]) -> list[di
 
 def _lyrics(job: Job, clips: list[Clip]) -> tuple[str | None, str | None]:
     result = job.result or {}
-    lyrics = result.get("lyrics")
+    lyrics = result.get(LYRICS_RESULT_KEY)
     if isinstance(lyrics, dict) and lyrics.get("text"):
         return str(lyrics["text"]), lyrics.get("title")
     for clip in clips:

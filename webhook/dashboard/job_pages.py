@@ -5,12 +5,14 @@ from __future__ import annotations
 import mimetypes
 
 from flask import abort, render_template, request, send_file
+from flask.typing import ResponseReturnValue
 
 from shared.models import Artifact, Job
+from shared.redaction import redact_secrets
 from webhook.context import db_session, settings
 from webhook.dashboard.auth import current_viewer
 from webhook.dashboard.blueprint import dashboard
-from webhook.dashboard.job_details import artifact_path, job_details, redact
+from webhook.dashboard.job_details import artifact_path, job_details
 from webhook.dashboard.job_queries import STATUSES, JobFilters, list_jobs
 
 # Served inline; anything else (HTML, SVG, unknown) is a download, so a stored file can never run script here.
@@ -19,7 +21,7 @@ INLINE_TYPES = ("audio/", "video/", "image/png", "image/jpeg", "image/gif", "ima
 
 
 @dashboard.get("/jobs")
-def jobs():  # type: ignore[no-untyped-def]
+def jobs() -> ResponseReturnValue:
     filters = JobFilters.from_args(request.args)
     with db_session() as session:
         page = list_jobs(session, current_viewer(), filters)
@@ -27,13 +29,13 @@ def jobs():  # type: ignore[no-untyped-def]
 
 
 @dashboard.get("/jobs/<job_id>")
-def job(job_id: str):  # type: ignore[no-untyped-def]
+def job(job_id: str) -> ResponseReturnValue:
     with db_session() as session:
         found = session.get(Job, job_id)
         if found is None or not current_viewer().may_see(found.api_key_id):
             abort(404)
         details = job_details(session, settings(), found)
-        result = redact({k: v for k, v in (found.result or {}).items() if k != "lyrics"})
+        result = redact_secrets({k: v for k, v in (found.result or {}).items() if k != "lyrics"})
         return render_template("dashboard/job.html", d=details, job=found, result=result)
 
 
@@ -42,7 +44,7 @@ def _content_type(artifact: Artifact, name: str) -> str:
 
 
 @dashboard.get("/artifacts/<int:artifact_id>")
-def artifact_file(artifact_id: int):  # type: ignore[no-untyped-def]
+def artifact_file(artifact_id: int) -> ResponseReturnValue:
     with db_session() as session:
         artifact = session.get(Artifact, artifact_id)
         owner = session.get(Job, artifact.job_id).api_key_id if artifact is not None else None  # type: ignore[union-attr]

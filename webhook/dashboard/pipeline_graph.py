@@ -49,7 +49,8 @@ def _spec_steps(spec: dict[str, Any]) -> dict[str, Any]:
     if isinstance(steps, dict):
         return {str(k): v for k, v in steps.items() if isinstance(v, dict)}
     if isinstance(steps, list):
-        return {str(s.get("name") or s.get("id")): s for s in steps if isinstance(s, dict) and (s.get("name") or s.get("id"))}
+        return {str(s.get("name") or s.get("id")): s for s in steps
+                if isinstance(s, dict) and (s.get("name") or s.get("id"))}
     return {}
 
 

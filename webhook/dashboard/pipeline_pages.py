@@ -1,24 +1,26 @@
 """Pipelines: the list, one pipeline's DAG with each step's state and jobs, and the retry / cancel buttons.
 
-The actions call ``shared.pipelines.retry_pipeline`` / ``cancel_pipeline(settings, pipeline_id)``, imported when
-used: while that module (or the function) is missing the buttons are shown disabled, and a POST answers 501.
+The buttons call ``shared.pipelines.retry_pipeline`` / ``cancel_pipeline``. A step's own Retry button re-runs every
+failed, skipped and canceled step of the pipeline, as the pipeline's button does: a retry takes no step list.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from shared.config import Settings
 from shared.errors import HooklineError
 from shared.models import Job, Pipeline, PipelineStep
+from shared.pipelines import cancel_pipeline, retry_pipeline
+from shared.states import STEP_BROKEN, PipelineStatus
 from webhook.context import db_session, settings
 from webhook.dashboard.auth import current_viewer
 from webhook.dashboard.blueprint import dashboard
@@ -26,24 +28,14 @@ from webhook.dashboard.pipeline_graph import layout
 
 log = logging.getLogger("hookline.dashboard")
 PAGE_SIZE = 50
-PIPELINE_STATUSES = ("running", "succeeded", "failed", "canceled")
-ACTIONS = {"retry": "retry_pipeline", "cancel": "cancel_pipeline"}
-RETRYABLE_STEPS = {"failed", "canceled", "skipped"}
-
-
-def pipeline_action(action: str) -> Callable[..., Any] | None:
-    """shared.pipelines' function for ``action``, or None while it is not there."""
-    try:
-        module = importlib.import_module("shared.pipelines")
-    except ModuleNotFoundError as exc:
-        if exc.name != "shared.pipelines":
-            raise  # the module exists but is broken: show that, do not hide it as "not ready"
-        return None
-    return getattr(module, ACTIONS[action], None)
+PIPELINE_STATUSES = [s.value for s in PipelineStatus]
+ACTIONS: dict[str, Callable[[Settings, str], object]] = {"retry": retry_pipeline, "cancel": cancel_pipeline}
+SCOPES = {"retry": "every failed, skipped or canceled step", "cancel": "the pipeline"}
+RETRYABLE_STEPS = {s.value for s in STEP_BROKEN}
 
 
 @dashboard.get("/pipelines")
-def pipelines():  # type: ignore[no-untyped-def]
+def pipelines() -> ResponseReturnValue:
     status = request.args.get("status", "")
     status = status if status in PIPELINE_STATUSES else ""
     try:
@@ -71,7 +63,7 @@ def pipelines():  # type: ignore[no-untyped-def]
                            statuses=PIPELINE_STATUSES, page=page, pages=pages, total=total)
 
 
-def _load_visible(session: Any, pipeline_id: str) -> Pipeline:
+def _load_visible(session: Session, pipeline_id: str) -> Pipeline:
     found = session.get(Pipeline, pipeline_id)
     if found is None or not current_viewer().may_see(found.api_key_id):
         abort(404)
@@ -79,7 +71,7 @@ def _load_visible(session: Any, pipeline_id: str) -> Pipeline:
 
 
 @dashboard.get("/pipelines/<pipeline_id>")
-def pipeline(pipeline_id: str):  # type: ignore[no-untyped-def]
+def pipeline(pipeline_id: str) -> ResponseReturnValue:
     with db_session() as session:
         found = _load_visible(session, pipeline_id)
         steps = list(found.steps)
@@ -87,43 +79,26 @@ def pipeline(pipeline_id: str):  # type: ignore[no-untyped-def]
         for job in session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.created_at)):
             jobs_by_step[job.step_name or ""].append(job)
         graph = layout(steps, found.spec)
+        status = PipelineStatus(found.status)
         return render_template(
             "dashboard/pipeline.html", pipeline=found, steps=steps, jobs_by_step=jobs_by_step, graph=graph,
-            can_retry=pipeline_action("retry") is not None, can_cancel=pipeline_action("cancel") is not None,
-            retryable_steps=RETRYABLE_STEPS,
+            retryable_steps=RETRYABLE_STEPS, can_cancel=status is PipelineStatus.RUNNING,
+            can_retry=status in (PipelineStatus.FAILED, PipelineStatus.CANCELED),
         )
 
 
-def _call(action: str, function: Callable[..., Any], pipeline_id: str, step: str | None) -> str:
-    """Pass the step along when the function takes one; otherwise every failed, skipped or canceled step re-runs.
-    Returns what was asked for, for the message."""
-    parameters = inspect.signature(function).parameters
-    if step and "step" in parameters:
-        function(settings(), pipeline_id, step=step)
-        return f"step {step}"
-    if step and "steps" in parameters:
-        function(settings(), pipeline_id, steps=[step])
-        return f"step {step}"
-    function(settings(), pipeline_id)
-    return "every failed, skipped or canceled step" if action == "retry" else "the pipeline"
-
-
 @dashboard.post("/pipelines/<pipeline_id>/<action>")
-def pipeline_act(pipeline_id: str, action: str):  # type: ignore[no-untyped-def]
+def pipeline_act(pipeline_id: str, action: str) -> ResponseReturnValue:
     if action not in ACTIONS:
         abort(404)
     with db_session() as session:
         _load_visible(session, pipeline_id)
-    function = pipeline_action(action)
-    if function is None:
-        abort(501, description=f"{action} is not available yet (shared.pipelines.{ACTIONS[action]} is missing)")
-    step = request.form.get("step") or None
     try:
-        scope = _call(action, function, pipeline_id, step)
+        ACTIONS[action](settings(), pipeline_id)
     except HooklineError as exc:
         flash(f"{action} failed: {exc}", "error")
     else:
-        log.info("dashboard: %s of pipeline %s (%s) by %s", action, pipeline_id, scope, current_viewer().name,
+        log.info("dashboard: %s of pipeline %s (%s) by %s", action, pipeline_id, SCOPES[action], current_viewer().name,
                  extra={"pipeline_id": pipeline_id})
-        flash(f"{action} requested for {scope}", "ok")
+        flash(f"{action} requested for {SCOPES[action]}", "ok")
     return redirect(url_for("dashboard.pipeline", pipeline_id=pipeline_id))

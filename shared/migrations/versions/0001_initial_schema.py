@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 08:08:12.144001
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('api_keys',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=128), nullable=False),
@@ -260,11 +260,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_upstream_attempts_job_id'), ['job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_upstream_attempts_started_at'), ['started_at'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('upstream_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_upstream_attempts_started_at'))
         batch_op.drop_index(batch_op.f('ix_upstream_attempts_job_id'))
@@ -316,4 +316,4 @@ def downgrade() -> None:
 
     op.drop_table('bulk_batches')
     op.drop_table('api_keys')
-    
+

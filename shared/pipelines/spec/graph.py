@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from shared.errors import ValidationError
-from shared.pipelines.step_kinds import CLIPS
+from shared.pipelines.step_kinds import CLIPS, PERSONA
 
 if TYPE_CHECKING:
     from shared.pipelines.spec.model import Spec, StepSpec
@@ -70,7 +70,7 @@ def _check_persona(spec: Spec, step: StepSpec, errors: list[ValidationError]) ->
     target = spec.steps[step.persona or ""]
     if not step.kind.takes_persona:
         _error(errors, where, "persona", f"op {step.op} takes no persona (artist_consistency does)")
-    elif target.kind.name != "persona":
+    elif target.kind.yields != PERSONA:
         _error(errors, where, "persona", f"step {target.name} is a {target.op} step, not a persona step")
     elif spec.fan_roots[target.name] not in (None, spec.fan_roots[step.name]):
         _error(errors, where, "persona", f"step {target.name} fans out; only steps of the same fan may use it")

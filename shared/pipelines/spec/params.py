@@ -6,27 +6,15 @@ required field, a bad value) if the rest does not pass.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from shared.cometapi.music_modes import MODE_SPECS, music_mode
-from shared.cometapi.validation import FLAT_SPECS
-from shared.errors import BadRequest, ValidationError
+from shared.cometapi.validation import accepted_fields
+from shared.errors import ValidationError
 from shared.pipelines.step_kinds import placeholder_params
 from shared.producer import validate_job
 
 if TYPE_CHECKING:
     from shared.pipelines.spec.model import StepSpec
-
-
-def accepted_fields(operation: str, params: dict[str, Any]) -> frozenset[str] | None:
-    """The fields ``operation`` accepts with these params (music: the mode's), or None when that is not known."""
-    if operation == "music":
-        try:
-            return frozenset(MODE_SPECS[music_mode(params)].kinds)
-        except BadRequest:
-            return None
-    spec = FLAT_SPECS.get(operation)
-    return frozenset(spec.kinds) if spec is not None else None
 
 
 def check_params(step: StepSpec, errors: list[ValidationError]) -> None:
@@ -41,7 +29,8 @@ def check_params(step: StepSpec, errors: list[ValidationError]) -> None:
     accepted = accepted_fields(kind.operation, merged)
     unknown = [k for k in step.params if accepted is not None and k not in accepted and k != "notify_hook"]
     for key in unknown:
-        errors.append(ValidationError(f"unknown param {key!r} for op {step.op}; accepted: {', '.join(sorted(accepted or ()))}",
+        listed = ", ".join(sorted(accepted or ()))
+        errors.append(ValidationError(f"unknown param {key!r} for op {step.op}; accepted: {listed}",
                                       field=f"params.{key}", where=where))
     try:
         validate_job(kind.operation, {k: v for k, v in merged.items() if k not in unknown}, where=where)

@@ -1,0 +1,47 @@
+"""SQLAlchemy 2.0 models. ``from shared.models import Job`` is the way in; the package keeps one module per concern:
+
+- ``base``: the declarative base, UTC datetimes, ``new_id`` and ``utcnow``;
+- ``work``: jobs, upstream attempts (the ledger), callbacks received, clips, artifacts, pipelines and their steps;
+- ``producers``: API keys, idempotency records, bulk batches and lines, outgoing deliveries, disabled endpoints,
+  the limiter's rate buckets and heartbeats.
+
+Schema changes go through Alembic (shared/migrations); tests check the two agree.
+"""
+
+from __future__ import annotations
+
+from shared.models.base import NAMING, Base, UTCDateTime, new_id, utcnow
+from shared.models.producers import (
+    ApiKey,
+    BulkBatch,
+    BulkLine,
+    Delivery,
+    DisabledEndpoint,
+    Heartbeat,
+    IdempotencyRecord,
+    RateBucket,
+)
+from shared.models.work import Artifact, Attempt, CallbackRecord, Clip, Job, Pipeline, PipelineStep
+
+__all__ = [
+    "NAMING",
+    "ApiKey",
+    "Artifact",
+    "Attempt",
+    "Base",
+    "BulkBatch",
+    "BulkLine",
+    "CallbackRecord",
+    "Clip",
+    "Delivery",
+    "DisabledEndpoint",
+    "Heartbeat",
+    "IdempotencyRecord",
+    "Job",
+    "Pipeline",
+    "PipelineStep",
+    "RateBucket",
+    "UTCDateTime",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,185 @@
+"""The work: jobs, the upstream attempts (the ledger), callbacks received, clips, artifacts, pipelines and steps.
+
+The status columns hold the words of ``shared.states`` (JobStatus, PipelineStatus, StepStatus). The defaults are
+written as words because ``shared.states`` imports these models for its compare-and-set update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.models.base import Base, new_id, utcnow
+
+
+class Job(Base):
+    """One unit of upstream work, as the producer asked for it."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    operation: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # a shared.states.JobStatus
+    upstream_task_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[str | None] = mapped_column(String(16))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the reconciler should look at this job next (overdue callback, stuck queue): one indexed column.
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    # Where the job came from and who is told when it ends.
+    pipeline_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("pipelines.id"), index=True)
+    step_name: Mapped[str | None] = mapped_column(String(64))
+    fan_index: Mapped[int | None] = mapped_column(Integer)
+    bulk_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("bulk_batches.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("api_keys.id"), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    # GET exports and Udio are polled: how many polls so far (for the growing, capped countdown).
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+
+    clips: Mapped[list[Clip]] = relationship(back_populates="job", order_by="Clip.position",
+                                             cascade="all, delete-orphan")
+    artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.id", viewonly=True)
+
+    __table_args__ = (Index("ix_jobs_status_next_check", "status", "next_check_at"),)
+
+
+class Attempt(Base):
+    """One call we made upstream, paid or not: the ledger. Never holds a secret."""
+
+    __tablename__ = "upstream_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("jobs.id"), index=True)
+    attempt_no: Mapped[int | None] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(String(32))
+    request_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    # pending | accepted | refused | rejected | ambiguous | ok | error
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    upstream_task_id: Mapped[str | None] = mapped_column(String(128))
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    # A resubmit after an ambiguous attempt may have been charged twice: recorded, never hidden.
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class CallbackRecord(Base):
+    """One inbound callback, accepted or not. The token is never stored."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Not a foreign key: callbacks for unknown jobs are recorded too.
+    job_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    attempt_no: Mapped[int | None] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))  # applied | duplicate | ignored | rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    upstream_status: Mapped[str | None] = mapped_column(String(16))
+    http_status: Mapped[int] = mapped_column(Integer)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Clip(Base):
+    """One clip a music task produced."""
+
+    __tablename__ = "clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id"))
+    clip_id: Mapped[str] = mapped_column(String(128), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(16))
+    audio_url: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    image_large_url: Mapped[str | None] = mapped_column(Text)
+    video_url: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column(Float)
+    model_name: Mapped[str | None] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    job: Mapped[Job] = relationship(back_populates="clips")
+
+    __table_args__ = (UniqueConstraint("job_id", "clip_id", name="uq_clips_job_clip"),)
+
+
+class Pipeline(Base):
+    """A DAG of steps from a spec; each step becomes one job (or one per clip with ``each``)."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(128))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # a shared.states.PipelineStatus
+    error: Mapped[str | None] = mapped_column(Text)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("api_keys.id"), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    bulk_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("bulk_batches.id"), index=True)
+    # When the reconciler should next check for ready-but-undispatched steps.
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    steps: Mapped[list[PipelineStep]] = relationship(back_populates="pipeline", order_by="PipelineStep.position",
+                                                     cascade="all, delete-orphan")
+
+    __table_args__ = (Index("ix_pipelines_status_next_check", "status", "next_check_at"),)
+
+
+class PipelineStep(Base):
+    """One named step of a pipeline: pending -> dispatched -> succeeded | failed | skipped | canceled."""
+
+    __tablename__ = "pipeline_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_id: Mapped[str] = mapped_column(String(32), ForeignKey("pipelines.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    operation: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # a shared.states.StepStatus
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Bumped by `pipeline retry`: jobs of older generations no longer count for this step.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="steps")
+
+    __table_args__ = (UniqueConstraint("pipeline_id", "name", name="uq_steps_pipeline_name"),)
+
+
+class Artifact(Base):
+    """A file a job produced, downloaded under HOOKLINE_ARTIFACT_DIR (or refused, and why)."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # audio | image | video | wav | midi | timing | json
+    clip_id: Mapped[str | None] = mapped_column(String(128))
+    source_url: Mapped[str] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | stored | refused | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("job_id", "source_url", name="uq_artifacts_job_source"),)
