@@ -32,6 +32,7 @@ from shared.config import load_settings
 from shared.db import open_session, session_factory
 from shared.models import Attempt, Job
 from shared.producer import add_job, enqueue_jobs
+from shared.states import AttemptOutcome
 
 FAULTS = {"drop_callbacks": 0.3, "duplicate_callbacks": 0.2, "delay_callbacks": 0.05, "reorder_callbacks": 0.05,
           "delay_seconds": 2.0, "error_rate": 0.05}
@@ -41,6 +42,9 @@ PIPELINE = {"name": "chaos", "steps": {
     "wav": {"op": "wav", "from": "base", "pick": "longest"},
 }}
 TERMINAL = ("succeeded", "failed", "canceled")
+# An attempt that ended in one of these may have been accepted without our learning it at once: a second paid
+# submit of its job is accounted for.
+MAYBE_CHARGED_TWICE = (AttemptOutcome.AMBIGUOUS, AttemptOutcome.LATE_ORPHAN, AttemptOutcome.RECOVERED)
 
 
 @dataclass
@@ -135,7 +139,7 @@ def summarize(settings: Any, sandbox_url: str, job_ids: list[str], pipeline_ids:
         states = Counter(session.scalars(select(Job.status)))
         flagged = Counter(session.scalars(select(Attempt.job_id).where(Attempt.possible_duplicate.is_(True))))
         ambiguous = Counter(session.scalars(select(Attempt.job_id).where(
-            Attempt.outcome.in_(("ambiguous", "late_orphan", "recovered")))))
+            Attempt.outcome.in_([o.value for o in MAYBE_CHARGED_TWICE]))))
         pipeline_states: Counter[str] = Counter()
         if pipeline_ids:
             from shared.models import Pipeline

@@ -44,10 +44,11 @@ from bench.harness import (
     workdir,
 )
 from shared.cli.stack import free_port, wait_until
-from shared.config import hook_secret
+from shared.config import Settings, hook_secret
 from shared.db import open_session
 from shared.jobs.hook_urls import hook_token
 from shared.models import CallbackRecord
+from shared.states import CallbackVerdict
 
 TASK_MARK = "@@TASK@@"
 WARMUP_SECONDS = 2.0
@@ -124,10 +125,10 @@ def run_wrk(url: str, script: Path, targets: Path, template: Path, seconds: floa
     return stats
 
 
-def applied_count(settings) -> int:  # type: ignore[no-untyped-def]
+def applied_count(settings: Settings) -> int:
     with open_session(settings) as session:
         return int(session.scalar(select(func.count()).select_from(CallbackRecord)
-                                  .where(CallbackRecord.verdict == "applied")) or 0)
+                                  .where(CallbackRecord.verdict == CallbackVerdict.APPLIED.value)) or 0)
 
 
 def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_round: int = 5000,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from sqlalchemy import func, select
@@ -47,6 +47,9 @@ from shared.cli.stack import Stack, free_port, wait_until
 from shared.db import open_session
 from shared.models import Artifact, Job
 
+if TYPE_CHECKING:
+    from celery import Celery
+
 COUNTER_KEY = "bench:noop:done"
 WORKER_ARGS = ["worker", "-Q", "hookline", "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
                "--without-mingle"]  # what `hookline worker` passes (its defaults: 2 threads)
@@ -57,7 +60,7 @@ SANDBOX_ARGS = ["--step-seconds", "0.05", "--clip-seconds", "4", "--latency", "0
 
 
 @lru_cache(maxsize=1)
-def _noop_celery():  # type: ignore[no-untyped-def]
+def _noop_celery() -> Celery:
     import os
 
     from worker.celery_app import create_celery

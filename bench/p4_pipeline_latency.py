@@ -50,6 +50,7 @@ from bench.seed_client import POLL_SECONDS
 from shared.cli.stack import free_port, wait_until
 from shared.db import open_session
 from shared.models import CallbackRecord, Job, Pipeline
+from shared.states import CallbackVerdict
 
 SPEC = {"name": "bench-p4", "steps": {
     "song": {"op": "generate", "params": {"prompt": "[Verse]\nNeon on the water\n\n[Chorus]\nHold on",
@@ -125,7 +126,7 @@ def _measure(settings: Any, sandbox_url: str, pipeline_ids: list[str], worker_lo
             history = sandbox_task(sandbox_url, str(task_id))["history"]
             sent = next(h["time"] for h in history if h["status"] == "COMPLETE")
             applied = session.scalar(select(CallbackRecord.received_at).where(
-                CallbackRecord.job_id == song.id, CallbackRecord.verdict == "applied",
+                CallbackRecord.job_id == song.id, CallbackRecord.verdict == CallbackVerdict.APPLIED.value,
                 CallbackRecord.upstream_status == "COMPLETE"))
             from_sent.append(extend_at[task_id] - sent)
             if applied is not None:

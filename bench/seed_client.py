@@ -1,4 +1,4 @@
-"""The seeds' own example client (seed 000, "Example 2: Generate Custom Song"), reimplemented faithfully as the
+"""The API docs' own example client ("Example 2: Generate Custom Song"), reimplemented faithfully as the
 baseline for P3, P3b and P4: submit the custom song, then ``GET /suno/fetch/<task_id>`` every 5 s, at most 60 times,
 until COMPLETE or FAILED. A fresh ``requests.post``/``requests.get`` per call, as in the seed; no notify_hook.
 

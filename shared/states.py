@@ -1,5 +1,6 @@
 """Every status word, once: jobs (with the ONE transition table, the ONE upstream-status map and the
-compare-and-set update), pipelines, pipeline steps and outgoing webhook deliveries.
+compare-and-set update), pipelines, pipeline steps, outgoing webhook deliveries, the outcome of each upstream call
+(``upstream_attempts.outcome``) and the verdict on each inbound callback (``callbacks.verdict``).
 
 Every job status change goes through ``transition()``: an ``UPDATE … WHERE id=? AND status IN (allowed)``,
 so two workers or two receivers can race safely on SQLite and Postgres alike.
@@ -156,3 +157,29 @@ class DeliveryStatus(str, Enum):
     DELIVERED = "delivered"
     FAILED = "failed"  # the retry schedule is used up
     DISABLED = "disabled"  # its endpoint answered 410: recorded, never sent
+
+
+class AttemptOutcome(str, Enum):
+    """How one upstream call ended (``upstream_attempts.outcome``): the ledger counts money and the receiver matches
+    orphan callbacks by these words."""
+
+    PENDING = "pending"  # written before the call leaves; its price counts as spent until the call ends
+    ACCEPTED = "accepted"  # a submit the upstream accepted: charged
+    OK = "ok"  # an unpaid call (a fetch or a poll), or a GET export's first poll, answered
+    ERROR = "error"  # an unpaid call (a fetch or a poll) failed
+    AMBIGUOUS = "ambiguous"  # sent, but the answer was lost (read timeout, worker died): maybe charged
+    RECOVERED = "recovered"  # an ambiguous submit whose callback then named its task: it was accepted
+    LATE_ORPHAN = "late_orphan"  # the same, but the callback came after the job was resubmitted
+    REFUSED = "refused"  # refused before anything was accepted (429, 5xx, connection refused): retried
+    REJECTED = "rejected"  # the upstream turned the request down (400/401/403/404/413): the job fails
+    BUDGET_REFUSED = "budget_refused"  # never sent: it would have gone over a daily budget
+
+
+class CallbackVerdict(str, Enum):
+    """What became of one inbound callback, or of a fetched task snapshot (``callbacks.verdict``)."""
+
+    APPLIED = "applied"  # it moved the job
+    DUPLICATE = "duplicate"  # the job already said this (a replay), perhaps with less detail
+    IGNORED = "ignored"  # a regression, news about a finished job, a race lost, or a late orphan recorded
+    INVALID = "invalid"  # an upstream status we do not know: answered 400 and recorded as rejected
+    REJECTED = "rejected"  # refused before it reached the job (bad token, unknown job, bad body, …)

@@ -21,7 +21,7 @@ from shared.errors import CallbackRejected, UpstreamError
 from shared.jobs.hook_urls import verify_hook_token
 from shared.jobs.updates import UpdateOutcome, record_task_update
 from shared.models import CallbackRecord, Job
-from shared.states import JobStatus, from_upstream
+from shared.states import CallbackVerdict, JobStatus, from_upstream
 from shared.tasks import enqueue_finished
 from webhook.context import db_session, settings
 from webhook.orphans import match_task
@@ -33,12 +33,12 @@ JSON_TYPES = ("application/json", "text/json")
 MAX_ATTEMPT = 2**31 - 1
 
 
-def _record(job_id: str, attempt: int, verdict: str, reason: str, http_status: int,
+def _record(job_id: str, attempt: int, verdict: CallbackVerdict, reason: str, http_status: int,
             upstream_status: str | None = None) -> None:
     with db_session() as session:
         session.add(
             CallbackRecord(
-                job_id=job_id[:64], attempt_no=attempt, verdict=verdict, reason=reason[:2000],
+                job_id=job_id[:64], attempt_no=attempt, verdict=verdict.value, reason=reason[:2000],
                 upstream_status=(upstream_status or "")[:16] or None, http_status=http_status,
                 remote_addr=request.remote_addr,
             )
@@ -111,25 +111,25 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
             raise CallbackRejected(404, "unknown job")
         ignore_reason = match_task(session, job, attempt, task)
         if ignore_reason is not None:
-            outcome = UpdateOutcome("ignored", ignore_reason, JobStatus(job.status))
+            outcome = UpdateOutcome(CallbackVerdict.IGNORED, ignore_reason, JobStatus(job.status))
         else:
             outcome = record_task_update(session, job, task, settings())
-        if outcome.verdict == "invalid":
+        if outcome.verdict is CallbackVerdict.INVALID:
             session.rollback()
             raise CallbackRejected(400, outcome.reason)
         session.add(
             CallbackRecord(
-                job_id=job_id, attempt_no=attempt, verdict=outcome.verdict, reason=outcome.reason,
+                job_id=job_id, attempt_no=attempt, verdict=outcome.verdict.value, reason=outcome.reason,
                 upstream_status=str(task.get("status"))[:16], http_status=200, remote_addr=request.remote_addr,
             )
         )
         session.commit()
         status = job.status
     log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
-             outcome.verdict, outcome.reason)
+             outcome.verdict.value, outcome.reason)
     if outcome.changed and outcome.status is not None and outcome.status.terminal:
         enqueue_finished(settings(), job_id)
-    return {"ok": True, "verdict": outcome.verdict, "status": status}, 200
+    return {"ok": True, "verdict": outcome.verdict.value, "status": status}, 200
 
 
 @hooks.post("/hooks/cometapi/<job_id>/<int:attempt>", defaults={"token": ""})
@@ -147,6 +147,6 @@ def cometapi_callback(job_id: str, attempt: int, token: str) -> ResponseReturnVa
             headers["Retry-After"] = "1"  # a flood is logged, not written row by row
         else:
             current_app.extensions["hookline.source_limiter"].allow(request.remote_addr or "-")
-            _record(job_id, attempt, "rejected", exc.reason, exc.http_status)
+            _record(job_id, attempt, CallbackVerdict.REJECTED, exc.reason, exc.http_status)
         return jsonify({"error": {"code": "callback_rejected", "message": exc.reason}}), exc.http_status, headers
     return jsonify(body), status

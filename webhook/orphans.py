@@ -14,14 +14,17 @@ from sqlalchemy.orm import Session
 
 from shared.errors import CallbackRejected
 from shared.models import Attempt, Job
-from shared.states import JobStatus, from_upstream
+from shared.states import AttemptOutcome, JobStatus, from_upstream
 
-MAYBE_SENT = ("pending", "ambiguous", "recovered", "late_orphan")
+# The attempts whose request may have reached the upstream without our learning which task it created.
+MAYBE_SENT = frozenset({AttemptOutcome.PENDING, AttemptOutcome.AMBIGUOUS, AttemptOutcome.RECOVERED,
+                        AttemptOutcome.LATE_ORPHAN})
 
 
 def _attempt_row(session: Session, job_id: str, attempt_no: int) -> Attempt | None:
     return session.scalars(
-        select(Attempt).where(Attempt.job_id == job_id, Attempt.attempt_no == attempt_no, Attempt.outcome != "ok")
+        select(Attempt)
+        .where(Attempt.job_id == job_id, Attempt.attempt_no == attempt_no, Attempt.outcome != AttemptOutcome.OK.value)
         .order_by(Attempt.id).limit(1)
     ).first()
 
@@ -46,11 +49,11 @@ def match_task(session: Session, job: Job, attempt_no: int, task: dict[str, Any]
         if not attached and job.upstream_task_id != task_id:
             raise CallbackRejected(400, "task id does not belong to this job")
         if row is not None and row.outcome in MAYBE_SENT:
-            row.outcome, row.upstream_task_id = "recovered", task_id
+            row.outcome, row.upstream_task_id = AttemptOutcome.RECOVERED.value, task_id
         return None
     if row is not None and row.outcome in MAYBE_SENT and row.upstream_task_id in (None, task_id):
         # A late orphan: the job was resubmitted meanwhile. Record what this attempt bought.
-        row.outcome, row.upstream_task_id = "late_orphan", task_id
+        row.outcome, row.upstream_task_id = AttemptOutcome.LATE_ORPHAN.value, task_id
         better = from_upstream(task.get("status")) is JobStatus.SUCCEEDED and not JobStatus(job.status).terminal
         if better:
             job.upstream_task_id = task_id

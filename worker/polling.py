@@ -8,7 +8,6 @@ HOOKLINE_EXPORT_DEADLINE.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -21,17 +20,11 @@ from shared.db import open_session
 from shared.errors import UpstreamError
 from shared.jobs.updates import store_clips
 from shared.models import Attempt, Job, utcnow
-from shared.states import JobStatus, transition
+from shared.states import AttemptOutcome, JobStatus, transition
+from worker.results import PollOutcome, PollResult
 from worker.submitting import upstream_client
 
 log = logging.getLogger("hookline.poll")
-
-
-@dataclass(frozen=True)
-class PollResult:
-    outcome: str  # done | again | failed | stopped
-    retry_in: float | None = None
-    detail: str = ""
 
 
 def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None = None) -> PollResult:
@@ -39,40 +32,41 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
     with open_session(settings) as session:
         job = session.get(Job, job_id)
         if job is None or JobStatus(job.status).terminal:
-            return PollResult("stopped")
+            return PollResult(PollOutcome.STOPPED)
         operation = operation_named(job.operation)
         poll = operation.poll
         if poll is None:
-            return PollResult("stopped", detail=f"{job.operation} is not polled")
+            return PollResult(PollOutcome.STOPPED, detail=f"{job.operation} is not polled")
         # An export's GET names the clip; a query names the id the submit answered.
         ref = job.params["clip_id"] if poll.by_clip else job.upstream_task_id or ""
         attempt = Attempt(job_id=job.id, attempt_no=job.attempts, operation=job.operation, endpoint=poll.endpoint.name,
-                          request_summary={"poll": job.polls + 1}, outcome="pending", api_key_id=job.api_key_id)
+                          request_summary={"poll": job.polls + 1}, outcome=AttemptOutcome.PENDING.value,
+                          api_key_id=job.api_key_id)
         session.add(attempt)
         job.polls += 1
         session.commit()
         try:
             read = poll.read(client.poll(operation, ref), ref)
         except UpstreamError as exc:
-            attempt.outcome, attempt.http_status, attempt.error = "error", exc.status, str(exc)[:2000]
-            attempt.finished_at = utcnow()
+            attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.ERROR.value, exc.status, utcnow()
+            attempt.error = str(exc)[:2000]
             if not exc.retryable:
                 transition(session, job.id, JobStatus.FAILED, error=f"upstream rejected: {exc.message}")
                 session.commit()
-                return PollResult("failed", detail=exc.message)
+                return PollResult(PollOutcome.FAILED, detail=exc.message)
             session.commit()
             return _again_or_time_out(session, settings, job, poll, f"poll failed: {exc.message}")
-        attempt.outcome, attempt.http_status, attempt.finished_at = "ok", 200, utcnow()
+        attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.OK.value, 200, utcnow()
         if read.state == DONE:
             if transition(session, job.id, JobStatus.SUCCEEDED, result=read.result, progress="100%", error=None):
                 session.refresh(job)
                 store_clips(session, job, read.clips)
             session.commit()
-            return PollResult("done", detail=read.detail)
+            return PollResult(PollOutcome.DONE, detail=read.detail)
         if read.state == FAILED:
             transition(session, job.id, JobStatus.FAILED, error=read.detail)
             session.commit()
-            return PollResult("failed", detail=read.detail)
+            return PollResult(PollOutcome.FAILED, detail=read.detail)
         session.commit()
         return _again_or_time_out(session, settings, job, poll, read.detail)
 
@@ -83,8 +77,8 @@ def _again_or_time_out(session: Session, settings: Settings, job: Job, poll: Pol
         reason = f"timed out after {int(waited)}s"
         transition(session, job.id, JobStatus.FAILED, error=reason)
         session.commit()
-        return PollResult("failed", detail=reason)
+        return PollResult(PollOutcome.FAILED, detail=reason)
     delay = poll.delay(job.polls)
     job.next_check_at = utcnow() + timedelta(seconds=delay + poll.max_delay + settings.queued_grace)
     session.commit()
-    return PollResult("again", retry_in=delay, detail=detail)
+    return PollResult(PollOutcome.AGAIN, retry_in=delay, detail=detail)

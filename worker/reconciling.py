@@ -22,7 +22,7 @@ from shared.errors import UpstreamError
 from shared.jobs.updates import next_check_after_news, record_task_update
 from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
-from shared.states import IN_FLIGHT, JobStatus, transition
+from shared.states import IN_FLIGHT, AttemptOutcome, JobStatus, transition
 from shared.tasks import enqueue_finished, enqueue_poll
 
 log = logging.getLogger("hookline.reconcile")
@@ -92,15 +92,17 @@ def recover_stuck_submits(session: Session, settings: Settings, report: SweepRep
             select(Attempt).where(Attempt.job_id == job.id, Attempt.attempt_no == job.attempts)
             .order_by(Attempt.id.desc()).limit(1)
         ).first()
-        if last is not None and last.outcome == "pending":
-            last.outcome, last.error = "ambiguous", "worker lost mid-call; the request may have been sent"
+        if last is not None and last.outcome == AttemptOutcome.PENDING:
+            last.outcome = AttemptOutcome.AMBIGUOUS.value
+            last.error = "worker lost mid-call; the request may have been sent"
             last.finished_at = now
             job.error = f"ambiguous submit: waiting {settings.ambiguous_grace:.0f}s for an orphan callback"
             job.next_check_at = now + timedelta(seconds=settings.ambiguous_grace)
             session.commit()
             continue
-        reason = "resubmitting after an ambiguous submit" if last is not None and last.outcome == "ambiguous" \
-            else "requeued: the worker that claimed it was lost before sending"
+        after_ambiguous = last is not None and last.outcome == AttemptOutcome.AMBIGUOUS
+        reason = ("resubmitting after an ambiguous submit" if after_ambiguous
+                  else "requeued: the worker that claimed it was lost before sending")
         if transition(session, job.id, JobStatus.QUEUED, only_from=frozenset({JobStatus.SUBMITTING}), error=reason,
                       next_check_at=now + timedelta(seconds=settings.queued_grace)):
             session.commit()
@@ -141,13 +143,13 @@ def _fetch_batch(
     try:
         tasks = client.fetch_many(ids, action)
     except UpstreamError as exc:
-        attempt.outcome, attempt.http_status, attempt.error = "error", exc.status, str(exc)[:2000]
+        attempt.outcome, attempt.http_status, attempt.error = AttemptOutcome.ERROR.value, exc.status, str(exc)[:2000]
         attempt.finished_at = utcnow()
         session.commit()
         report.errors.append(str(exc))
         log.warning("batch fetch of %d %s tasks failed: %s", len(ids), action, exc)
         return
-    attempt.outcome, attempt.http_status, attempt.finished_at = "ok", 200, utcnow()
+    attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.OK.value, 200, utcnow()
     session.commit()
     by_task = {t.get("task_id"): t for t in tasks if isinstance(t, dict)}
     finished: list[str] = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -39,19 +38,14 @@ from shared.jobs.ledger import budget_refusal
 from shared.jobs.updates import next_check_after_news
 from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
-from shared.states import JobStatus, transition
+from shared.states import AttemptOutcome, JobStatus, transition
 from worker.limits import bulk_rate_wait
+from worker.results import SubmitOutcome, SubmitResult
 
 log = logging.getLogger("hookline.submit")
 
 IN_FLIGHT_RECHECK = 5.0  # seconds before a job deferred by the in-flight cap looks again
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    outcome: str  # skipped | deferred | accepted | ambiguous | poll | retry | failed | succeeded
-    retry_in: float | None = None
-    detail: str = ""
+NOT_QUEUED = "job is not queued (already claimed, submitted or finished)"
 
 
 _clients = threading.local()
@@ -96,17 +90,19 @@ def _summary(payload: dict[str, Any], hook: str | None) -> dict[str, Any]:
 def _refusals_in_a_row(session: Session, job_id: str) -> int:
     """Refused attempts since the last one that was not refused: the retry number for the backoff."""
     last_other = session.scalar(
-        select(func.max(Attempt.attempt_no)).where(Attempt.job_id == job_id, Attempt.outcome != "refused")
+        select(func.max(Attempt.attempt_no))
+        .where(Attempt.job_id == job_id, Attempt.outcome != AttemptOutcome.REFUSED.value)
     ) or 0
     return int(session.scalar(
         select(func.count()).select_from(Attempt).where(
-            Attempt.job_id == job_id, Attempt.outcome == "refused", Attempt.attempt_no > last_other)
+            Attempt.job_id == job_id, Attempt.outcome == AttemptOutcome.REFUSED.value, Attempt.attempt_no > last_other)
     ) or 0)
 
 
 def _follows_ambiguous(session: Session, job_id: str) -> bool:
     return bool(session.scalar(
-        select(func.count()).select_from(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == "ambiguous")
+        select(func.count()).select_from(Attempt)
+        .where(Attempt.job_id == job_id, Attempt.outcome == AttemptOutcome.AMBIGUOUS.value)
     ))
 
 
@@ -118,18 +114,19 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
             # A stale or duplicate message: it spends no rate token, and must not keep an in-flight slot.
             if queued is None or JobStatus(queued.status).terminal:
                 limiter.finish_task(job_id)
-            return SubmitResult("skipped", detail="job is not queued (already claimed, submitted or finished)")
+            return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_QUEUED)
         # The limits come before the claim, so a deferred job stays queued and nothing is written.
         if not limiter.try_start_task(job_id):
-            return SubmitResult("deferred", retry_in=jitter(IN_FLIGHT_RECHECK), detail="in-flight cap reached")
+            return SubmitResult(SubmitOutcome.DEFERRED, retry_in=jitter(IN_FLIGHT_RECHECK),
+                                detail="in-flight cap reached")
         # The batch's own cap first (usually the stricter), then the global bucket.
         wait = bulk_rate_wait(session, settings, queued) or limiter.try_acquire()
         if wait > 0:
-            return SubmitResult("deferred", retry_in=jitter(wait), detail="global rate limit")
+            return SubmitResult(SubmitOutcome.DEFERRED, retry_in=jitter(wait), detail="global rate limit")
         session.rollback()  # end the read transaction before the claim's write
         attempt_no = claim_job(session, settings, job_id)
         if attempt_no is None:  # another worker claimed it between our read and the compare-and-set
-            return SubmitResult("skipped", detail="job is not queued (already claimed, submitted or finished)")
+            return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_QUEUED)
         job = session.get(Job, job_id)
         assert job is not None
         payload = dict(job.params)
@@ -140,17 +137,17 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
         price = price_for(job.operation, payload)
         attempt = Attempt(
             job_id=job_id, attempt_no=attempt_no, operation=job.operation, endpoint=endpoint.name,
-            request_summary=_summary(payload, hook), outcome="pending", cost_usd=price, api_key_id=job.api_key_id,
-            possible_duplicate=price > 0 and _follows_ambiguous(session, job_id),
+            request_summary=_summary(payload, hook), outcome=AttemptOutcome.PENDING.value, cost_usd=price,
+            api_key_id=job.api_key_id, possible_duplicate=price > 0 and _follows_ambiguous(session, job_id),
         )
         refusal = budget_refusal(session, settings, job, price)
         if refusal:
-            attempt.outcome, attempt.cost_usd, attempt.error = "budget_refused", 0.0, refusal
+            attempt.outcome, attempt.cost_usd, attempt.error = AttemptOutcome.BUDGET_REFUSED.value, 0.0, refusal
             session.add(attempt)
             transition(session, job_id, JobStatus.FAILED, error=refusal)
             session.commit()
             log.warning("job %s refused before sending: %s", job_id, refusal)
-            return SubmitResult("failed", detail=refusal)
+            return SubmitResult(SubmitOutcome.FAILED, detail=refusal)
         session.add(attempt)
         session.commit()  # the attempt row, with its price, exists before a cent is spent
 
@@ -170,9 +167,9 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
         return _accepted(session, settings, job, attempt, operation, upstream_id)
 
 
-def _close(attempt: Attempt, outcome: str, *, status: int | None = 200, task_id: str | None = None,
+def _close(attempt: Attempt, outcome: AttemptOutcome, *, status: int | None = 200, task_id: str | None = None,
            cost: float | None = None, error: str | None = None) -> None:
-    attempt.outcome, attempt.http_status, attempt.finished_at = outcome, status, utcnow()
+    attempt.outcome, attempt.http_status, attempt.finished_at = outcome.value, status, utcnow()
     if task_id is not None:
         attempt.upstream_task_id = task_id
     if cost is not None:
@@ -184,7 +181,7 @@ def _close(attempt: Attempt, outcome: str, *, status: int | None = 200, task_id:
 def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, operation: Operation,
               task_id: str) -> SubmitResult:
     now = utcnow()
-    _close(attempt, "accepted", task_id=task_id)
+    _close(attempt, AttemptOutcome.ACCEPTED, task_id=task_id)
     if operation.poll is not None:
         # The poll chain keeps next_check_at ahead of it; if the chain is lost, the reconciler starts it again.
         wait = timedelta(seconds=operation.poll.max_delay + settings.queued_grace)
@@ -202,24 +199,24 @@ def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, 
     session.commit()
     log.info("submitted job %s (%s) as upstream task %s", job.id, job.operation, task_id)
     if operation.poll is not None:
-        return SubmitResult("poll", retry_in=operation.poll.delay(0), detail=task_id)
-    return SubmitResult("accepted", detail=task_id)
+        return SubmitResult(SubmitOutcome.POLL, retry_in=operation.poll.delay(0), detail=task_id)
+    return SubmitResult(SubmitOutcome.ACCEPTED, detail=task_id)
 
 
 def _succeed_now(session: Session, job: Job, attempt: Attempt, upstream_id: str,
                  result: dict[str, Any]) -> SubmitResult:
-    _close(attempt, "accepted", task_id=upstream_id)
+    _close(attempt, AttemptOutcome.ACCEPTED, task_id=upstream_id)
     transition(session, job.id, JobStatus.SUCCEEDED, upstream_task_id=upstream_id, submitted_at=utcnow(),
                result=result, error=None)
     session.commit()
-    return SubmitResult("succeeded", detail=upstream_id)
+    return SubmitResult(SubmitOutcome.SUCCEEDED, detail=upstream_id)
 
 
 def _first_poll_answered(session: Session, settings: Settings, job: Job, attempt: Attempt, operation: Operation,
                          answer: dict[str, Any]) -> SubmitResult:
     """A GET export answered at once: it is done, failed, or to be polled again."""
     assert operation.poll is not None
-    _close(attempt, "ok")
+    _close(attempt, AttemptOutcome.OK)
     clip_id = job.params.get("clip_id", "")
     read = operation.poll.read(answer, clip_id)
     if read.state == DONE:
@@ -227,12 +224,12 @@ def _first_poll_answered(session: Session, settings: Settings, job: Job, attempt
     if read.state == FAILED:
         transition(session, job.id, JobStatus.FAILED, error=read.detail)
         session.commit()
-        return SubmitResult("failed", detail=read.detail)
+        return SubmitResult(SubmitOutcome.FAILED, detail=read.detail)
     # The poll chain keeps next_check_at ahead of it; if the chain is lost, the reconciler starts it again.
     transition(session, job.id, JobStatus.RUNNING, submitted_at=utcnow(), result=read.result,
                next_check_at=utcnow() + timedelta(seconds=operation.poll.max_delay + settings.queued_grace))
     session.commit()
-    return SubmitResult("poll", retry_in=operation.poll.delay(0), detail=read.detail)
+    return SubmitResult(SubmitOutcome.POLL, retry_in=operation.poll.delay(0), detail=read.detail)
 
 
 def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt, exc: UpstreamError) -> SubmitResult:
@@ -241,8 +238,8 @@ def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt,
     now, grace = utcnow(), settings.ambiguous_grace
     session.expire_all()
     session.execute(
-        update(Attempt).where(Attempt.id == attempt.id, Attempt.outcome == "pending")
-        .values(outcome="ambiguous", http_status=exc.status, error=str(exc)[:2000], finished_at=now)
+        update(Attempt).where(Attempt.id == attempt.id, Attempt.outcome == AttemptOutcome.PENDING.value)
+        .values(outcome=AttemptOutcome.AMBIGUOUS.value, http_status=exc.status, error=str(exc)[:2000], finished_at=now)
     )
     waiting = cast("CursorResult[Any]", session.execute(
         update(Job).where(Job.id == job.id, Job.status == JobStatus.SUBMITTING.value, Job.upstream_task_id.is_(None))
@@ -252,10 +249,10 @@ def _ambiguous(session: Session, settings: Settings, job: Job, attempt: Attempt,
     session.commit()
     if not waiting:
         log.info("job %s attempt %s: answer lost, but its callback already arrived", job.id, attempt.attempt_no)
-        return SubmitResult("accepted", detail="recovered by its callback")
+        return SubmitResult(SubmitOutcome.ACCEPTED, detail="recovered by its callback")
     log.warning("job %s attempt %s ambiguous (%s); waiting %.0fs for an orphan callback", job.id,
                 attempt.attempt_no, exc, grace)
-    return SubmitResult("ambiguous", detail=str(exc))
+    return SubmitResult(SubmitOutcome.AMBIGUOUS, detail=str(exc))
 
 
 def _refused_or_rejected(session: Session, settings: Settings, job: Job, attempt: Attempt,
@@ -265,23 +262,23 @@ def _refused_or_rejected(session: Session, settings: Settings, job: Job, attempt
 
         penalize(settings, exc.retry_after)
     if not exc.retryable:
-        _close(attempt, "rejected", status=exc.status, cost=0.0, error=str(exc))
+        _close(attempt, AttemptOutcome.REJECTED, status=exc.status, cost=0.0, error=str(exc))
         reason = f"upstream rejected: {exc.message}"
         transition(session, job.id, JobStatus.FAILED, error=reason)
         session.commit()
         log.warning("job %s failed: %s", job.id, reason)
-        return SubmitResult("failed", detail=reason)
-    _close(attempt, "refused", status=exc.status, cost=0.0, error=str(exc))
+        return SubmitResult(SubmitOutcome.FAILED, detail=reason)
+    _close(attempt, AttemptOutcome.REFUSED, status=exc.status, cost=0.0, error=str(exc))
     session.flush()
     retries = _refusals_in_a_row(session, job.id) - 1
     if retries >= settings.submit_max_retries:
         reason = f"upstream unavailable after {retries + 1} tries: {exc.message}"
         transition(session, job.id, JobStatus.FAILED, error=reason)
         session.commit()
-        return SubmitResult("failed", detail=reason)
+        return SubmitResult(SubmitOutcome.FAILED, detail=reason)
     delay = retry_delay(retries, base=settings.retry_base, retry_after=exc.retry_after)
     transition(session, job.id, JobStatus.QUEUED, error=f"retrying in {delay:.1f}s: {exc.message}"[:2000],
                next_check_at=utcnow() + timedelta(seconds=delay + settings.queued_grace))
     session.commit()
     log.warning("job %s: upstream refused (%s); retry in %.1fs", job.id, exc.status, delay)
-    return SubmitResult("retry", retry_in=delay, detail=str(exc))
+    return SubmitResult(SubmitOutcome.RETRY, retry_in=delay, detail=str(exc))

@@ -9,9 +9,11 @@ from worker.followups import run_follow_ups
 from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
 from worker.reconciling import reconcile_overdue
+from worker.results import PollOutcome, SubmitOutcome
 from worker.submitting import submit_claimed
 
-FINISHED_OUTCOMES = ("failed", "succeeded", "done")
+# The outcomes after which the job is finished: its follow-ups run.
+FINISHED_OUTCOMES = frozenset({SubmitOutcome.FAILED, SubmitOutcome.SUCCEEDED, PollOutcome.DONE, PollOutcome.FAILED})
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-task gets the message redelivered; the compare-and-set
@@ -20,26 +22,26 @@ FINISHED_OUTCOMES = ("failed", "succeeded", "done")
 def submit_job(self: Task, job_id: str) -> str:
     settings = settings_of(self.app)
     result = submit_claimed(settings, job_id)
-    if result.outcome == "retry":
+    if result.outcome is SubmitOutcome.RETRY:
         raise self.retry(countdown=result.retry_in)
-    if result.outcome == "deferred":  # global limits: not a retry, nothing was sent
+    if result.outcome is SubmitOutcome.DEFERRED:  # global limits: not a retry, nothing was sent
         submit_job.apply_async(args=[job_id], countdown=result.retry_in)
-    if result.outcome == "poll":
+    if result.outcome is SubmitOutcome.POLL:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     if result.outcome in FINISHED_OUTCOMES:
         enqueue_finished(settings, job_id)
-    return result.outcome
+    return result.outcome.value
 
 
 @shared_task(name=POLL_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
 def poll_job(self: Task, job_id: str) -> str:
     settings = settings_of(self.app)
     result = poll_job_once(settings, job_id)
-    if result.outcome == "again":
+    if result.outcome is PollOutcome.AGAIN:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     elif result.outcome in FINISHED_OUTCOMES:
         enqueue_finished(settings, job_id)
-    return result.outcome
+    return result.outcome.value
 
 
 @shared_task(name=JOB_FINISHED, bind=True)

@@ -15,8 +15,7 @@ from shared.db import open_session
 from shared.jobs.artifacts import artifact_sources
 from shared.models import Artifact, Job
 from shared.pipelines import get_pipeline
-
-TERMINAL = ("succeeded", "failed", "canceled")
+from shared.states import JobStatus, PipelineStatus
 
 
 def files_settled(settings: Settings, job_ids: list[str]) -> bool:
@@ -25,7 +24,7 @@ def files_settled(settings: Settings, job_ids: list[str]) -> bool:
     with open_session(settings) as session:
         for job_id in job_ids:
             job = session.get(Job, job_id)
-            if job is None or job.status != "succeeded":
+            if job is None or job.status != JobStatus.SUCCEEDED.value:
                 continue
             done = session.scalars(select(Artifact.source_url).where(
                 Artifact.job_id == job_id, Artifact.status != "pending")).all()
@@ -40,7 +39,8 @@ def wait_pipeline(settings: Settings, pipeline_id: str, timeout: float) -> dict[
     while True:
         view = get_pipeline(pipeline_id, settings=settings)
         job_ids = [j for s in view["steps"] for j in s.get("job_ids", [])]
-        if (view["status"] in TERMINAL and files_settled(settings, job_ids)) or time.monotonic() > deadline:
+        finished = PipelineStatus(view["status"]).terminal
+        if (finished and files_settled(settings, job_ids)) or time.monotonic() > deadline:
             return get_pipeline(pipeline_id, settings=settings)
         time.sleep(0.5)
 
@@ -77,4 +77,5 @@ def print_pipeline_table(view: dict[str, Any]) -> None:
         table.add_row(step["name"], step["operation"], status, clips or "-", arts or "-")
     console = Console(width=160)
     console.print(table)
-    console.print(f"total cost (seed price table): ${view['cost_usd']:.3f}   artifacts under HOOKLINE_ARTIFACT_DIR")
+    console.print(f"total cost (at the API docs' prices): ${view['cost_usd']:.3f}   "
+                  "artifacts under HOOKLINE_ARTIFACT_DIR")

@@ -27,7 +27,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.05, what: str = "condition") -> T:
+def wait_until(condition: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.05,
+               what: str = "condition") -> T:
     """Poll ``condition()`` until it returns something truthy, and return that; TimeoutError after ``timeout``.
 
     The one wait of the stack, the tests and the benchmarks.

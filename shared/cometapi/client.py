@@ -27,6 +27,7 @@ from shared.cometapi.retry import parse_retry_after
 from shared.cometapi.send_outcome import request_was_sent
 from shared.cometapi.status_map import BODY_EXCERPT_CHARS, exception_for_status
 from shared.errors import AmbiguousSubmit, BadRequest, UpstreamError, UpstreamUnavailable
+from shared.redaction import REDACTED
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 FETCH_MANY_LIMIT = 50
 FETCH_ACTIONS: tuple[str, ...] = ("MUSIC", "LYRICS")
-REDACTED = "[redacted]"
 USER_AGENT = "hookline-cometapi"
 # requests errors that mean our own URL or headers are wrong: nothing was sent, and a retry cannot help.
 SETUP_ERRORS: tuple[type[requests.RequestException], ...] = (

@@ -29,6 +29,12 @@ class Endpoint:
     alt_paths: tuple[str, ...] = ()
     note: str = ""
 
+    @property
+    def route_rules(self) -> tuple[str, ...]:
+        """Every documented path (the main one first) as a Flask rule, ``{clip_id}`` -> ``<clip_id>``: how the
+        sandbox serves this endpoint, so a path changed here moves in the client and the simulator together."""
+        return tuple(path.replace("{", "<").replace("}", ">") for path in (self.path, *self.alt_paths))
+
     def path_with(self, path_params: Mapping[str, Any] | None = None) -> str:
         """The path with its placeholders filled, each value URL-quoted as one path segment."""
         params = dict(path_params or {})

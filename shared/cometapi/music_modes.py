@@ -96,9 +96,9 @@ MODE_SPECS: dict[str, FieldSpec] = {
     # A topic; the upstream writes lyrics and style. prompt may be present but must be "".
     "inspiration": _spec({"gpt_description_prompt"}, {"prompt", "make_instrumental", "negative_tags"}),
     "custom": _spec({"prompt", "tags", "title"}, _STYLE),
-    # Custom without vocals: make_instrumental true, or an empty prompt (the scenario guide's form).
+    # Custom without vocals: make_instrumental true, or an empty prompt (the form the API docs' scenario examples use).
     "instrumental": _spec({"tags", "title"}, _STYLE),
-    # The seeds show extend both with and without task_id and the style fields: only the
+    # The API docs' examples show extend both with and without task_id and the style fields: only the
     # continuation point is required; the style fields may be "" (instrumental continuation).
     "extend": _spec({"task", "continue_clip_id", "continue_at"}, _STYLE | _CONTINUATION),
     "upload_extend": _spec({"task", "continue_clip_id", "continue_at"}, _STYLE | _CONTINUATION),

@@ -2,7 +2,7 @@
 
 Nothing here sleeps. The Celery task retries (``self.retry(countdown=retry_delay(...))``)
 and decides *whether* to retry from ``exc.retryable``; this module only says *when*.
-Seed 000's advice for 429/500/503/504/524: wait 2-5 s, then back off exponentially, about 3 tries.
+The API docs' advice for 429/500/503/504/524: wait 2-5 s, then back off exponentially, about 3 tries.
 Anchors: dramatiq ``compute_backoff``, stripe ``_add_jitter_time``.
 """
 

@@ -27,7 +27,7 @@ STATUS_EXCEPTIONS: dict[int, type[UpstreamError]] = {
     524: UpstreamUnavailable,
 }
 
-# What the seed's error table says each code means; used when the body says nothing.
+# What the API docs' error table says each code means; used when the body says nothing.
 STATUS_MEANINGS: dict[int, str] = {
     400: "bad request",
     401: "invalid API key",

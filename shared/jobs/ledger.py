@@ -10,13 +10,19 @@ from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.models import ApiKey, Attempt, Job, utcnow
-from shared.states import JobStatus, transition
+from shared.states import AttemptOutcome, JobStatus, transition
 
 # Outcomes after which the upstream may have charged us: the money counts against the budget.
-CHARGED = ("pending", "accepted", "ambiguous", "recovered", "late_orphan", "ok")
+CHARGED = frozenset({AttemptOutcome.PENDING, AttemptOutcome.ACCEPTED, AttemptOutcome.AMBIGUOUS,
+                     AttemptOutcome.RECOVERED, AttemptOutcome.LATE_ORPHAN, AttemptOutcome.OK})
 # Outcomes that prove nothing was accepted (safe to requeue a job whose attempts are all of these).
-UNSENT = ("refused", "rejected", "budget_refused")
+UNSENT = frozenset({AttemptOutcome.REFUSED, AttemptOutcome.REJECTED, AttemptOutcome.BUDGET_REFUSED})
 BUDGET_EXCEEDED = "budget exceeded"
+
+
+def _words(outcomes: frozenset[AttemptOutcome]) -> list[str]:
+    """The words the column stores, in a fixed order, for an IN clause."""
+    return sorted(o.value for o in outcomes)
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -26,7 +32,7 @@ def day_start(now: datetime | None = None) -> datetime:
 
 def spent_since(session: Session, since: datetime, *, api_key_id: str | None = None) -> float:
     stmt = select(func.coalesce(func.sum(Attempt.cost_usd), 0.0)).where(
-        Attempt.started_at >= since, Attempt.outcome.in_(CHARGED)
+        Attempt.started_at >= since, Attempt.outcome.in_(_words(CHARGED))
     )
     if api_key_id is not None:
         stmt = stmt.where(Attempt.api_key_id == api_key_id)
@@ -60,7 +66,8 @@ def budget_refusal(session: Session, settings: Settings, job: Job, price: float)
 def requeue_unsent(session: Session, job_id: str) -> bool:
     """Put a failed job back in the queue if the upstream never accepted anything for it. The caller commits."""
     charged = session.scalar(
-        select(func.count()).select_from(Attempt).where(Attempt.job_id == job_id, Attempt.outcome.notin_(UNSENT))
+        select(func.count()).select_from(Attempt)
+        .where(Attempt.job_id == job_id, Attempt.outcome.notin_(_words(UNSENT)))
     )
     if charged:
         return False
@@ -77,7 +84,8 @@ def cost_summary(session: Session, since: datetime | None = None) -> dict[str, A
     by_operation: dict[str, dict[str, float]] = {}
     total = duplicates = 0.0
     calls = 0
-    for started, operation, cost, possible_duplicate in session.execute(stmt.where(Attempt.outcome.in_(CHARGED))):
+    charged = stmt.where(Attempt.outcome.in_(_words(CHARGED)))
+    for started, operation, cost, possible_duplicate in session.execute(charged):
         day = started.date().isoformat()
         by_day[day] = by_day.get(day, 0.0) + cost
         entry = by_operation.setdefault(operation, {"calls": 0, "usd": 0.0})

@@ -19,18 +19,18 @@ from shared.cometapi.operation_record import CLIPS
 from shared.cometapi.operations import LYRICS, LYRICS_RESULT_KEY, MUSIC
 from shared.config import Settings
 from shared.models import Clip, Job, utcnow
-from shared.states import RANK, JobStatus, from_upstream, transition
+from shared.states import RANK, CallbackVerdict, JobStatus, from_upstream, transition
 
 
 @dataclass(frozen=True)
 class UpdateOutcome:
-    verdict: str  # applied | duplicate | ignored | invalid
+    verdict: CallbackVerdict  # never REJECTED: that is the receiver's word for a callback refused before this
     reason: str
     status: JobStatus | None = None
 
     @property
     def changed(self) -> bool:
-        return self.verdict == "applied"
+        return self.verdict is CallbackVerdict.APPLIED
 
 
 def next_check_after_news(settings: Settings, operation: str = MUSIC) -> timedelta:
@@ -101,15 +101,15 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
     upstream_status = task.get("status")
     target = from_upstream(upstream_status if isinstance(upstream_status, str) else None)
     if target is None:
-        return UpdateOutcome("invalid", f"unknown upstream status {upstream_status!r}")
+        return UpdateOutcome(CallbackVerdict.INVALID, f"unknown upstream status {upstream_status!r}")
     current = JobStatus(job.status)
     if current.terminal:
-        verdict = "duplicate" if current is target else "ignored"
+        verdict = CallbackVerdict.DUPLICATE if current is target else CallbackVerdict.IGNORED
         return UpdateOutcome(verdict, f"job already {current.value}; {upstream_status} ignored", current)
     if RANK[target] < RANK[current]:
-        return UpdateOutcome("ignored", f"regression: {upstream_status} after {current.value}", current)
+        return UpdateOutcome(CallbackVerdict.IGNORED, f"regression: {upstream_status} after {current.value}", current)
     if not _is_complete_enough(job, target, task):
-        return UpdateOutcome("ignored", f"{upstream_status} without output; will fetch", current)
+        return UpdateOutcome(CallbackVerdict.IGNORED, f"{upstream_status} without output; will fetch", current)
 
     now = utcnow()
     fields: dict[str, Any] = {}
@@ -126,7 +126,7 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
         # Same state again: a replay changes nothing. A STREAMING with more detail refreshes what it carries (no
         # transition), and only while the job is still in that state (a concurrent COMPLETE must not be undone).
         if not _carries_news(session, job, fields, clip_rows(task)):
-            return UpdateOutcome("duplicate", f"already {current.value}; nothing new", current)
+            return UpdateOutcome(CallbackVerdict.DUPLICATE, f"already {current.value}; nothing new", current)
         refreshed = cast("CursorResult[Any]", session.execute(
             update(Job).where(Job.id == job.id, Job.status == current.value).values(updated_at=now, **fields)
             .execution_options(synchronize_session=False)
@@ -134,11 +134,11 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
         session.refresh(job)
         if refreshed:
             store_clips(session, job, clip_rows(task))
-        return UpdateOutcome("duplicate", f"already {current.value}; refreshed", current)
+        return UpdateOutcome(CallbackVerdict.DUPLICATE, f"already {current.value}; refreshed", current)
 
     if not transition(session, job.id, target, now=now, **fields):
         session.refresh(job)
-        return UpdateOutcome("ignored", f"raced: job is {job.status}", JobStatus(job.status))
+        return UpdateOutcome(CallbackVerdict.IGNORED, f"raced: job is {job.status}", JobStatus(job.status))
     session.refresh(job)
     store_clips(session, job, clip_rows(task))
-    return UpdateOutcome("applied", f"{current.value} -> {target.value}", target)
+    return UpdateOutcome(CallbackVerdict.APPLIED, f"{current.value} -> {target.value}", target)

@@ -64,8 +64,7 @@ class Attempt(Base):
     endpoint: Mapped[str] = mapped_column(String(32))
     request_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     http_status: Mapped[int | None] = mapped_column(Integer)
-    # pending | accepted | refused | rejected | ambiguous | ok | error
-    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")  # a shared.states.AttemptOutcome
     upstream_task_id: Mapped[str | None] = mapped_column(String(128))
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     # A resubmit after an ambiguous attempt may have been charged twice: recorded, never hidden.
@@ -85,7 +84,7 @@ class CallbackRecord(Base):
     # Not a foreign key: callbacks for unknown jobs are recorded too.
     job_id: Mapped[str | None] = mapped_column(String(64), index=True)
     attempt_no: Mapped[int | None] = mapped_column(Integer)
-    verdict: Mapped[str] = mapped_column(String(16))  # applied | duplicate | ignored | rejected
+    verdict: Mapped[str] = mapped_column(String(16))  # a shared.states.CallbackVerdict, never INVALID
     reason: Mapped[str | None] = mapped_column(Text)
     upstream_status: Mapped[str | None] = mapped_column(String(16))
     http_status: Mapped[int] = mapped_column(Integer)

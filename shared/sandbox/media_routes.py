@@ -33,9 +33,9 @@ from .media_files import (
 from .runtime import ExportProgress, current_runtime
 from .task_records import COMPLETE, MUSIC
 from .task_store import MediaClip
-from .validation import SandboxApiError, field_error, success_response
+from .validation import SandboxApiError, field_error, serve_endpoint, success_response
 
-export_routes = Blueprint("sandbox_exports", __name__, url_prefix="/suno")
+export_routes = Blueprint("sandbox_exports", __name__)
 cdn_routes = Blueprint("sandbox_media", __name__)
 
 # The instrument the JSON lists is the one the .mid file plays, so the two exports agree.
@@ -105,14 +105,10 @@ def file_export(kind: str, clip_id: str, url_field: str, cdn_path: str) -> Respo
     )
 
 
-@export_routes.get("/act/wav/<clip_id>")
-@export_routes.get("/wav/<clip_id>")
 def wav_export(clip_id: str) -> Response:
     return file_export("wav", clip_id, "wav_url", f"cdn/wav/{clip_id}.wav")
 
 
-@export_routes.get("/act/mp4/<clip_id>")
-@export_routes.get("/mv/<clip_id>")
 def mp4_export(clip_id: str) -> Response:
     return file_export("mp4", clip_id, "video_url", f"cdn/video/{clip_id}.mp4")
 
@@ -124,8 +120,6 @@ def midi_notes(view: MediaClip) -> list[dict[str, Any]]:
     ]
 
 
-@export_routes.get("/act/midi/<clip_id>")
-@export_routes.get("/midi/<clip_id>")
 def midi_export(clip_id: str) -> Response:
     """The resellers' bare shape: ``{"state":"running"}``, later ``{"state":"complete","instruments":[…]}``."""
     view = exportable_clip(clip_id, "midi")
@@ -141,8 +135,6 @@ def midi_export(clip_id: str) -> Response:
     )
 
 
-@export_routes.get("/act/timing/<clip_id>")
-@export_routes.get("/timing/<clip_id>")
 def timing_export(clip_id: str) -> Response:
     """``{"code":"success","message":"","data":{"state":…, "clip_id":…, "aligned_words":[…]}}``."""
     view = exportable_clip(clip_id, "timing")
@@ -237,3 +229,10 @@ def clip_video(clip_id: str) -> Response:
     media = complete_clip(clip_id)
     content = current_runtime().media.get_or_make(f"mp4:{clip_id}", lambda: render_mp4(media.clip.duration))
     return send_bytes(content, "video/mp4", f"{clip_id}.mp4")
+
+
+# The documented paths of each endpoint (both path families where deployments differ), from the endpoint table.
+serve_endpoint(export_routes, "wav", wav_export)
+serve_endpoint(export_routes, "mp4", mp4_export)
+serve_endpoint(export_routes, "midi", midi_export)
+serve_endpoint(export_routes, "timing", timing_export)

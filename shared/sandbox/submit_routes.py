@@ -16,6 +16,8 @@ import uuid
 
 from flask import Blueprint, Response, jsonify, request
 
+from shared.cometapi.endpoints import ENDPOINTS
+
 from .clip_tasks import build_concat_task, build_separation_task, build_upload_task, plan_concat, read_upload
 from .music_modes import validate_music_request
 from .public_shapes import render_persona
@@ -31,13 +33,13 @@ from .validation import (
     optional_str_list,
     request_json_object,
     require_str,
+    serve_endpoint,
     success_response,
 )
 
-submit_routes = Blueprint("sandbox_submits", __name__, url_prefix="/suno")
+submit_routes = Blueprint("sandbox_submits", __name__)
 
 
-@submit_routes.post("/submit/lyrics")
 def submit_lyrics() -> Response:
     runtime = current_runtime()
     body = request_json_object()
@@ -47,7 +49,6 @@ def submit_lyrics() -> Response:
     return accept_submission(runtime, build_lyrics_task(topic, submission, runtime.faults))
 
 
-@submit_routes.post("/submit/music")
 def submit_music() -> Response:
     runtime = current_runtime()
     body = request_json_object()
@@ -84,19 +85,16 @@ def submit_upload(url_field: str) -> Response:
     return accept_submission(runtime, build_upload_task(audio, title, submission, runtime.faults))
 
 
-@submit_routes.post("/submit/upload")
 def upload_clip() -> Response:
     """The form in the API docs: ``{audio_url, title?}``."""
     return submit_upload("audio_url")
 
 
-@submit_routes.post("/uploads/audio-url")
 def upload_clip_by_url() -> Response:
     """Other resellers' form of the same upload: ``{url}``."""
     return submit_upload("url")
 
 
-@submit_routes.post("/submit/concat")
 def concat_clip() -> Response:
     runtime = current_runtime()
     body = request_json_object()
@@ -127,13 +125,11 @@ def submit_separation(separation: str) -> Response:
     return accept_submission(runtime, build_separation_task(source, separation, submission, runtime.faults))
 
 
-@submit_routes.post("/submit/audio/separation/full")
 def separate_full() -> Response:
     """All twelve stems (stem_task "twelve"): Vocals, Backing Vocals, Drums, Bass, … Woodwinds."""
     return submit_separation("full")
 
 
-@submit_routes.post("/submit/audio/separation/single")
 def separate_single() -> Response:
     """Two stems (stem_task "two"): Vocals and Instrumental."""
     return submit_separation("single")
@@ -150,8 +146,6 @@ def known_clip_ids(field: str, clip_ids: list[str]) -> tuple[str, ...]:
     return tuple(clip_id.strip() for clip_id in clip_ids)
 
 
-@submit_routes.post("/persona/create")
-@submit_routes.post("/submit/persona")
 def create_persona() -> Response:
     runtime = current_runtime()
     body = request_json_object()
@@ -184,7 +178,6 @@ def create_persona() -> Response:
 # --- fetch -----------------------------------------------------------------------------------------------------
 
 
-@submit_routes.get("/fetch/<task_id>")
 def fetch_task(task_id: str) -> Response:
     task = current_runtime().store.render(task_id)
     if task is None:
@@ -192,7 +185,6 @@ def fetch_task(task_id: str) -> Response:
     return success_response(task)
 
 
-@submit_routes.post("/fetch")
 def fetch_tasks() -> Response:
     body = request_json_object()
     ids = body.get("ids")
@@ -206,3 +198,17 @@ def fetch_tasks() -> Response:
     if action not in SUNO_ACTIONS:
         raise field_error("action", f"must be one of {', '.join(SUNO_ACTIONS)}, got {action!r}")
     return success_response(current_runtime().store.render_many(ids, action))
+
+
+# The documented paths of each endpoint (both path families where deployments differ), from the endpoint table.
+serve_endpoint(submit_routes, "lyrics", submit_lyrics)
+serve_endpoint(submit_routes, "music", submit_music)
+serve_endpoint(submit_routes, "upload", upload_clip, main_path_only=True)
+serve_endpoint(submit_routes, "concat", concat_clip)
+serve_endpoint(submit_routes, "separate_full", separate_full)
+serve_endpoint(submit_routes, "separate_single", separate_single)
+serve_endpoint(submit_routes, "persona", create_persona)
+serve_endpoint(submit_routes, "fetch_one", fetch_task)
+serve_endpoint(submit_routes, "fetch_many", fetch_tasks)
+# Other resellers take an upload as {url} at the alternative path: its own body, so its own view.
+submit_routes.add_url_rule(ENDPOINTS["upload"].route_rules[1], view_func=upload_clip_by_url, methods=["POST"])

@@ -28,9 +28,9 @@ from .task_building import (
     write_title,
 )
 from .task_records import UDIO, TaskRecord, make_clip
-from .validation import SandboxApiError, field_error, optional_str, request_json_object, require_str
+from .validation import SandboxApiError, field_error, optional_str, request_json_object, require_str, serve_endpoint
 
-udio_routes = Blueprint("sandbox_udio", __name__, url_prefix="/udio")
+udio_routes = Blueprint("sandbox_udio", __name__)
 
 # model_type -> song length in CLIP_SECONDS: the 130 s model makes longer songs than the 32 s one.
 UDIO_MODELS: dict[str, float] = {"udio32-v1.5": 1.0, "udio130-v1.5": 2.0}
@@ -151,7 +151,6 @@ def build_udio_task(order: UdioOrder, submission: Submission, faults: FaultPlan)
 
 # --- routes ----------------------------------------------------------------------------------------------------
 
-@udio_routes.post("/generate-proxy")
 def generate() -> Response:
     runtime = current_runtime()
     body = request_json_object()
@@ -160,10 +159,14 @@ def generate() -> Response:
     return accept_submission(runtime, build_udio_task(order, submission, runtime.faults))
 
 
-@udio_routes.get("/query")
 def query() -> Response:
     """``{"songs": [...]}`` for ids given comma-separated (``?ids=a,b``) or repeated (``?ids=a&ids=b``)."""
     ids = [part.strip() for value in request.args.getlist("ids") for part in value.split(",") if part.strip()]
     if not ids:
         raise field_error("ids", "is required: ?ids=<generation id>[,<generation id>…]")
     return jsonify({"songs": current_runtime().store.render_udio_songs(ids)})
+
+
+# The documented paths of each endpoint (both path families where deployments differ), from the endpoint table.
+serve_endpoint(udio_routes, "udio_generate", generate)
+serve_endpoint(udio_routes, "udio_query", query)

@@ -18,9 +18,12 @@ The music modes are checked in ``music_modes``, the Udio generate body in ``udio
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from flask import Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+
+from shared.cometapi.endpoints import ENDPOINTS
 
 
 class SandboxApiError(Exception):
@@ -210,3 +213,16 @@ class PersonaFacts(NamedTuple):
     persona_id: str
     root_clip_id: str
     root_model_name: str
+
+
+def serve_endpoint(blueprint: Blueprint, endpoint: str, view: Callable[..., Response], *,
+                   main_path_only: bool = False) -> None:
+    """Serve ``view`` at the paths the endpoint table documents for ``endpoint``.
+
+    The paths (not the validation) come from the client's endpoint table on purpose: a path is a fact of the API
+    docs, and both path families a deployment may use are listed there, so the simulator serves exactly those.
+    """
+    row = ENDPOINTS[endpoint]
+    rules = row.route_rules[:1] if main_path_only else row.route_rules
+    for rule in rules:
+        blueprint.add_url_rule(rule, view_func=view, methods=[row.method])

@@ -10,6 +10,7 @@ import mutagen.mp3
 import pytest
 
 from shared.cli.stack import Stack, wait_until
+from tests.conftest import StackFactory
 from tests.e2e.driver import create_job, get_job, wait_job
 
 SONG = {"prompt": "[Verse]\nSalt on the rigging\n\n[Chorus]\nBring her home", "tags": "sea shanty",
@@ -30,7 +31,7 @@ def wait_artifacts(stack: Stack, job_id: str, count: int, timeout: float = 60.0)
 
 
 @pytest.mark.e2e
-def test_music_job_artifacts_are_downloaded_with_recorded_hashes(make_stack) -> None:  # type: ignore[no-untyped-def]
+def test_music_job_artifacts_are_downloaded_with_recorded_hashes(make_stack: StackFactory) -> None:
     stack, settings = make_stack()
     job_id = create_job(stack, "music", SONG)
     assert wait_job(stack, job_id)["status"] == "succeeded"

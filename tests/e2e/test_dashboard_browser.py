@@ -21,7 +21,7 @@ from sqlalchemy import select
 from shared.cli.stack import Stack, wait_until
 from shared.db import open_session
 from shared.models import Pipeline, PipelineStep
-from tests.conftest import ARTIFACTS, IN_CI
+from tests.conftest import ARTIFACTS, IN_CI, StackFactory
 from tests.e2e.driver import create_job, get_job, wait_job
 
 PASSWORD = "operator-pw-" + os.urandom(6).hex()
@@ -115,7 +115,7 @@ def wait_stored_artifacts(stack: Stack, job_id: str, count: int) -> dict[str, An
     return wait_until(stored, timeout=60, what=f"{count} stored artifacts of job {job_id}")
 
 
-def test_operator_logs_in_finds_a_song_and_plays_its_stored_audio(make_stack, browser) -> None:  # type: ignore[no-untyped-def]
+def test_operator_logs_in_finds_a_song_and_plays_its_stored_audio(make_stack: StackFactory, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
     stack, _ = make_stack(env={"HOOKLINE_UI_PASSWORD": PASSWORD})
@@ -171,7 +171,7 @@ def step_rows(settings: Any, pipeline_id: str) -> dict[str, PipelineStep]:
         return {r.name: r for r in rows}
 
 
-def test_pipeline_dag_plays_its_song_and_retries_a_failed_step(make_stack, browser) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_dag_plays_its_song_and_retries_a_failed_step(make_stack: StackFactory, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
     from shared.pipelines import create_pipeline
@@ -281,7 +281,7 @@ def seed_owned_rows(settings: Any) -> dict[str, Any]:
                 "files": {name: a.id for name, a in files.items()}}
 
 
-def test_dashboard_guards_login_csrf_files_secrets_and_key_scope(make_stack) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_guards_login_csrf_files_secrets_and_key_scope(make_stack: StackFactory) -> None:
     stack, settings = make_stack(env={"HOOKLINE_UI_PASSWORD": PASSWORD}, beat=False, workers=0)
     seeded = seed_owned_rows(settings)
     base = stack.receiver_url

@@ -13,6 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.cli.stack import Stack, wait_until
+from tests.conftest import StackFactory
 from tests.e2e.driver import create_job, wait_job
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +59,8 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
     return found
 
 
-def test_metrics_heartbeats_and_json_logs_on_a_live_stack(make_stack, broker_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_heartbeats_and_json_logs_on_a_live_stack(make_stack: StackFactory, broker_url: str,
+                                                           tmp_path: Path) -> None:
     stack, _ = make_stack(broker_url=broker_url, env={"HOOKLINE_LOG_FORMAT": "json"})
     music = create_job(stack, "music", SONG)
     lyrics = create_job(stack, "lyrics", {"prompt": "a gauge that never moves"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from shared.cli.stack import free_port
 from shared.cometapi import CometClient
 from shared.config import Settings
 from shared.errors import (
@@ -132,12 +132,6 @@ def client(upstream: StubUpstream) -> Iterator[CometClient]:
     comet = CometClient(upstream.url, API_KEY, connect_timeout=1.0, read_timeout=2.0)
     yield comet
     comet.close()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def assert_no_key(exc: BaseException) -> None:
@@ -300,7 +294,8 @@ def test_the_key_never_shows_in_errors_repr_or_logs(
 
 
 def test_connection_refused_is_unavailable_and_not_sent() -> None:
-    comet = CometClient(f"http://127.0.0.1:{closed_port()}", API_KEY, connect_timeout=1.0, read_timeout=1.0)
+    # A port that was free a moment ago: nothing listens there, so the connection is refused.
+    comet = CometClient(f"http://127.0.0.1:{free_port()}", API_KEY, connect_timeout=1.0, read_timeout=1.0)
     with pytest.raises(UpstreamUnavailable) as caught:
         comet.submit("music", {"gpt_description_prompt": "cat"})  # paid, yet safe to resend
     assert caught.value.sent is False and caught.value.retryable

@@ -6,6 +6,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from shared.cli.stack import wait_until
 from shared.db import open_session
 from shared.jobs.ledger import requeue_unsent
 from shared.models import Attempt, Job
@@ -48,6 +49,17 @@ def attempts(settings, job_id):
 def job_row(settings, job_id) -> Job:
     with open_session(settings) as s:
         return s.get(Job, job_id)
+
+
+def reconcile_until_succeeded(settings, job_id, timeout: float) -> None:
+    """Run the reconciler's sweep until the job has succeeded: no worker or receiver runs in these tests."""
+    def succeeded() -> bool:
+        if job_row(settings, job_id).status == "succeeded":
+            return True
+        reconcile_overdue(settings, enqueue=lambda _: None)
+        return False
+
+    wait_until(succeeded, timeout=timeout, interval=0.3, what=f"job {job_id} succeeded")
 
 
 @pytest.fixture
@@ -125,12 +137,7 @@ def test_budget_refuses_before_anything_is_sent_and_retry_requeues(cfg, sandbox)
 def test_persona_is_synchronous(cfg, sandbox):
     base = new_job(cfg, {**SONG, "mv": "chirp-auk"})
     submit_claimed(cfg, base)
-    import time
-
-    deadline = time.monotonic() + 10
-    while job_row(cfg, base).status != "succeeded" and time.monotonic() < deadline:
-        reconcile_overdue(cfg.with_overrides(public_url=None), enqueue=lambda _: None)
-        time.sleep(0.3)
+    reconcile_until_succeeded(cfg.with_overrides(public_url=None), base, timeout=10)
     fetched = requests.get(f"{sandbox.url}/suno/fetch/{job_row(cfg, base).upstream_task_id}", timeout=5).json()
     clip = fetched["data"]["data"][0]
     persona = new_job(cfg, {"root_clip_id": clip["id"], "name": "Voice", "description": "warm", "clips": [clip["id"]],
@@ -166,10 +173,7 @@ def test_an_export_poll_past_its_deadline_fails_with_the_reason(settings):
         cfg = settings.with_overrides(base_url=box.url, public_url=None, reconcile_interval=0.2)
         base = new_job(cfg)
         submit_claimed(cfg, base)
-        deadline = time.monotonic() + 20
-        while job_row(cfg, base).status != "succeeded" and time.monotonic() < deadline:
-            reconcile_overdue(cfg, enqueue=lambda _: None)
-            time.sleep(0.3)
+        reconcile_until_succeeded(cfg, base, timeout=20)
         task = requests.get(f"{box.url}/suno/fetch/{job_row(cfg, base).upstream_task_id}", timeout=5).json()["data"]
         export = new_job(cfg, {"clip_id": task["data"][0]["id"]}, operation="wav")
         quick = cfg.with_overrides(export_deadline=0.1)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from shared.jobs.views import job_json
 from shared.models import Attempt, Job, utcnow
 from shared.producer import add_job, enqueue_jobs
-from shared.states import JobStatus, transition
+from shared.states import AttemptOutcome, JobStatus, transition
 from webhook.api.auth import ApiError, principal
 from webhook.api.bodies import callback_url_of, json_object
 from webhook.api.idempotency import Reply, run_idempotent
@@ -135,7 +135,8 @@ def retry_job(job_id: str) -> ResponseReturnValue:
         if not marked:
             raise ApiError(409, "conflict", "the job changed while it was being retried; try again")
         body: dict[str, Any] = {"id": new_id, "retry_of": old.id}
-        if session.scalar(select(exists().where(Attempt.job_id == old.id, Attempt.outcome == "ambiguous"))):
+        ambiguous = exists().where(Attempt.job_id == old.id, Attempt.outcome == AttemptOutcome.AMBIGUOUS.value)
+        if session.scalar(select(ambiguous)):
             body["warning"] = "an earlier submit of this job was ambiguous and may have been charged"
         return Reply(202, body, after_commit=lambda: enqueue_jobs(current, [new_id]))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,23 +16,17 @@ from shared.cometapi.operation_record import AUDIO
 from shared.cometapi.operations import LYRICS_RESULT_KEY, export_artifacts
 from shared.config import Settings
 from shared.models import Artifact, Attempt, CallbackRecord, Clip, Job
+from shared.redaction import redact_secrets
+from shared.states import AttemptOutcome, CallbackVerdict, JobStatus
 
-SECRET_NAME = re.compile(r"key|secret|token|notify_hook|password|authorization|signature", re.IGNORECASE)
-REDACTED = "[redacted]"
 # The clips' audio, and the exports whose file is audio.
 AUDIO_KINDS = frozenset({"audio", *(artifact.kind for artifact in export_artifacts() if artifact.media == AUDIO)})
 # The exports that hold the aligned lyric words; "json" is a plain JSON file that may hold them too.
 WORD_KINDS = frozenset({"json", *(artifact.kind for artifact in export_artifacts() if artifact.shows_words)})
 MAX_TIMING_FILE = 2 * 1024 * 1024
-
-
-def redact(value: Any) -> Any:
-    """A copy with every value under a secret-looking key (key, secret, token, notify_hook, …) replaced."""
-    if isinstance(value, dict):
-        return {k: REDACTED if SECRET_NAME.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+# How the timeline colours an attempt: the calls that went through, and those that failed for good.
+ATTEMPT_OK = frozenset({AttemptOutcome.ACCEPTED, AttemptOutcome.OK})
+ATTEMPT_BAD = frozenset({AttemptOutcome.REJECTED, AttemptOutcome.ERROR})
 
 
 @dataclass(frozen=True)
@@ -50,19 +43,20 @@ def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord])
     for a in attempts:
         cost = f", ${a.cost_usd:.3f}" if a.cost_usd else ""
         http = f"HTTP {a.http_status}" if a.http_status is not None else "no HTTP answer"
-        tone = "ok" if a.outcome in ("accepted", "ok") else "bad" if a.outcome in ("rejected", "error") else ""
+        tone = "ok" if a.outcome in ATTEMPT_OK else "bad" if a.outcome in ATTEMPT_BAD else ""
         label = f"attempt {a.attempt_no}" if a.attempt_no else "call"
         events.append(TimelineEvent(a.started_at, "attempt", f"{label}: {a.endpoint} → {a.outcome}",
                                     f"{http}{cost}" + (f" — {a.error}" if a.error else ""), tone))
     for c in callbacks:
-        tone = "ok" if c.verdict == "applied" else "bad" if c.verdict == "rejected" else "muted"
+        tone = ("ok" if c.verdict == CallbackVerdict.APPLIED
+                else "bad" if c.verdict == CallbackVerdict.REJECTED else "muted")
         title = f"callback {c.upstream_status or ''}: {c.verdict}".strip()
         events.append(TimelineEvent(c.received_at, "callback", title, f"{c.reason or ''} (answered {c.http_status})",
                                     tone))
     if job.submitted_at:
         events.append(TimelineEvent(job.submitted_at, "job", "submitted", f"upstream task {job.upstream_task_id}"))
     if job.finished_at:
-        tone = "ok" if job.status == "succeeded" else "bad"
+        tone = "ok" if job.status == JobStatus.SUCCEEDED else "bad"
         events.append(TimelineEvent(job.finished_at, "job", job.status, job.error or "", tone))
     return sorted(events, key=lambda e: e.at)
 
@@ -182,7 +176,7 @@ def job_details(session: Session, settings: Settings, job: Job) -> JobDetails:
     loose_audio = [a for a in stored if is_audio(a) and a.id not in used]
     lyrics, title = _lyrics(job, clips)
     words = find_timing_words(job.result or {}) or _timing_from_files(settings, stored)
-    return JobDetails(job=job, params=redact(job.params or {}), attempts=attempts,
+    return JobDetails(job=job, params=redact_secrets(job.params or {}), attempts=attempts,
                       events=timeline(job, attempts, callbacks), artifacts=artifacts, clip_cards=cards,
                       loose_audio=loose_audio, timing_words=words, lyrics=lyrics, lyrics_title=title,
                       total_cost=sum(a.cost_usd or 0 for a in attempts))
