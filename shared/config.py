@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.config_numbers import NUMBER_RULES, parse_numeric_setting, shown_value
 from shared.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.cometapi.com"
 
-# name -> (Settings attribute, parser name); parsers below.
+# name -> (Settings attribute, parser name); parsers below, numeric ones in shared.config_numbers.
 VARIABLES: dict[str, tuple[str, str]] = {
     "COMETAPI_BASE_URL": ("base_url", "http_url"),
     "COMETAPI_KEY": ("api_key", "str"),
-    "COMETAPI_CONNECT_TIMEOUT": ("connect_timeout", "positive_float"),
-    "COMETAPI_READ_TIMEOUT": ("read_timeout", "positive_float"),
+    "COMETAPI_CONNECT_TIMEOUT": ("connect_timeout", "seconds"),
+    "COMETAPI_READ_TIMEOUT": ("read_timeout", "seconds"),
     "HOOKLINE_VAR_DIR": ("var_dir", "path"),
     "HOOKLINE_DATABASE_URL": ("database_url", "db_url"),
     "HOOKLINE_BROKER_URL": ("broker_url", "broker_url"),
@@ -31,28 +32,28 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_HOOK_SECRET": ("hook_secret", "str"),
     "HOOKLINE_PORT": ("port", "port"),
     "HOOKLINE_API_TOKEN": ("api_token", "str"),
-    "HOOKLINE_RECONCILE_INTERVAL": ("reconcile_interval", "positive_float"),
-    "HOOKLINE_CALLBACK_GRACE": ("callback_grace", "positive_float"),
-    "HOOKLINE_QUEUED_GRACE": ("queued_grace", "positive_float"),
-    "HOOKLINE_JOB_DEADLINE": ("job_deadline", "positive_float"),
-    "HOOKLINE_SUBMIT_MAX_RETRIES": ("submit_max_retries", "nonneg_int"),
-    "HOOKLINE_RETRY_BASE": ("retry_base", "positive_float"),
+    "HOOKLINE_RECONCILE_INTERVAL": ("reconcile_interval", "seconds"),
+    "HOOKLINE_CALLBACK_GRACE": ("callback_grace", "seconds"),
+    "HOOKLINE_QUEUED_GRACE": ("queued_grace", "seconds"),
+    "HOOKLINE_JOB_DEADLINE": ("job_deadline", "seconds"),
+    "HOOKLINE_SUBMIT_MAX_RETRIES": ("submit_max_retries", "retries"),
+    "HOOKLINE_RETRY_BASE": ("retry_base", "seconds"),
     "HOOKLINE_LOG_LEVEL": ("log_level", "str"),
     "HOOKLINE_LOG_FORMAT": ("log_format", "str"),
     "HOOKLINE_ARTIFACT_DIR": ("artifact_dir", "path"),
     "HOOKLINE_DOWNLOAD_ALLOWLIST": ("download_allowlist", "host_list"),
-    "HOOKLINE_MAX_ARTIFACT_BYTES": ("max_artifact_bytes", "nonneg_int"),
+    "HOOKLINE_MAX_ARTIFACT_BYTES": ("max_artifact_bytes", "bytes"),
     "HOOKLINE_CALLBACK_ALLOWLIST": ("callback_allowlist", "host_list"),
-    "HOOKLINE_BUDGET_USD_PER_DAY": ("budget_usd_per_day", "positive_float"),
-    "HOOKLINE_AMBIGUOUS_GRACE": ("ambiguous_grace", "positive_float"),
+    "HOOKLINE_BUDGET_USD_PER_DAY": ("budget_usd_per_day", "usd_per_day"),
+    "HOOKLINE_AMBIGUOUS_GRACE": ("ambiguous_grace", "seconds"),
     "HOOKLINE_VERIFY": ("verify_mode", "verify_mode"),
-    "HOOKLINE_UPSTREAM_RATE": ("upstream_rate", "positive_float"),
-    "HOOKLINE_UPSTREAM_BURST": ("upstream_burst", "positive_float"),
-    "HOOKLINE_MAX_IN_FLIGHT": ("max_in_flight", "nonneg_int"),
-    "HOOKLINE_HOOK_RATE_PER_SOURCE": ("hook_rate_per_source", "positive_float"),
+    "HOOKLINE_UPSTREAM_RATE": ("upstream_rate", "calls_per_second"),
+    "HOOKLINE_UPSTREAM_BURST": ("upstream_burst", "calls"),
+    "HOOKLINE_MAX_IN_FLIGHT": ("max_in_flight", "tasks"),
+    "HOOKLINE_HOOK_RATE_PER_SOURCE": ("hook_rate_per_source", "callbacks_per_second"),
     "HOOKLINE_UI_PASSWORD": ("ui_password", "str"),
-    "HOOKLINE_WEBHOOK_SCHEDULE": ("webhook_schedule", "float_list"),
-    "HOOKLINE_EXPORT_DEADLINE": ("export_deadline", "positive_float"),
+    "HOOKLINE_WEBHOOK_SCHEDULE": ("webhook_schedule", "seconds_list"),
+    "HOOKLINE_EXPORT_DEADLINE": ("export_deadline", "seconds"),
 }
 
 
@@ -111,6 +112,8 @@ EMBEDDED_BROKER_SCHEME = "hookline-sqla+"
 
 
 def _parse(kind: str, name: str, raw: str) -> Any:
+    if kind in NUMBER_RULES:
+        return parse_numeric_setting(kind, name, raw)
     value = raw.strip()
     if kind == "str":
         return value or None
@@ -119,13 +122,13 @@ def _parse(kind: str, name: str, raw: str) -> Any:
     if kind == "http_url":
         if not value:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(name, f"expected an http(s) URL with a host, got {value!r}")
         try:
+            parts = urlsplit(value)
             parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            raise ConfigError(name, f"bad port in {value!r}") from exc
+        except ValueError as exc:  # a bad port, "http://[", characters that NFKC turns into "/" or "#"
+            raise ConfigError(name, f"not a valid URL ({exc}): {shown_value(value)}") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(name, f"expected an http(s) URL with a host, got {shown_value(value)}")
         return value.rstrip("/")
     if kind == "db_url":
         from sqlalchemy.engine import make_url
@@ -133,47 +136,23 @@ def _parse(kind: str, name: str, raw: str) -> Any:
 
         try:
             make_url(value)
-        except ArgumentError as exc:
-            raise ConfigError(name, f"not a SQLAlchemy database URL: {value!r}") from exc
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+            raise ConfigError(name, f"not a SQLAlchemy database URL: {shown_value(value)}") from exc
         return value
     if kind == "broker_url":
         if "://" not in value:
             raise ConfigError(name, f"not a broker URL (e.g. redis://localhost:6379/0): {value!r}")
         return value
-    if kind == "port":
-        if not value.isdigit() or not 0 < int(value) < 65536:
-            raise ConfigError(name, f"expected a port number 1-65535, got {value!r}")
-        return int(value)
-    if kind == "positive_float":
-        try:
-            number = float(value)
-        except ValueError:
-            number = -1.0
-        if number <= 0:
-            raise ConfigError(name, f"expected a positive number of seconds, got {value!r}")
-        return number
     if kind == "host_list":
         hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
         for host in hosts:
             if "/" in host or " " in host:
                 raise ConfigError(name, f"expected comma-separated host names, got {host!r}")
         return hosts
-    if kind == "float_list":
-        try:
-            numbers = tuple(float(v) for v in value.split(",") if v.strip())
-        except ValueError:
-            numbers = ()
-        if not numbers or any(n < 0 for n in numbers):
-            raise ConfigError(name, f"expected comma-separated seconds, got {value!r}")
-        return numbers
     if kind == "verify_mode":
         if value not in ("", "fetch"):
             raise ConfigError(name, f"expected 'fetch' or empty, got {value!r}")
         return value or None
-    if kind == "nonneg_int":
-        if not value.isdigit():
-            raise ConfigError(name, f"expected a whole number >= 0, got {value!r}")
-        return int(value)
     raise AssertionError(kind)
 
 

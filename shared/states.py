@@ -178,7 +178,7 @@ class AttemptOutcome(str, Enum):
 class CallbackVerdict(str, Enum):
     """What became of one inbound callback, or of a fetched task snapshot (``callbacks.verdict``)."""
 
-    APPLIED = "applied"  # it moved the job
+    APPLIED = "applied"  # it moved the job (or refreshed a streaming job with new clips or URLs)
     DUPLICATE = "duplicate"  # the job already said this (a replay), perhaps with less detail
     IGNORED = "ignored"  # a regression, news about a finished job, a race lost, or a late orphan recorded
     INVALID = "invalid"  # an upstream status we do not know: answered 400 and recorded as rejected

@@ -1,25 +1,32 @@
 """Apply an upstream task snapshot (from a callback or a fetch) to a job: the one path both use.
 
 Liberal in the shapes accepted, strict in what may change state: regressions and news about finished jobs
-are recorded and ignored; only a compare-and-set transition moves a job.
+are recorded and ignored; only a compare-and-set transition moves a job. A snapshot that changes no state changes
+no data, with one exception: a STREAMING after STREAMING may bring news (more clips, their stream URLs, growing
+durations), and then it is applied, and its verdict says so. The terminal report (COMPLETE or FAILED) replaces the
+clip list: clips it does not name are removed. Every clip field is cleaned first (``clip_fields``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.cometapi import REGISTRY, Finish, operation_named
-from shared.cometapi.answers import clip_metadata, clip_rows, has_lyrics_text, lyrics_in
+from shared.cometapi.answers import clip_rows, has_lyrics_text, lyrics_in
 from shared.cometapi.operation_record import CLIPS
 from shared.cometapi.operations import LYRICS, LYRICS_RESULT_KEY, MUSIC
 from shared.config import Settings
+from shared.jobs.clip_fields import clean_text, clip_values, json_safe
 from shared.models import Clip, Job, utcnow
 from shared.states import RANK, CallbackVerdict, JobStatus, from_upstream, transition
+
+# Kept from an earlier snapshot when a later intermediate one leaves them out; the terminal report overrides all.
+KEPT_UNTIL_TERMINAL = frozenset({"audio_url", "image_url", "image_large_url", "video_url", "duration"})
 
 
 @dataclass(frozen=True)
@@ -42,23 +49,50 @@ def next_check_after_news(settings: Settings, operation: str = MUSIC) -> timedel
     return timedelta(seconds=settings.callback_grace if expects_callbacks else settings.reconcile_interval)
 
 
-def store_clips(session: Session, job: Job, clips: list[dict[str, Any]]) -> None:
-    existing = {c.clip_id: c for c in session.scalars(select(Clip).where(Clip.job_id == job.id))}
-    for position, raw in enumerate(clips):
-        meta = clip_metadata(raw)
-        row = existing.get(str(raw["id"])) or Clip(job_id=job.id, clip_id=str(raw["id"]))
+def _reported(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The snapshot's clips by id, in its order (the first of a repeated id wins), their fields cleaned."""
+    reported: dict[str, dict[str, Any]] = {}
+    for raw in clips:
+        reported.setdefault(str(raw["id"]), clip_values(raw))
+    return reported
+
+
+def _next_values(row: Clip | None, values: dict[str, Any], replace: bool) -> dict[str, Any]:
+    if replace or row is None:
+        return values
+    return {k: getattr(row, k) if v is None and k in KEPT_UNTIL_TERMINAL else v for k, v in values.items()}
+
+
+def _stored(session: Session, job: Job) -> dict[str, Clip]:
+    return {c.clip_id: c for c in session.scalars(select(Clip).where(Clip.job_id == job.id))}
+
+
+def store_clips(session: Session, job: Job, clips: list[dict[str, Any]], *, replace: bool = False) -> None:
+    """Write the snapshot's clips. ``replace`` (a terminal report): the job's clips become exactly these, with
+    the report's own fields; otherwise they are merged into what an earlier snapshot stored."""
+    existing = _stored(session, job)
+    reported = _reported(clips)
+    if replace:
+        for clip_id, stale in existing.items():
+            if clip_id not in reported:
+                session.delete(stale)
+    for position, (clip_id, values) in enumerate(reported.items()):
+        row = existing.get(clip_id) or Clip(job_id=job.id, clip_id=clip_id)
+        for key, value in _next_values(existing.get(clip_id), values, replace).items():
+            setattr(row, key, value)
         row.position = position
-        row.title = raw.get("title")
-        row.status = raw.get("status")
-        row.audio_url = raw.get("audio_url") or row.audio_url
-        row.image_url = raw.get("image_url") or row.image_url
-        row.image_large_url = raw.get("image_large_url") or row.image_large_url
-        row.video_url = raw.get("video_url") or row.video_url
-        duration = meta.get("duration")
-        row.duration = float(duration) if isinstance(duration, (int, float)) else row.duration
-        row.model_name = raw.get("model_name")
-        row.meta = meta
         session.add(row)
+
+
+def _clip_news(session: Session, job: Job, clips: list[dict[str, Any]]) -> int:
+    """How many of the snapshot's clips are new, or would change a stored one when merged."""
+    existing = _stored(session, job)
+    news = 0
+    for clip_id, values in _reported(clips).items():
+        row = existing.get(clip_id)
+        merged = _next_values(row, values, replace=False)
+        news += row is None or any(getattr(row, k) != v for k, v in merged.items())
+    return news
 
 
 def _yields(job: Job) -> str | None:
@@ -69,7 +103,7 @@ def _yields(job: Job) -> str | None:
 
 def _result_fields(job: Job, task: dict[str, Any]) -> dict[str, Any]:
     lyrics = lyrics_in(task) if _yields(job) == LYRICS else None
-    return {"result": {LYRICS_RESULT_KEY: lyrics}} if lyrics is not None else {}
+    return {"result": {LYRICS_RESULT_KEY: json_safe(lyrics)}} if lyrics is not None else {}
 
 
 def _is_complete_enough(job: Job, target: JobStatus, task: dict[str, Any]) -> bool:
@@ -83,17 +117,32 @@ def _is_complete_enough(job: Job, target: JobStatus, task: dict[str, Any]) -> bo
     return True
 
 
-def _carries_news(session: Session, job: Job, fields: dict[str, Any], clips: list[dict[str, Any]]) -> bool:
-    if any(getattr(job, key) != value for key, value in fields.items() if key != "next_check_at"):
-        return True
-    known = {c.clip_id: (c.audio_url, c.duration, c.status) for c in
-             session.scalars(select(Clip).where(Clip.job_id == job.id))}
-    for raw in clips:
-        meta = clip_metadata(raw)
-        seen = known.get(str(raw["id"]))
-        if seen is None or seen != (raw.get("audio_url") or seen[0], meta.get("duration", seen[1]), raw.get("status")):
-            return True
-    return False
+def _refresh_streaming(session: Session, job: Job, fields: dict[str, Any], clips: list[dict[str, Any]],
+                       now: datetime) -> UpdateOutcome:
+    """STREAMING again: applied (no transition) when it brings news, else a duplicate that writes nothing.
+
+    Only while the job still streams (a concurrent COMPLETE must not be undone). The row is locked first
+    (PostgreSQL; SQLite has one writer), so the news is judged against what is stored now.
+    """
+    streaming = JobStatus.STREAMING
+    locked = session.scalars(
+        select(Job).where(Job.id == job.id, Job.status == streaming.value).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if locked is None:
+        session.refresh(job)
+        return UpdateOutcome(CallbackVerdict.IGNORED, f"raced: job is {job.status}", JobStatus(job.status))
+    news = [key for key, value in fields.items() if key != "next_check_at" and getattr(job, key) != value]
+    clip_news = _clip_news(session, job, clips)
+    if clip_news:
+        news.append(f"{clip_news} clip(s)")
+    if not news:
+        return UpdateOutcome(CallbackVerdict.DUPLICATE, "already streaming; nothing new, nothing stored", streaming)
+    session.execute(update(Job).where(Job.id == job.id).values(updated_at=now, **fields)
+                    .execution_options(synchronize_session=False))
+    session.refresh(job)
+    store_clips(session, job, clips)
+    return UpdateOutcome(CallbackVerdict.APPLIED, f"still streaming; refreshed {', '.join(news)}", streaming)
 
 
 def record_task_update(session: Session, job: Job, task: dict[str, Any], settings: Settings) -> UpdateOutcome:
@@ -108,37 +157,29 @@ def record_task_update(session: Session, job: Job, task: dict[str, Any], setting
         return UpdateOutcome(verdict, f"job already {current.value}; {upstream_status} ignored", current)
     if RANK[target] < RANK[current]:
         return UpdateOutcome(CallbackVerdict.IGNORED, f"regression: {upstream_status} after {current.value}", current)
+    if target is current and current is not JobStatus.STREAMING:
+        # Same state again: whatever it carries, it changes nothing (a clip before the music streams is not news).
+        return UpdateOutcome(CallbackVerdict.DUPLICATE,
+                             f"already {current.value}; {upstream_status} changes nothing, nothing stored", current)
     if not _is_complete_enough(job, target, task):
         return UpdateOutcome(CallbackVerdict.IGNORED, f"{upstream_status} without output; will fetch", current)
 
     now = utcnow()
     fields: dict[str, Any] = {}
-    progress = task.get("progress")
-    if isinstance(progress, str):
-        fields["progress"] = progress[:16]
+    progress = clean_text(task.get("progress"), 16)
+    if progress is not None:
+        fields["progress"] = progress
     if not target.terminal:
         fields["next_check_at"] = now + next_check_after_news(settings, job.operation)
     if target is JobStatus.FAILED:
-        fields["error"] = str(task.get("fail_reason") or "upstream reported FAILED")[:2000]
+        fields["error"] = (clean_text(str(task.get("fail_reason") or "")) or "upstream reported FAILED")[:2000]
     fields.update(_result_fields(job, task))
 
     if target is current:
-        # Same state again: a replay changes nothing. A STREAMING with more detail refreshes what it carries (no
-        # transition), and only while the job is still in that state (a concurrent COMPLETE must not be undone).
-        if not _carries_news(session, job, fields, clip_rows(task)):
-            return UpdateOutcome(CallbackVerdict.DUPLICATE, f"already {current.value}; nothing new", current)
-        refreshed = cast("CursorResult[Any]", session.execute(
-            update(Job).where(Job.id == job.id, Job.status == current.value).values(updated_at=now, **fields)
-            .execution_options(synchronize_session=False)
-        )).rowcount
-        session.refresh(job)
-        if refreshed:
-            store_clips(session, job, clip_rows(task))
-        return UpdateOutcome(CallbackVerdict.DUPLICATE, f"already {current.value}; refreshed", current)
-
+        return _refresh_streaming(session, job, fields, clip_rows(task), now)
     if not transition(session, job.id, target, now=now, **fields):
         session.refresh(job)
         return UpdateOutcome(CallbackVerdict.IGNORED, f"raced: job is {job.status}", JobStatus(job.status))
     session.refresh(job)
-    store_clips(session, job, clip_rows(task))
+    store_clips(session, job, clip_rows(task), replace=target.terminal)
     return UpdateOutcome(CallbackVerdict.APPLIED, f"{current.value} -> {target.value}", target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.jobs.clip_fields import clean_duration
 from shared.models import Job
 
 
@@ -28,7 +29,7 @@ def job_json(job: Job) -> dict[str, Any]:
                 "title": c.title,
                 "audio_url": c.audio_url,
                 "image_url": c.image_url,
-                "duration": c.duration,
+                "duration": clean_duration(c.duration),  # a NaN stored before it was cleaned is not JSON
                 "status": c.status,
             }
             for c in job.clips

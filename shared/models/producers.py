@@ -27,7 +27,8 @@ class ApiKey(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first response to a POST with an Idempotency-Key, replayed for the same key."""
+    """An Idempotency-Key of one owner: claimed (``in_progress``, since ``claimed_at``) while its request runs, then
+    ``done`` with the first 2xx response, replayed for the same key (see ``webhook.api.idempotency``)."""
 
     __tablename__ = "idempotency_keys"
 
@@ -35,7 +36,9 @@ class IdempotencyRecord(Base):
     api_key_id: Mapped[str] = mapped_column(String(32), default="")
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")  # in_progress | done
+    claimed_at: Mapped[datetime | None] = mapped_column()  # taken or last renewed; a stale claim expires
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None while in progress
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -3,8 +3,10 @@
 1. http(s), a host, no user-info. The host is normalised (lower case, IDNA, IP literals in decimal/hex/octal/short
    or IPv4-mapped IPv6 form made canonical) and must be on the allowlist (``*.suno.ai`` means its subdomains).
 2. The host is resolved ONCE; every address must be global (no loopback, private, link-local/metadata, shared,
-   reserved, multicast, also not hidden in IPv4-mapped/6to4/Teredo/NAT64). Only ``allow_private_for`` endpoints are
-   exempt: ``host:port`` of the configured upstream, e.g. the sandbox on 127.0.0.1 when it is COMETAPI_BASE_URL.
+   reserved, multicast). An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64 well-known
+   and local-use, 6to4, Teredo) is judged by that IPv4 address instead (``url_guard.is_public_address``). Only
+   ``allow_private_for`` endpoints are exempt: ``host:port`` of the configured upstream, e.g. the sandbox on
+   127.0.0.1 when it is COMETAPI_BASE_URL.
 3. The urllib3 pool is built on a checked IP (each in resolver order until one connects); the name goes only into
    the Host header, SNI (``server_hostname``) and the certificate check (``assert_hostname``). Nothing resolves
    the name again, so DNS rebinding between check and connect has nothing to act on; urllib3 reads no proxy
@@ -38,6 +40,7 @@ from shared.net.url_guard import (  # noqa: F401 - re-exported: the guard's publ
     check_target,
     check_url,
     download_allowlist,
+    embedded_ipv4,
     endpoint_key,
     host_on_allowlist,
     is_allowed,

@@ -4,8 +4,10 @@ Used for artifact downloads (``shared.net.safe_fetch``) and for producers' ``cal
 1. http(s), a host, no user-info. The host is normalised (lower case, IDNA, IP literals in decimal/hex/octal/short
    or IPv4-mapped IPv6 form made canonical) and must be on the allowlist (``*.suno.ai`` means its subdomains).
 2. The host is resolved ONCE; every address must be global (no loopback, private, link-local/metadata, shared,
-   reserved, multicast, also not hidden in IPv4-mapped/6to4/Teredo/NAT64). Only ``allow_private_for`` endpoints are
-   exempt: ``host:port`` of the configured upstream, e.g. the sandbox on 127.0.0.1 when it is COMETAPI_BASE_URL.
+   reserved, multicast). An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64 well-known
+   and local-use, 6to4, Teredo) is judged by that IPv4 address instead (``is_public_address``). Only
+   ``allow_private_for`` endpoints are exempt: ``host:port`` of the configured upstream, e.g. the sandbox on
+   127.0.0.1 when it is COMETAPI_BASE_URL.
 A failed check is DownloadRefused and nothing is sent; DNS failure is DownloadFailed (transient, retried).
 """
 
@@ -27,7 +29,11 @@ DEFAULT_CDN_HOSTS: frozenset[str] = frozenset(
     {"cdn1.suno.ai", "cdn2.suno.ai", "cdn.suno.ai", "audiopipe.suno.ai", "*.suno.ai", "*.suno.com"}
 )
 
-NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")  # a NAT64 gateway forwards these to the embedded IPv4
+# IPv6 ranges whose addresses carry an IPv4 address that a packet may end up at (a NAT64 gateway, the deprecated
+# IPv4-compatible form). Python 3.11 counts ::127.0.0.1 and 64:ff9b:1::7f00:1 as is_global.
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # ::a.b.c.d (RFC 4291 2.5.5.1)
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: IPv4 in the last 32 bits (RFC 6052)
+NAT64_LOCAL_PREFIX = ipaddress.IPv6Network("64:ff9b:1::/48")  # local-use (RFC 8215): the operator picks a /48-/96
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -124,14 +130,49 @@ def _split_endpoint(entry: str) -> tuple[str, int | None]:
     return normalise_host(parts.hostname or ""), parts.port
 
 
+def _nat64_local_candidates(number: int) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 address in a 64:ff9b:1::/48 address under each RFC 6052 layout that fits it (u-octet and suffix
+    zero); the /96 layout always fits. A local prefix's length is not knowable from outside, so all are checked."""
+    found = [number & 0xFFFFFFFF]  # /96
+    if (number >> 56) & 0xFF == 0:  # bits 64-71, the "u" octet, are zero in the /48, /56 and /64 layouts
+        if number & 0xFFFFFF == 0:  # /64: IPv4 in bits 72-103
+            found.append((number >> 24) & 0xFFFFFFFF)
+        if number & 0xFFFFFFFF == 0:  # /56: bits 56-63 and 72-95
+            found.append(((number >> 64) & 0xFF) << 24 | (number >> 32) & 0xFFFFFF)
+        if number & (1 << 40) - 1 == 0:  # /48: bits 48-63 and 72-87
+            found.append(((number >> 64) & 0xFFFF) << 16 | (number >> 40) & 0xFFFF)
+    return tuple(ipaddress.IPv4Address(n) for n in dict.fromkeys(found))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries and a packet to it may reach; empty for a plain IPv6 address.
+
+    IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d`` and the local-use
+    64:ff9b:1::/48, 6to4 ``2002:AABB:CCDD::``, Teredo ``2001:0:<server>:…:<client>`` (both server and client)."""
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo
+    if address in IPV4_COMPATIBLE or address in NAT64_PREFIX:
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
+    if address in NAT64_LOCAL_PREFIX:
+        return _nat64_local_candidates(int(address))
+    return ()
+
+
 def is_public_address(address: IPAddress) -> bool:
-    """True for addresses on the public internet only (checks addresses embedded in IPv6 too)."""
+    """True for addresses on the public internet only: the one check behind downloads, redirects and callback URLs.
+
+    An IPv6 address that carries an IPv4 address is public when every IPv4 address it may reach is public (so
+    ``2002:808:808::``, 6to4 of 8.8.8.8, passes; ``::127.0.0.1`` does not). Other IPv6 addresses must also lie
+    outside the IETF-reserved blocks (``is_reserved``: all but 2000::/3 and the special-purpose ranges)."""
     if isinstance(address, ipaddress.IPv6Address):
-        nat64 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64_PREFIX else None
-        embedded = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None, nat64]
-        if any(inner is not None and not is_public_address(inner) for inner in embedded):
-            return False
-    return address.is_global and not address.is_multicast
+        inner = embedded_ipv4(address)
+        if inner:
+            return all(is_public_address(ipv4) for ipv4 in inner)
+    return address.is_global and not address.is_multicast and not address.is_reserved
 
 
 def host_on_allowlist(host: str, allowed_hosts: Collection[str]) -> bool:

@@ -98,26 +98,36 @@ def _advance_locked(session: Session, settings: Settings, pipeline: Pipeline, no
     return new_ids
 
 
-def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = None, api_key_id: str | None = None,
-                    callback_url: str | None = None, bulk_id: str | None = None) -> str:
-    """Validate the whole spec (SpecInvalid lists every error), then write the pipeline, its steps and the first
-    jobs in one transaction, commit, and enqueue those jobs. Returns the pipeline id."""
+def add_pipeline(session: Session, settings: Settings, spec_dict: Any, *, name: str | None = None,
+                 api_key_id: str | None = None, callback_url: str | None = None,
+                 bulk_id: str | None = None) -> tuple[str, list[str]]:
+    """Validate the whole spec (SpecInvalid lists every error), then add the pipeline, its steps and its first jobs
+    to the caller's ``session`` and flush; nothing is committed or enqueued. Returns the pipeline id and the ids of
+    its first jobs, which the caller enqueues after its commit (``shared.producer.enqueue_jobs``)."""
     spec = parse_spec(spec_dict)
     now = utcnow()
+    pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=PipelineStatus.RUNNING.value,
+                        api_key_id=api_key_id, callback_url=callback_url, bulk_id=bulk_id, created_at=now,
+                        updated_at=now, next_check_at=_next_check(settings, now))
+    session.add(pipeline)
+    for position, step in enumerate(spec.steps.values()):
+        session.add(PipelineStep(pipeline=pipeline, name=step.name, position=position, operation=step.op,
+                                 status=StepStatus.PENDING.value, generation=0))
+    session.flush()
+    job_ids = _advance_locked(session, settings, pipeline, now)
+    session.flush()
+    log.info("pipeline %s created (%d steps); first jobs %s", pipeline.id, len(spec.steps), job_ids)
+    return pipeline.id, job_ids
+
+
+def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = None, api_key_id: str | None = None,
+                    callback_url: str | None = None, bulk_id: str | None = None) -> str:
+    """``add_pipeline`` in a transaction of its own: commit, then enqueue the first jobs. Returns the pipeline id."""
     with open_session(settings) as session:
-        pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=PipelineStatus.RUNNING.value,
-                            api_key_id=api_key_id, callback_url=callback_url, bulk_id=bulk_id, created_at=now,
-                            updated_at=now, next_check_at=_next_check(settings, now))
-        session.add(pipeline)
-        for position, step in enumerate(spec.steps.values()):
-            session.add(PipelineStep(pipeline=pipeline, name=step.name, position=position, operation=step.op,
-                                     status=StepStatus.PENDING.value, generation=0))
-        session.flush()
-        job_ids = _advance_locked(session, settings, pipeline, now)
+        pipeline_id, job_ids = add_pipeline(session, settings, spec_dict, name=name, api_key_id=api_key_id,
+                                            callback_url=callback_url, bulk_id=bulk_id)
         session.commit()
-        pipeline_id = pipeline.id
     enqueue_jobs(settings, job_ids)
-    log.info("pipeline %s created (%d steps); first jobs %s", pipeline_id, len(spec.steps), job_ids)
     return pipeline_id
 
 

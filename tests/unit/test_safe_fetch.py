@@ -291,3 +291,15 @@ def test_unreachable_and_slow_servers_fail_after_retries(server: LocalServer, tm
     with pytest.raises(DownloadFailed, match="after 3 tries"):
         fetch_to_file(url, tmp_path / "slow", settings_for(tmp_path, base_url=server.url), max_bytes=100, timeout=0.2)
     assert not (tmp_path / "slow").exists()
+
+
+@pytest.mark.parametrize("address", ["::127.0.0.1", "64:ff9b:1::7f00:1", "64:ff9b::7f00:1", "2002:7f00:1::",
+                                     "2001:0:808:404:0:ffff:80ff:fffe", "::ffff:127.0.0.1"])
+def test_redirect_to_an_ipv6_form_of_loopback_refused(address: str, server: LocalServer,
+                                                      other_server: LocalServer, tmp_path: Path) -> None:
+    # Listed on purpose: the address check must refuse it anyway. The IPv4-mapped form is normalised to 127.0.0.1.
+    settings = settings_for(tmp_path, base_url=server.url, download_allowlist=(address,))
+    url = server.route("/r", Reply(302, headers={"Location": f"http://[{address}]:{other_server.port}/admin"}))
+    with pytest.raises(DownloadRefused, match="redirect to .* refused: .* non-public"):
+        fetch(url, tmp_path / "a", settings)
+    assert other_server.seen == [] and not (tmp_path / "a").exists()

@@ -20,7 +20,7 @@ from shared.bulk.source import BulkSource
 from shared.errors import ValidationError
 from shared.models import Attempt, BulkBatch, Job
 from webhook.api.auth import ApiError, principal
-from webhook.api.idempotency import Reply, remember, replay_if_seen, respond
+from webhook.api.idempotency import KeepAlive, Reply, run_claimed
 from webhook.api.listing import check_query, query_limit
 from webhook.context import db_session, settings
 
@@ -61,28 +61,25 @@ def create_bulk() -> ResponseReturnValue:
         raise ApiError(400, "invalid", "must be jsonl or csv", "format")
     if name is not None and len(name) > 255:
         raise ApiError(400, "invalid", "must be at most 255 characters", "name")
-    data = request.get_data(cache=True)
-    with db_session() as session:
-        seen = replay_if_seen(session)
-    if seen is not None:
-        return seen
-    who = principal()
-    try:
-        report = accept_bulk(settings(), BulkSource.from_bytes(data, fmt, label=name or "api"), owner=who.owner,
-                             api_key_id=who.api_key_id, callback_url=request.args.get("callback_url"), rate=rate,
-                             name=name or "api", skip_invalid=skip_invalid)
-    except ValidationError as exc:
-        raise ApiError(400, "invalid", exc.message, exc.field) from None
-    if report.invalid and not skip_invalid:
-        raise ApiError(400, "invalid_lines", f"{report.invalid} invalid line(s); nothing was accepted "
-                       "(fix them, or pass skip_invalid=true)", details=[e.as_json() for e in report.errors])
-    if report.bulk_id is None:
-        raise ApiError(400, "empty", "no valid line in the body", details=[e.as_json() for e in report.errors])
-    reply = Reply(202, {"id": report.bulk_id, **report.as_json()})
-    with db_session() as session:
-        remember(session, reply)
-        session.commit()
-    return respond(reply)
+    data, who, current = request.get_data(cache=True), principal(), settings()
+
+    def produce(keep_alive: KeepAlive) -> Reply:
+        """Accepts in chunks, each its own commit: the key is claimed first, so a duplicate gets 409 meanwhile."""
+        try:
+            report = accept_bulk(current, BulkSource.from_bytes(data, fmt, label=name or "api"), owner=who.owner,
+                                 api_key_id=who.api_key_id, callback_url=request.args.get("callback_url"),
+                                 rate=rate, name=name or "api", skip_invalid=skip_invalid,
+                                 on_progress=lambda _report: keep_alive())
+        except ValidationError as exc:
+            raise ApiError(400, "invalid", exc.message, exc.field) from None
+        if report.invalid and not skip_invalid:
+            raise ApiError(400, "invalid_lines", f"{report.invalid} invalid line(s); nothing was accepted "
+                           "(fix them, or pass skip_invalid=true)", details=[e.as_json() for e in report.errors])
+        if report.bulk_id is None:
+            raise ApiError(400, "empty", "no valid line in the body", details=[e.as_json() for e in report.errors])
+        return Reply(202, {"id": report.bulk_id, **report.as_json()})
+
+    return run_claimed(produce)
 
 
 @bulk.get("/<bulk_id>")

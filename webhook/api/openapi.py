@@ -17,7 +17,8 @@ from webhook.api.openapi_schemas import SCHEMAS, ref
 JSON = "application/json"
 MAX_ATTEMPT = 2**31 - 1  # attempt numbers are small; the receiver stores them in an integer column
 ERROR_TEXT = {400: "bad input (the field is named)", 401: "no or wrong credentials", 404: "not found (or not yours)",
-              409: "not possible in the current state", 413: "body too large", 415: "not JSON",
+              409: "not possible in the current state, or a request with the same Idempotency-Key is still in "
+                   "progress (code idempotency_in_progress, with Retry-After)", 413: "body too large", 415: "not JSON",
               422: "Idempotency-Key reused with a different request", 429: "too many requests",
               503: "not applied; retry later"}
 
@@ -32,8 +33,9 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
-                   "description": "replays the first 2xx answer for the same key and request; 422 if the request "
-                                  "differs", "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+                   "description": "replays the first 2xx answer for the same key and request; 409 while the "
+                                  "first request with this key is still in progress; 422 if the request differs",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
 LIMIT = _query("limit", "page size, 1-200 (default 50)", {"type": "integer", "minimum": 1, "maximum": 200})
 CURSOR = _query("cursor", "next_cursor of the previous page")
 CREATED = [_query("created_after", "ISO 8601 time", {"type": "string", "format": "date-time"}),
@@ -63,7 +65,7 @@ def operation(summary: str, ok: dict[int, str | None], errors: tuple[int, ...], 
 
 def post(summary: str, ok: dict[int, str | None], errors: tuple[int, ...], **kw: Any) -> dict[str, Any]:
     kw["parameters"] = [*kw.get("parameters", []), IDEMPOTENCY_KEY]
-    return operation(summary, ok, (*errors, 413, 422), **kw)
+    return operation(summary, ok, tuple(sorted({*errors, 409, 413, 422})), **kw)
 
 
 def _json_body(schema: str) -> dict[str, Any]:

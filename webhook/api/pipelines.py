@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 import shared.pipelines as pipeline_runs
 from shared.errors import ValidationError
 from shared.models import Pipeline
+from shared.pipelines.runs import add_pipeline
+from shared.producer import enqueue_jobs
 from shared.states import PipelineStatus
 from webhook.api.auth import ApiError, principal
 from webhook.api.bodies import callback_url_of, json_object
-from webhook.api.idempotency import Reply, remember, replay_if_seen, respond
+from webhook.api.idempotency import KeepAlive, Reply, run_claimed, run_idempotent
 from webhook.api.listing import check_query, next_cursor, page, query_choices, query_limit, query_time
 from webhook.context import db_session, settings
 
@@ -46,19 +48,6 @@ def api_pipeline(session: Session, pipeline: Pipeline) -> dict[str, Any]:
     return {**data, "callback_url": pipeline.callback_url, "bulk_id": pipeline.bulk_id}
 
 
-def _run_once(produce: Any) -> ResponseReturnValue:
-    """Idempotency around work that commits on its own (create/retry/cancel in shared.pipelines)."""
-    with db_session() as session:
-        seen = replay_if_seen(session)
-    if seen is not None:
-        return seen
-    reply: Reply = produce()
-    with db_session() as session:
-        remember(session, reply)
-        session.commit()
-    return respond(reply)
-
-
 @pipelines.post("")
 def create_pipeline() -> ResponseReturnValue:
     body = json_object(("spec", "name", "callback_url"))
@@ -67,17 +56,18 @@ def create_pipeline() -> ResponseReturnValue:
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 128):
         raise ApiError(400, "invalid", "must be a string of at most 128 characters", "name")
-    callback_url = callback_url_of(body)
+    callback_url, current = callback_url_of(body), settings()
 
-    def produce() -> Reply:
+    def produce(session: Session) -> Reply:
         try:
-            pipeline_id = pipeline_runs.create_pipeline(settings(), body["spec"], name=name,
-                                                 api_key_id=principal().api_key_id, callback_url=callback_url)
+            pipeline_id, job_ids = add_pipeline(session, current, body["spec"], name=name,
+                                                api_key_id=principal().api_key_id, callback_url=callback_url)
         except ValidationError as exc:
             raise spec_error(exc) from None
-        return Reply(202, {"id": pipeline_id})
+        return Reply(202, {"id": pipeline_id}, after_commit=lambda: enqueue_jobs(current, job_ids))
 
-    return _run_once(produce)
+    with db_session() as session:  # the key, the pipeline, its steps and first jobs: one transaction
+        return run_idempotent(session, produce)
 
 
 @pipelines.get("/<pipeline_id>")
@@ -110,18 +100,18 @@ def cancel_pipeline(pipeline_id: str) -> ResponseReturnValue:
     from shared.outgoing import emit_pipeline_event
 
     json_object((), optional=True)
-    with db_session() as session:
-        status = visible_pipeline(session, pipeline_id).status
-    if status not in (PipelineStatus.RUNNING, PipelineStatus.CANCELED):
-        raise ApiError(409, "not_cancelable", f"pipeline is {status}; only a running pipeline can be canceled")
 
-    def produce() -> Reply:
+    def produce(_keep_alive: KeepAlive) -> Reply:
+        with db_session() as session:
+            status = visible_pipeline(session, pipeline_id).status
+        if status not in (PipelineStatus.RUNNING, PipelineStatus.CANCELED):
+            raise ApiError(409, "not_cancelable", f"pipeline is {status}; only a running pipeline can be canceled")
         pipeline_runs.cancel_pipeline(settings(), pipeline_id)
         emit_pipeline_event(settings(), pipeline_id)
         with db_session() as session:
             return Reply(200, api_pipeline(session, visible_pipeline(session, pipeline_id)))
 
-    return _run_once(produce)
+    return run_claimed(produce)
 
 
 @pipelines.post("/<pipeline_id>/retry")
@@ -130,10 +120,10 @@ def retry_pipeline(pipeline_id: str) -> ResponseReturnValue:
     overrides = body.get("overrides")
     if overrides is not None and not isinstance(overrides, dict):
         raise ApiError(400, "invalid", 'must be an object of {"var": value, "step.param": value}', "overrides")
-    with db_session() as session:
-        visible_pipeline(session, pipeline_id)
 
-    def produce() -> Reply:
+    def produce(_keep_alive: KeepAlive) -> Reply:
+        with db_session() as session:
+            visible_pipeline(session, pipeline_id)
         try:
             job_ids = pipeline_runs.retry_pipeline(settings(), pipeline_id, overrides=overrides)
         except pipeline_runs.SpecInvalid as exc:
@@ -144,4 +134,4 @@ def retry_pipeline(pipeline_id: str) -> ResponseReturnValue:
             raise ApiError(400, "invalid", exc.message, exc.field or "overrides") from None
         return Reply(202, {"id": pipeline_id, "jobs": list(job_ids)})
 
-    return _run_once(produce)
+    return run_claimed(produce)
