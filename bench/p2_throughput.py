@@ -154,7 +154,7 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         start_sandbox(stack, sandbox_port, SANDBOX_ARGS)
         start_gunicorn(stack, "receiver", "webhook.wsgi:app", receiver_port)
         worker = stack.start_worker("worker0")
-        stack._spawn("beat", [sys.executable, "-m", "shared.cli.main", "beat"])
+        stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
         warm = enqueue_bulk(settings, 5)  # worker up, connections open, imports done
         wait_until(lambda: _succeeded(settings) >= len(warm), 120, 0.1, "warm-up jobs")
         wait_until(lambda: _artifacts_settled(settings), 60, 0.2, "warm-up follow-ups")

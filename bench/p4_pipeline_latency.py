@@ -88,7 +88,7 @@ def run(pipelines: int = 30, rate: float = 1.0, profile: bool = False, keep: boo
             start_sandbox(stack, sandbox_port, SANDBOX_ARGS)
             start_gunicorn(stack, "receiver", "webhook.wsgi:app", receiver_port)
             worker = stack.start_worker("worker0")
-            stack._spawn("beat", [sys.executable, "-m", "shared.cli.main", "beat"])
+            stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
             create_pipeline(settings, SPEC)  # warm-up: worker up, imports and connections done
             wait_until(lambda: _pipelines_done(settings, 1), 120, 0.1, "warm-up pipeline")
             profiles = []

@@ -51,9 +51,16 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_UPSTREAM_BURST": ("upstream_burst", "calls"),
     "HOOKLINE_MAX_IN_FLIGHT": ("max_in_flight", "tasks"),
     "HOOKLINE_HOOK_RATE_PER_SOURCE": ("hook_rate_per_source", "callbacks_per_second"),
+    "HOOKLINE_TRUSTED_PROXIES": ("trusted_proxies", "nonneg_int"),
     "HOOKLINE_UI_PASSWORD": ("ui_password", "str"),
     "HOOKLINE_WEBHOOK_SCHEDULE": ("webhook_schedule", "seconds_list"),
     "HOOKLINE_EXPORT_DEADLINE": ("export_deadline", "seconds"),
+    "HOOKLINE_MAX_PIPELINE_STEPS": ("max_pipeline_steps", "steps"),
+    "HOOKLINE_MAX_FAN_OUT": ("max_fan_out", "branches"),
+    "HOOKLINE_MAX_BULK_LINES": ("max_bulk_lines", "lines"),
+    "HOOKLINE_MAX_PROMPT_CHARS": ("max_prompt_chars", "characters"),
+    "HOOKLINE_MAX_TAGS_CHARS": ("max_tags_chars", "characters"),
+    "HOOKLINE_MAX_TITLE_CHARS": ("max_title_chars", "characters"),
 }
 
 
@@ -91,9 +98,18 @@ class Settings:
     upstream_burst: float | None = None
     max_in_flight: int | None = None  # global cap on upstream tasks in flight; 0/None: no cap
     hook_rate_per_source: float = 10.0  # rejected callbacks per second per source address before 429s
+    trusted_proxies: int = 0  # reverse proxies in front of the receiver whose X-Forwarded-For is believed
     ui_password: str | None = field(default=None, repr=False)
     webhook_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
     export_deadline: float = 600.0  # seconds a GET export / Udio poll may take before the job fails
+    # Limits on paid work one request may ask for (README "Limits"); users raise them when they mean it.
+    max_pipeline_steps: int = 50
+    max_fan_out: int = 10  # jobs one `pick: each` step may start
+    max_bulk_lines: int = 10_000
+    # The CometAPI docs give no lengths (only 413 "reduce prompt length"): generous caps above Suno's own editor.
+    max_prompt_chars: int = 10_000  # prompt, gpt_description_prompt, lyrics
+    max_tags_chars: int = 1_000  # tags, negative_tags, Udio negative_prompt
+    max_title_chars: int = 200
 
     @property
     def polling_mode(self) -> bool:
@@ -137,7 +153,9 @@ def _parse(kind: str, name: str, raw: str) -> Any:
         try:
             make_url(value)
         except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-            raise ConfigError(name, f"not a SQLAlchemy database URL: {shown_value(value)}") from exc
+            # Never echo the credentials: show the scheme and what follows the last "@" only.
+            shown = value.partition("://")[0] + "://…@" + value.rpartition("@")[2] if "@" in value else value
+            raise ConfigError(name, f"not a SQLAlchemy database URL: {shown_value(shown)}") from exc
         return value
     if kind == "broker_url":
         if "://" not in value:

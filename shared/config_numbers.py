@@ -56,6 +56,11 @@ NUMBER_RULES: dict[str, NumberRule] = {
     "retries": NumberRule("retries", 0, 1000, whole=True),
     "bytes": NumberRule("bytes", 0, 2**40, whole=True, note=" (1 TiB)"),
     "tasks": NumberRule("tasks", 0, 1e6, whole=True),
+    # Limits on what one request may ask for (HOOKLINE_MAX_*); 0 would refuse everything, so 1 is the floor.
+    "steps": NumberRule("steps", 1, 10**6, whole=True),
+    "branches": NumberRule("branches", 1, 10**6, whole=True),
+    "lines": NumberRule("lines", 1, 10**9, whole=True),
+    "characters": NumberRule("characters", 1, 10**9, whole=True),
     # Unit-less kinds, for a new setting whose unit has no rule yet (prefer adding one: errors should name it).
     "positive_float": NumberRule("", 0, 1e9, exclusive_minimum=True),
     "nonneg_int": NumberRule("", 0, 10**9, whole=True),

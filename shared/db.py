@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
+from shared.errors import HooklineError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,8 +32,33 @@ def apply_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class DatabaseUnusable(HooklineError):
+    """The database URL names a dialect or driver that is not available here; nothing was read or written."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` for messages: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL: show its scheme only
+        return url.split("://", 1)[0] + "://…"
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return _new_engine(url)
+    except ImportError as exc:  # the dialect's DB-API driver (psycopg, MySQLdb, …) is not installed
+        raise DatabaseUnusable(f"HOOKLINE_DATABASE_URL: the driver for {shown_url(url)} is not installed "
+                               f"({exc}): install it, or use sqlite:///path or postgresql+psycopg://…") from None
+    except ArgumentError as exc:  # includes NoSuchModuleError: no dialect of that name
+        raise DatabaseUnusable(f"HOOKLINE_DATABASE_URL: cannot use {shown_url(url)}: {_first_line(exc)} "
+                               "(expected sqlite:///path or postgresql+psycopg://user@host:5432/db)") from None
+
+
+def _new_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -100,3 +126,45 @@ def head_revision(settings: Settings) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
+def database_variable(settings: Settings) -> str:
+    """The variable that chose this database: HOOKLINE_VAR_DIR for the default SQLite file, else the URL's own."""
+    default = f"sqlite:///{Path(settings.var_dir) / 'hookline.db'}"
+    return "HOOKLINE_VAR_DIR" if settings.database_url == default else "HOOKLINE_DATABASE_URL"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0].strip()
+
+
+_MISSING_TABLE = ("no such table", "undefinedtable")
+_MISSING_COLUMN = ("no such column", "undefinedcolumn")
+
+
+def explain_database_error(exc: BaseException, settings: Settings) -> str | None:
+    """One line saying what is wrong with the database and what to do, for an error the DB-API raised; else None.
+
+    Missing tables or columns (an unmigrated or outdated schema), an unreachable server, a SQLite file that cannot
+    be opened. Never shows a password. Other database errors (constraint violations: bugs) are left alone.
+    """
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    if not isinstance(exc, OperationalError | ProgrammingError):
+        return None
+    where, variable = shown_url(settings.database_url), database_variable(settings)
+    detail = _first_line(exc)
+    password = make_url(settings.database_url).password
+    if password:
+        detail = detail.replace(str(password), "***")
+    kind = f"{type(exc.orig).__name__} {detail}".lower()
+    if any(marker in kind for marker in _MISSING_TABLE) or ("relation" in kind and "does not exist" in kind):
+        return f"the database at {where} has no hookline tables yet ({detail}): run `hookline db upgrade`"
+    if any(marker in kind for marker in _MISSING_COLUMN):
+        return f"the database at {where} has an older schema than this code ({detail}): run `hookline db upgrade`"
+    if not isinstance(exc, OperationalError):
+        return None
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        return f"cannot use the SQLite database {where}: {detail} (check {variable})"
+    return f"database at {where} is unreachable: {detail} — is the server running, and is {variable} right?"

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.cometapi import OPERATIONS, REGISTRY, validate_request
+from shared.cometapi.field_rules import DEFAULT_TEXT_LIMITS, TextLimits
+from shared.cometapi.validation import text_limits_of
 from shared.config import Settings, load_settings
 from shared.db import open_session
 from shared.errors import BadRequest, NotFound, ValidationError
@@ -18,8 +20,10 @@ from shared.models import Job, utcnow
 log = logging.getLogger("hookline.producer")
 
 
-def validate_job(operation: Any, params: Any, *, where: str | None = None) -> dict[str, Any]:
-    """The payload to send upstream, or ValidationError naming the field. Nothing is written."""
+def validate_job(operation: Any, params: Any, *, where: str | None = None,
+                 text_limits: TextLimits = DEFAULT_TEXT_LIMITS) -> dict[str, Any]:
+    """The payload to send upstream, or ValidationError naming the field. Nothing is written. ``text_limits``: the
+    configured lengths of prompt, tags and title (``text_limits_of(settings)``); the defaults when not given."""
     if not isinstance(operation, str) or operation not in REGISTRY:
         raise ValidationError(
             f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}", field="operation", where=where
@@ -27,7 +31,7 @@ def validate_job(operation: Any, params: Any, *, where: str | None = None) -> di
     if not isinstance(params, dict):
         raise ValidationError("params must be a JSON object", field="params", where=where)
     try:
-        return validate_request(operation, params)
+        return validate_request(operation, params, text_limits=text_limits)
     except BadRequest as exc:
         field = f"params.{exc.field}" if exc.field and exc.field != "operation" else (exc.field or "params")
         raise ValidationError(exc.message, field=field, where=where) from exc
@@ -36,7 +40,7 @@ def validate_job(operation: Any, params: Any, *, where: str | None = None) -> di
 def add_job(session: Session, settings: Settings, operation: str, params: dict[str, Any], **links: Any) -> Job:
     """Validate and add one queued job row to ``session`` (not committed). ``links``: pipeline_id, step_name,
     fan_index, bulk_id, api_key_id, callback_url. Enqueue with ``enqueue_jobs`` after the commit."""
-    payload = validate_job(operation, params)
+    payload = validate_job(operation, params, text_limits=text_limits_of(settings))
     now = utcnow()
     job = Job(
         operation=operation, params=payload, status="queued", created_at=now, updated_at=now,

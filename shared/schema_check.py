@@ -6,8 +6,10 @@ move the schema (a deploy runs it once, before the new processes start), so many
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from shared.config import Settings
-from shared.errors import HooklineError
+from shared.errors import ConfigError, HooklineError
 
 UPGRADE_COMMAND = "hookline db upgrade"
 
@@ -42,6 +44,39 @@ class DatabaseUnreachable(HooklineError):
     """The database could not be opened to read its schema revision."""
 
 
+class DatabaseMissing(HooklineError):
+    """The SQLite database file does not exist yet: nothing was created by looking for it."""
+
+
+def require_database(settings: Settings) -> None:
+    """Before a command that reads or writes jobs: the SQLite file must exist, so that looking does not create an
+    empty one (SQLite creates the file, and we the folder, on first connect). Other databases: nothing to check."""
+    from sqlalchemy.engine import make_url
+
+    from shared.db import database_variable
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
+            or url.database.startswith("file:"):
+        return
+    path, variable = Path(url.database), database_variable(settings)
+    if path.is_file():
+        return
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(variable, f"{folder} is a file, not a folder: point {variable} at a folder")
+            break
+    if path.exists():
+        raise ConfigError(variable, f"{path} is not a file: point {variable} at a database file")
+    raise DatabaseMissing(f"no database at {path} ({variable}={_shown_setting(settings, variable)}): "
+                          f"run `{UPGRADE_COMMAND}` to create it")
+
+
+def _shown_setting(settings: Settings, variable: str) -> str:
+    return str(settings.var_dir) if variable == "HOOKLINE_VAR_DIR" else describe_database(settings)
+
+
 def _known_revisions(settings: Settings) -> set[str]:
     from alembic.script import ScriptDirectory
 
@@ -61,13 +96,13 @@ def require_current_schema(settings: Settings) -> str:
     """The current revision when it is head; else SchemaOutOfDate (names `hookline db upgrade`) or SchemaAhead."""
     from sqlalchemy.exc import OperationalError
 
-    from shared.db import current_revision, head_revision
+    from shared.db import current_revision, explain_database_error, head_revision
 
     try:
         current = current_revision(settings)
     except OperationalError as exc:
-        problem = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise DatabaseUnreachable(f"cannot read the schema of {describe_database(settings)}: {problem}") from exc
+        problem = explain_database_error(exc, settings) or f"cannot read the schema of {describe_database(settings)}"
+        raise DatabaseUnreachable(problem) from exc
     head = head_revision(settings)
     if current == head and current is not None:
         return current

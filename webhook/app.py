@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.config import Settings, load_settings
 from webhook.hooks import MAX_CALLBACK_BYTES
-from webhook.source_limits import SourceLimiter
+from webhook.source_limits import build_source_limiter
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -21,7 +22,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         settings = load_settings()
     app.config.update(config)
     app.extensions["hookline.settings"] = settings
-    app.extensions["hookline.source_limiter"] = SourceLimiter(settings.hook_rate_per_source)
+    app.extensions["hookline.source_limiter"] = build_source_limiter(settings)
+    if settings.trusted_proxies:  # else X-Forwarded-For is anyone's to forge: the peer address is the source
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
     from webhook.api import api
     from webhook.health import health

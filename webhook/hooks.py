@@ -1,16 +1,17 @@
-"""Inbound upstream callbacks: verify the capability token on the raw request, then parse, then compare-and-set.
+"""Inbound upstream callbacks: ``read_callback`` verifies the capability token, then reads and parses the body;
+``apply_callback`` compare-and-sets the job. The view only maps ``CallbackRejected`` to a response.
 
-401 bad token, 404 unknown job, 400 bad body or foreign task id, 413 oversize. A rejection writes nothing to job
-state, but every attempt is recorded (never with its token).
+401 bad token, 429 too many bad tokens from one source, 415 not JSON, 413 over 1 MiB (declared or chunked), 400
+bad body or foreign task id, 404 unknown job. A rejection writes nothing to job state, but every attempt except a
+429 is recorded (never with its token).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Request, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -21,6 +22,7 @@ from shared.errors import CallbackRejected, UpstreamError
 from shared.jobs.hook_urls import verify_hook_token
 from shared.jobs.updates import UpdateOutcome, record_task_update
 from shared.models import CallbackRecord, Job
+from shared.nesting import NestingTooDeep, loads_bounded
 from shared.states import CallbackVerdict, JobStatus, from_upstream
 from shared.tasks import enqueue_finished
 from webhook.context import db_session, settings
@@ -40,19 +42,60 @@ def _record(job_id: str, attempt: int, verdict: CallbackVerdict, reason: str, ht
             CallbackRecord(
                 job_id=job_id[:64], attempt_no=attempt, verdict=verdict.value, reason=reason[:2000],
                 upstream_status=(upstream_status or "")[:16] or None, http_status=http_status,
-                remote_addr=request.remote_addr,
+                remote_addr=_source(request),
             )
         )
         session.commit()
 
 
-def _read_task() -> dict[str, Any]:
+def _source(req: Request) -> str:
+    """The client address behind the trusted proxies (``ProxyFix`` in ``create_app``), as the column holds it."""
+    return (req.remote_addr or "-")[:64]
+
+
+def _verify_token(req: Request, job_id: str, attempt: int, token: str) -> None:
+    """401 for a missing or bad token, or 429 when this source's allowance for rejections is spent."""
+    if token and verify_hook_token(hook_secret(settings()), job_id, attempt, token):
+        return
+    wait = current_app.extensions["hookline.source_limiter"].allow(_source(req))
+    if wait:
+        raise CallbackRejected(429, f"too many rejected callbacks from this source; retry in {wait:.1f}s")
+    raise CallbackRejected(401, "bad token" if token else "missing token")
+
+
+def _check_content_type(req: Request) -> None:
+    """JSON or nothing said: the upstream documents no callback format, but a form or text body is not a task."""
+    mimetype = req.mimetype
+    if mimetype and not (mimetype in JSON_TYPES or mimetype.endswith("+json")):
+        raise CallbackRejected(415, f"content type {mimetype!r} is not JSON")
+
+
+def _read_body(req: Request) -> bytes:
+    """At most MAX_CALLBACK_BYTES, whether the length is declared or the body is chunked: one byte more is a 413,
+    never a silently truncated body."""
+    req.max_content_length = MAX_CALLBACK_BYTES + 1  # the stream stops one byte past the limit, not at it
+    chunks: list[bytes] = []
+    size = 0
     try:
-        raw = request.get_data(cache=False)
+        stream = req.stream
+        while size <= MAX_CALLBACK_BYTES:
+            chunk = stream.read(MAX_CALLBACK_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except RequestEntityTooLarge:
-        raise CallbackRejected(413, "body over 1 MiB") from None
+        size = MAX_CALLBACK_BYTES + 1
+    if size > MAX_CALLBACK_BYTES:
+        raise CallbackRejected(413, "body over 1 MiB")
+    return b"".join(chunks)
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = loads_bounded(raw)
+    except NestingTooDeep as exc:
+        raise CallbackRejected(400, f"body is JSON {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise CallbackRejected(400, "body is not JSON") from None
     if not isinstance(body, dict):
@@ -61,13 +104,6 @@ def _read_task() -> dict[str, Any]:
     if task is None:
         raise CallbackRejected(400, "body is neither a task object nor a {code,message,data} envelope")
     return task
-
-
-def _check_content_type() -> None:
-    """JSON or nothing said: the upstream documents no callback format, but a form or text body is not a task."""
-    mimetype = request.mimetype
-    if mimetype and not (mimetype in JSON_TYPES or mimetype.endswith("+json")):
-        raise CallbackRejected(415, f"content type {mimetype!r} is not JSON")
 
 
 def _confirm_by_fetch(task: dict[str, Any]) -> dict[str, Any]:
@@ -80,22 +116,20 @@ def _confirm_by_fetch(task: dict[str, Any]) -> dict[str, Any]:
         raise CallbackRejected(503, f"could not confirm the task upstream: {exc.message}") from None
 
 
-def record_callback(job_id: str, attempt: int, token: str) -> tuple[dict[str, Any], int]:
-    # Only rejected callbacks spend a source's allowance (see cometapi_callback): token guessing is slowed down,
-    # genuine callbacks from the upstream's few addresses are never throttled.
-    wait = current_app.extensions["hookline.source_limiter"].retry_after(request.remote_addr or "-")
-    if wait:
-        raise CallbackRejected(429, f"too many rejected callbacks from this source; retry in {wait:.1f}s")
-    if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:
-        raise CallbackRejected(413, "body over 1 MiB")
-    if not token:
-        raise CallbackRejected(401, "missing token")
-    if not verify_hook_token(hook_secret(settings()), job_id, attempt, token):
-        raise CallbackRejected(401, "bad token")
-    _check_content_type()
-    task = _read_task()
+def read_callback(req: Request, job_id: str, attempt: int, token: str) -> dict[str, Any]:
+    """The callback's task, or CallbackRejected. The token is verified first (constant time, nothing read yet);
+    only requests failing it spend their source's allowance, so a valid token is never throttled. Then the
+    content type, the size and the body; in strict mode a COMPLETE is confirmed by a fetch."""
+    _verify_token(req, job_id, attempt, token)
+    _check_content_type(req)
+    task = _parse_body(_read_body(req))
     if settings().verify_mode == "fetch":
         task = _confirm_by_fetch(task)
+    return task
+
+
+def apply_callback(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Compare-and-set the job from a verified task: the answer's body and status, or CallbackRejected."""
     for _ in range(3):  # a concurrent receiver may win the race on clips; the retry sees its result
         try:
             return _apply(job_id, attempt, task)
@@ -120,7 +154,7 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
         session.add(
             CallbackRecord(
                 job_id=job_id, attempt_no=attempt, verdict=outcome.verdict.value, reason=outcome.reason,
-                upstream_status=str(task.get("status"))[:16], http_status=200, remote_addr=request.remote_addr,
+                upstream_status=str(task.get("status"))[:16], http_status=200, remote_addr=_source(request),
             )
         )
         session.commit()
@@ -139,14 +173,15 @@ def cometapi_callback(job_id: str, attempt: int, token: str) -> ResponseReturnVa
     if attempt > MAX_ATTEMPT:  # no such attempt was ever made; too large to even record
         return jsonify({"error": {"code": "not_found", "message": "no such attempt"}}), 404
     try:
-        body, status = record_callback(job_id, attempt, token)
+        body, status = apply_callback(job_id, attempt, read_callback(request, job_id, attempt, token))
     except CallbackRejected as exc:
         log.warning("callback rejected job=%s attempt=%s: %s %s", job_id, attempt, exc.http_status, exc.reason)
-        headers = {}
-        if exc.http_status == 429:
-            headers["Retry-After"] = "1"  # a flood is logged, not written row by row
-        else:
-            current_app.extensions["hookline.source_limiter"].allow(request.remote_addr or "-")
-            _record(job_id, attempt, CallbackVerdict.REJECTED, exc.reason, exc.http_status)
-        return jsonify({"error": {"code": "callback_rejected", "message": exc.reason}}), exc.http_status, headers
+        if exc.http_status == 429:  # a flood is logged, not written row by row
+            return _rejection(exc), 429, {"Retry-After": "1"}
+        _record(job_id, attempt, CallbackVerdict.REJECTED, exc.reason, exc.http_status)
+        return _rejection(exc), exc.http_status
     return jsonify(body), status
+
+
+def _rejection(exc: CallbackRejected) -> Response:
+    return jsonify({"error": {"code": "callback_rejected", "message": exc.reason}})

@@ -26,7 +26,9 @@ from shared.bulk.source import BulkSource
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import HooklineError, ValidationError
+from shared.jobs.ledger import check_estimate, daily_caps
 from shared.models import BulkBatch, BulkLine, Job, RateBucket
+from shared.pipelines.estimate import NOTHING, CostEstimate
 from shared.producer import add_job
 from shared.states import JobStatus
 
@@ -49,6 +51,9 @@ class BulkReport:
     interrupted: list[int] = field(default_factory=list)  # pipeline lines an earlier run was killed creating
     requeued: int = 0  # jobs of earlier-accepted lines enqueued again (still queued, never tried)
     rate: float | None = None
+    # Of the valid lines (a line repeated in the file counted each time: the file is streamed, no key set is kept);
+    # of the lines not accepted by an earlier run when a daily budget applies.
+    estimate: CostEstimate = NOTHING
 
     def note_invalid_line(self, errors: list[LineError]) -> None:
         self.invalid += 1
@@ -60,13 +65,17 @@ class BulkReport:
             "invalid": self.invalid, "errors": [e.as_json() for e in self.errors],
             "errors_truncated": len(self.errors) >= MAX_ERRORS_KEPT, "resumed": self.resumed, "accepted": self.accepted,
             "already_accepted": self.already_accepted, "duplicates": self.duplicates,
-            "interrupted": self.interrupted, "requeued": self.requeued, "rate": self.rate,
+            "interrupted": self.interrupted, "requeued": self.requeued, "rate": self.rate, **self.estimate.as_json(),
         }
 
 
 def _entries(settings: Settings, source: BulkSource, report: BulkReport | None) -> Iterator[BulkEntry]:
-    """The valid entries (each line checked in full, both passes); counted into ``report`` when given."""
-    for raw in source.lines():
+    """The valid entries (each line checked in full, both passes); counted into ``report`` when given. A file of
+    more than HOOKLINE_MAX_BULK_LINES lines is refused as a whole (ValidationError) when the line after it is read."""
+    for count, raw in enumerate(source.lines(), 1):
+        if count > settings.max_bulk_lines:
+            raise ValidationError(f"has more than {settings.max_bulk_lines} lines; split it, or raise "
+                                  "HOOKLINE_MAX_BULK_LINES", field="file", where=source.label)
         if report is not None:
             report.lines += 1
         try:
@@ -82,11 +91,26 @@ def _entries(settings: Settings, source: BulkSource, report: BulkReport | None) 
 
 
 def validate_bulk(settings: Settings, source: BulkSource) -> BulkReport:
-    """Pass one: read and check every line; nothing is written."""
+    """Pass one: read and check every line, and estimate the cost of the valid ones; nothing is written."""
     report = BulkReport(source=source.label)
-    for _ in _entries(settings, source, report):
-        pass
+    for entry in _entries(settings, source, report):
+        report.estimate += entry.cost
     return report
+
+
+def check_bulk_budget(settings: Settings, source: BulkSource, report: BulkReport, *, owner: str = "",
+                      api_key_id: str | None = None) -> None:
+    """Refuse (``OverBudget``) a validated file whose new lines (not accepted by an earlier run) are estimated over
+    what the daily budget of the key or of the system has left. Reads only; with no budget set, reads nothing."""
+    with open_session(settings) as session:
+        if not daily_caps(session, settings, api_key_id):
+            return
+        estimate, entries = NOTHING, _entries(settings, source, None)
+        while chunk := list(islice(entries, CHUNK_SIZE)):
+            accepted = _existing(session, owner, [e.key for e in chunk])
+            estimate = sum((e.cost for e in {e.key: e for e in chunk}.values() if e.key not in accepted), estimate)
+        report.estimate = estimate
+        check_estimate(session, settings, api_key_id, estimate.usd, f"bulk file {report.source}")
 
 
 Progress = Callable[[BulkReport], None]
@@ -112,6 +136,7 @@ def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_
     report.rate = rate
     if (report.invalid and not skip_invalid) or not report.valid:
         return report
+    check_bulk_budget(settings, source, report, owner=owner, api_key_id=api_key_id)
     entries = _entries(settings, source, None)
     while chunk := list(islice(entries, chunk_size)):
         with open_session(settings) as session:

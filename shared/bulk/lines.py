@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.bulk.source import RawLine
+from shared.cometapi import price_for
 from shared.config import Settings
 from shared.errors import ValidationError
-from shared.pipelines.spec import SpecInvalid, parse_spec
+from shared.pipelines.estimate import NOTHING, CostEstimate, estimate_spec
+from shared.pipelines.spec import Spec, SpecInvalid, SpecLimits, parse_spec
 from shared.producer import validate_job
 
 MAX_KEY_LENGTH = 255
@@ -49,6 +51,7 @@ class BulkEntry:
     spec: dict[str, Any] | None = None
     name: str | None = None
     callback_url: str | None = None
+    cost: CostEstimate = NOTHING  # the most the line may cost (a pipeline's fan-out counted at its cap)
 
 
 def line_key(value: dict[str, Any]) -> str:
@@ -57,15 +60,14 @@ def line_key(value: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _pipeline_errors(spec: Any) -> list[tuple[str | None, str]]:
-    """Every problem with a pipeline spec (shared.pipelines.parse_spec), as (field, message)."""
+def _parse_pipeline(spec: Any, limits: SpecLimits) -> tuple[Spec | None, list[tuple[str | None, str]]]:
+    """The parsed spec (shared.pipelines.parse_spec), or every problem with it as (field, message)."""
     try:
-        parse_spec(spec)
+        return parse_spec(spec, limits), []
     except SpecInvalid as exc:
-        return [(_spec_field(e), e.message) for e in exc.errors]
+        return None, [(_spec_field(e), e.message) for e in exc.errors]
     except ValidationError as exc:
-        return [(_spec_field(exc), exc.message)]
-    return []
+        return None, [(_spec_field(exc), exc.message)]
 
 
 def _spec_field(error: ValidationError) -> str:
@@ -97,17 +99,20 @@ def entry_from_line(settings: Settings, raw: RawLine) -> BulkEntry:
     name = value.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 128):
         problems.append(("name", "must be a string of at most 128 characters"))
-    payload = None
+    payload, cost, limits = None, NOTHING, SpecLimits.of(settings)
     if "pipeline" in value:
         if "operation" in value or "params" in value:
             problems.append(("pipeline", "a line is a job (operation, params) or a pipeline, not both"))
-        problems += _pipeline_errors(value["pipeline"])
+        spec, errors = _parse_pipeline(value["pipeline"], limits)
+        problems += errors
+        cost = estimate_spec(spec, limits.max_fan_out) if spec is not None else NOTHING
     else:
         try:
-            payload = validate_job(value.get("operation"), value.get("params", {}))
+            payload = validate_job(value.get("operation"), value.get("params", {}), text_limits=limits.text)
+            cost = CostEstimate(price_for(str(value.get("operation")), payload))
         except ValidationError as exc:
             problems.append((exc.field, exc.message))
     if problems:
         raise LineInvalid([LineError(raw.line_no, f, m) for f, m in problems], where=where)
     return BulkEntry(raw.line_no, key if isinstance(key, str) else line_key(value), value.get("operation"), payload,
-                     value.get("pipeline"), name, callback_url)
+                     value.get("pipeline"), name, callback_url, cost)

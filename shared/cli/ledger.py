@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from shared.config import load_settings
+from shared.cli.submit import database_settings
 from shared.db import open_session
 from shared.jobs.ledger import BUDGET_EXCEEDED, cost_summary, requeue_unsent
 from shared.models import Job
@@ -30,7 +30,7 @@ def _parse_since(value: str | None) -> datetime | None:
 @click.option("--json", "as_json", is_flag=True)
 def costs(since: str | None, as_json: bool) -> None:
     """What the upstream calls cost (the documented prices), by day and operation; possible double charges apart."""
-    settings = load_settings()
+    settings = database_settings()
     with open_session(settings) as session:
         summary = cost_summary(session, _parse_since(since))
     if as_json:
@@ -55,7 +55,7 @@ def retry(job_ids: tuple[str, ...], budget_exceeded: bool) -> None:
 
     if not job_ids and not budget_exceeded:
         raise click.UsageError("name job ids, or pass --budget-exceeded")
-    settings = load_settings()
+    settings = database_settings()
     requeued: list[str] = []
     refused: list[str] = []
     with open_session(settings) as session:

@@ -4,27 +4,63 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.errors import ConfigError, HooklineError
 from shared.schema_check import require_current_schema
 
 
 class HooklineGroup(click.Group):
-    """Turns our own errors into one clear line and exit code 2, never a traceback."""
+    """The CLI's one error handler: our own errors, and a database or a folder that cannot be used, become one
+    clear line (what is wrong, which variable, what to do) and exit code 2, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.echo(f"hookline: bad setting {exc}", err=True)
-            sys.exit(2)
+            _fail(f"bad setting {exc}")
         except HooklineError as exc:
-            click.echo(f"hookline: {exc}", err=True)
-            sys.exit(2)
+            _fail(str(exc))
+        except Exception as exc:
+            message = explain_environment_error(exc)
+            if message is None:
+                raise
+            _fail(message)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo("hookline: " + " ".join(message.split()), err=True)  # one line, whatever the message held
+    sys.exit(2)
+
+
+def explain_environment_error(exc: Exception) -> str | None:
+    """One line for an error of the surroundings (the database, the var folder), else None (a bug: traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        settings = load_settings()
+    except HooklineError:
+        return None
+    if isinstance(exc, SQLAlchemyError):
+        from shared.db import explain_database_error
+
+        return explain_database_error(exc, settings)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _explain_os_error(exc, settings)
+    return None
+
+
+def _explain_os_error(exc: OSError, settings: Settings) -> str:
+    path = Path(os.fsdecode(exc.filename))
+    problem = f"{path}: {exc.strerror or exc}"
+    var_dir = Path(settings.var_dir).absolute()
+    if path.absolute() == var_dir or var_dir in path.absolute().parents:
+        return f"{problem} (HOOKLINE_VAR_DIR={settings.var_dir}: point it at a folder hookline can create and write)"
+    return problem
 
 
 @click.group(cls=HooklineGroup)

@@ -10,6 +10,7 @@ import click
 
 from shared.cli.submit import parse_param, with_options
 from shared.config import Settings, load_settings
+from shared.errors import ValidationError
 from shared.pipelines import (
     SpecInvalid,
     apply_overrides,
@@ -21,6 +22,8 @@ from shared.pipelines import (
     parse_spec,
     retry_pipeline,
 )
+from shared.pipelines.estimate import estimate_spec
+from shared.pipelines.spec import SpecLimits
 from shared.states import PipelineStatus
 
 
@@ -63,9 +66,12 @@ def _show(pipeline_id: str, *, wait: bool, as_json: bool, timeout: float, settin
         raise SystemExit(1)
 
 
-def _spec_errors(exc: SpecInvalid, as_json: bool) -> NoReturn:
+def _spec_errors(exc: ValidationError, as_json: bool) -> NoReturn:
+    """Every error of a spec (SpecInvalid), or one ValidationError (OverBudget: the estimate over a budget)."""
     if as_json:
-        click.echo(json.dumps({"errors": exc.as_json()}))
+        errors = exc.as_json() if isinstance(exc, SpecInvalid) else [
+            {"where": exc.where, "field": exc.field, "message": exc.message}]
+        click.echo(json.dumps({"errors": errors}))
     else:
         click.echo(f"hookline: {exc}", err=True)
     raise SystemExit(2)
@@ -100,7 +106,7 @@ def run(spec: str, overrides: tuple[str, ...], name: str | None, wait: bool, tim
     try:
         document = apply_overrides(load_spec(spec), parse_overrides(overrides))
         pipeline_id = create_pipeline(settings, document, name=name)
-    except SpecInvalid as exc:
+    except ValidationError as exc:  # SpecInvalid, OverBudget
         _spec_errors(exc, as_json)
     if not wait:
         click.echo(json.dumps({"id": pipeline_id}) if as_json else pipeline_id)
@@ -113,16 +119,19 @@ def run(spec: str, overrides: tuple[str, ...], name: str | None, wait: bool, tim
 @SET_OPTION
 @JSON_OPTION
 def validate(spec: str, overrides: tuple[str, ...], as_json: bool) -> None:
-    """Check SPEC without running it."""
+    """Check SPEC without running it, within the configured limits, and show its cost estimate."""
+    limits = SpecLimits.of(load_settings())
     try:
-        parsed = parse_spec(apply_overrides(load_spec(spec), parse_overrides(overrides)))
+        parsed = parse_spec(apply_overrides(load_spec(spec), parse_overrides(overrides)), limits)
     except SpecInvalid as exc:
         _spec_errors(exc, as_json)
+    estimate = estimate_spec(parsed, limits.max_fan_out)
     steps = [{"name": s.name, "op": s.op, "depends_on": list(s.depends_on)} for s in parsed.steps.values()]
     if as_json:
-        click.echo(json.dumps({"ok": True, "order": list(parsed.order), "steps": steps}))
+        click.echo(json.dumps({"ok": True, "order": list(parsed.order), "steps": steps, **estimate.as_json()}))
     else:
         click.echo(f"ok: {len(steps)} steps, in order: {' -> '.join(parsed.order)}")
+        click.echo(f"estimated cost: at most ${estimate.usd:.3f}" + (f" ({estimate.note})" if estimate.note else ""))
 
 
 @pipeline.command("status")

@@ -12,11 +12,12 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk
+from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk, check_bulk_budget, validate_bulk
 from shared.bulk.source import FORMATS, BulkSource
 from shared.config import load_settings
 from shared.db import open_session
 from shared.errors import ValidationError
+from shared.jobs.ledger import OverBudget
 from shared.models import ApiKey, Delivery
 from shared.states import DeliveryStatus
 
@@ -37,6 +38,9 @@ def _print_report(report: BulkReport) -> None:
     if len(report.errors) < report.invalid:
         click.echo(f"… and more: {report.invalid} invalid lines in all", err=True)
     click.echo(f"{report.source}: {report.lines} lines, {report.valid} valid, {report.invalid} invalid", err=True)
+    if report.valid:
+        note = f" ({report.estimate.note})" if report.estimate.note else ""
+        click.echo(f"estimated cost: at most ${report.estimate.usd:.3f}{note}", err=True)
     if report.bulk_id:
         verb = "resumed" if report.resumed else "created"
         click.echo(f"batch {report.bulk_id} ({verb}): {report.accepted} accepted now, {report.already_accepted} "
@@ -58,14 +62,15 @@ def _print_report(report: BulkReport) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--timeout", type=float, default=24 * 3600.0, show_default=True, help="with --wait, seconds")
 @click.option("--chunk-size", type=int, default=CHUNK_SIZE, show_default=True, hidden=True)
+@click.option("--dry-run", is_flag=True, help="validate every line and show the cost estimate; write nothing")
 def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json: bool, callback_url: str | None,
-         name: str | None, fmt: str, timeout: float, chunk_size: int) -> None:
+         name: str | None, fmt: str, timeout: float, chunk_size: int, dry_run: bool) -> None:
     """Enqueue a JSONL (or CSV) file of jobs or pipelines, one per line.
 
     Every line is validated first; with any bad line nothing is enqueued (unless --skip-invalid). Lines carry a
     "key" (else a hash of the line): running the same file again enqueues only the lines not accepted yet, so an
-    interrupted run is resumed by running it again. Exit status: 0 done, 1 bad lines (or, with --wait, failed
-    work), 2 bad usage.
+    interrupted run is resumed by running it again. A file whose cost estimate exceeds what the daily budget has
+    left is refused. Exit status: 0 done, 1 bad lines or over budget (or, with --wait, failed work), 2 bad usage.
     """
     settings = load_settings()
     try:
@@ -79,8 +84,15 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
             click.echo(f"\raccepted {report.accepted + report.already_accepted}/{report.valid}", err=True, nl=False)
 
     try:
+        if dry_run:
+            _dry_run(settings, source, as_json=as_json, skip_invalid=skip_invalid)
         report = accept_bulk(settings, source, callback_url=callback_url, rate=rate, name=name,
                              skip_invalid=skip_invalid, chunk_size=chunk_size, on_progress=show)
+    except OverBudget as exc:
+        refusal = {"error": exc.message, "estimated_cost_usd": round(exc.estimate_usd, 6),
+                   "remaining_usd": round(exc.remaining_usd, 6)}
+        click.echo(json.dumps(refusal) if as_json else f"hookline: {exc.message}", err=not as_json)
+        raise SystemExit(1) from None
     except ValidationError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{(exc.field or 'file').replace('_', '-')}") from None
     finally:
@@ -117,6 +129,20 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
         click.echo(report.bulk_id)
     if failed:
         raise SystemExit(1)
+
+
+def _dry_run(settings: Any, source: BulkSource, *, as_json: bool, skip_invalid: bool) -> None:
+    """Validate and estimate (the budget check reads, never writes), print the report, and exit."""
+    report = validate_bulk(settings, source)
+    if report.valid:
+        check_bulk_budget(settings, source, report)  # OverBudget is reported by the caller
+    refused = bool(report.invalid and not skip_invalid) or not report.valid
+    if as_json:
+        click.echo(json.dumps({**report.as_json(), "dry_run": True}))
+    else:
+        _print_report(report)
+        click.echo("dry run: nothing was written" + ("; the file would be refused" if refused else ""), err=True)
+    raise SystemExit(1 if refused else 0)
 
 
 @click.group()

@@ -56,7 +56,7 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
-HOOKLINE = [sys.executable, "-m", "shared.cli.main"]
+HOOKLINE = [sys.executable, "-m", "shared.cli"]
 
 
 @dataclass

@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 import click
 
 from shared.cometapi.operations import LYRICS, MUSIC
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.errors import ValidationError
+from shared.nesting import NestingTooDeep, loads_bounded
 from shared.producer import get_job, submit_job
+from shared.schema_check import require_database
 from shared.states import JobStatus
 
 
@@ -40,8 +42,15 @@ def wait_for(job_ids: list[str], timeout: float, settings: Any = None) -> list[d
         time.sleep(0.25)
 
 
-def _submit(operation: str, params: dict[str, Any], wait: bool, as_json: bool, timeout: float) -> None:
+def database_settings() -> Settings:
+    """The settings, once the database is known to exist (a read never creates an empty SQLite file)."""
     settings = load_settings()
+    require_database(settings)
+    return settings
+
+
+def _submit(operation: str, params: dict[str, Any], wait: bool, as_json: bool, timeout: float) -> None:
+    settings = database_settings()
     try:
         job_id = submit_job(operation, params, settings=settings)
     except ValidationError as exc:
@@ -89,7 +98,9 @@ def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str
         if not sep or not key:
             raise click.BadParameter(f"{item!r}: expected {shape}", param_hint=param_hint)
         try:
-            params[key] = json.loads(raw)
+            params[key] = loads_bounded(raw)
+        except NestingTooDeep as exc:
+            raise click.BadParameter(f"{key}: {exc}", param_hint=param_hint) from None
         except ValueError:
             params[key] = raw
     return params
@@ -139,7 +150,7 @@ def submit_music(description: str | None, prompt: str | None, tags: str | None, 
 @click.option("--json", "as_json", is_flag=True)
 def status(job_id: str, as_json: bool) -> None:
     """Show a job."""
-    job = get_job(job_id, settings=load_settings())
+    job = get_job(job_id, settings=database_settings())
     if as_json:
         click.echo(json.dumps(job))
     else:

@@ -20,6 +20,7 @@ from shared.bulk.progress import bulk_progress, list_batches
 from shared.config import Settings, load_settings
 from shared.db import open_session
 from shared.models import Job, Pipeline
+from shared.schema_check import require_database
 from shared.states import TERMINAL, JobStatus, PipelineStatus
 
 
@@ -173,6 +174,7 @@ def bulk_failures(settings: Settings, bulk_id: str, limit: int = 20) -> list[dic
 def watch(once: bool, as_json: bool, interval: float, limit: int) -> None:
     """Live state of in-flight work: jobs, pipelines and bulk batches, refreshed in place (Ctrl-C stops)."""
     settings = load_settings()
+    require_database(settings)
     if as_json:
         with open_session(settings) as session:
             click.echo(json.dumps(in_flight_snapshot(session, limit)))

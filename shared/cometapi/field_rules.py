@@ -148,3 +148,44 @@ class FlatRules:
 
     def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
         return frozenset(self.spec.kinds)
+
+
+# Which text fields each length limit covers (top level, or inside Udio's gen_params).
+PROMPT_FIELDS = frozenset({"prompt", "gpt_description_prompt", "continued_aligned_prompt", "lyrics"})
+TAGS_FIELDS = frozenset({"tags", "negative_tags", "negative_prompt"})
+TITLE_FIELDS = frozenset({"title"})
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """The longest prompt, tags and title accepted, in characters (the settings HOOKLINE_MAX_*_CHARS)."""
+
+    prompt: int = 10_000
+    tags: int = 1_000
+    title: int = 200
+
+    def limit_for(self, name: str) -> tuple[int, str] | None:
+        """(limit, setting name) for a field the limits cover, else None."""
+        if name in PROMPT_FIELDS:
+            return self.prompt, "HOOKLINE_MAX_PROMPT_CHARS"
+        if name in TAGS_FIELDS:
+            return self.tags, "HOOKLINE_MAX_TAGS_CHARS"
+        if name in TITLE_FIELDS:
+            return self.title, "HOOKLINE_MAX_TITLE_CHARS"
+        return None
+
+
+DEFAULT_TEXT_LIMITS = TextLimits()
+
+
+def check_text_lengths(payload: Mapping[str, Any], limits: TextLimits, *, operation: str, prefix: str = "") -> None:
+    """Prompt, tags and title within their limits (Udio's ``gen_params`` too), else BadRequest naming the field."""
+    for name, value in payload.items():
+        if name == "gen_params" and isinstance(value, Mapping) and not prefix:
+            check_text_lengths(value, limits, operation=operation, prefix="gen_params.")
+            continue
+        found = limits.limit_for(name)
+        if found is not None and isinstance(value, str) and len(value) > found[0]:
+            message = (f"{prefix}{name} is {len(value)} characters; the limit is {found[0]} "
+                       f"(raise it with {found[1]})")
+            raise field_error(name, message, operation=operation, prefix=prefix)

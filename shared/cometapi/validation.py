@@ -9,9 +9,9 @@ the registry. Every error is ``BadRequest(message, field=<field name>)``; nested
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.cometapi.field_rules import check_choice
+from shared.cometapi.field_rules import DEFAULT_TEXT_LIMITS, TextLimits, check_choice, check_text_lengths
 from shared.cometapi.music_modes import MODELS, TAU_MODELS
 from shared.cometapi.music_modes import music_mode as music_mode_of
 from shared.cometapi.music_modes import normalize_mv as normalize_mv_of
@@ -19,18 +19,29 @@ from shared.cometapi.operations import MUSIC, OPERATIONS, REGISTRY, operation_na
 from shared.cometapi.udio_rules import UDIO_MODEL_TYPES
 from shared.errors import BadRequest
 
+if TYPE_CHECKING:
+    from shared.config import Settings
+
 __all__ = [
     "MODELS",
     "TAU_MODELS",
     "UDIO_MODEL_TYPES",
+    "TextLimits",
     "accepted_fields",
     "music_mode",
     "normalize_mv",
+    "text_limits_of",
     "validate_request",
 ]
 
 
-def validate_request(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def text_limits_of(settings: Settings) -> TextLimits:
+    """The configured prompt, tags and title lengths (HOOKLINE_MAX_PROMPT_CHARS, …_TAGS_CHARS, …_TITLE_CHARS)."""
+    return TextLimits(settings.max_prompt_chars, settings.max_tags_chars, settings.max_title_chars)
+
+
+def validate_request(operation: str, params: Mapping[str, Any], *,
+                     text_limits: TextLimits = DEFAULT_TEXT_LIMITS) -> dict[str, Any]:
     """The exact JSON payload for ``operation``, or BadRequest naming the field at fault.
 
     For the exports (wav, midi, mp4, timing) the payload is ``{"clip_id": ...}``, sent as a path parameter. An
@@ -45,6 +56,7 @@ def validate_request(operation: str, params: Mapping[str, Any]) -> dict[str, Any
         raise BadRequest(f"{operation} params must be an object, got {type(params).__name__}", field="params")
     record = operation_named(operation)
     payload = record.request.validate(operation, params)
+    check_text_lengths(payload, text_limits, operation=operation)
     if record.routing is not None:
         routing = record.routing
         check_choice(payload, routing.key, tuple(routing.endpoints), operation=operation)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
+from shared.errors import ValidationError
 from shared.models import ApiKey, Attempt, Job, utcnow
 from shared.states import AttemptOutcome, JobStatus, transition
 
@@ -39,6 +40,39 @@ def spent_since(session: Session, since: datetime, *, api_key_id: str | None = N
     return float(session.scalar(stmt) or 0.0)
 
 
+def daily_caps(session: Session, settings: Settings, api_key_id: str | None) -> list[tuple[str, float, str | None]]:
+    """The daily caps that apply to work of ``api_key_id``: (name, USD per day, the key id the spend is scoped to)."""
+    caps: list[tuple[str, float, str | None]] = []
+    if settings.budget_usd_per_day is not None:
+        caps.append(("HOOKLINE_BUDGET_USD_PER_DAY", settings.budget_usd_per_day, None))
+    if api_key_id:
+        key = session.get(ApiKey, api_key_id)
+        if key is not None and key.budget_usd_per_day is not None:
+            caps.append((f"API key {key.name!r} budget", key.budget_usd_per_day, key.id))
+    return caps
+
+
+class OverBudget(ValidationError):
+    """The cost estimate of a pipeline or bulk file exceeds what a daily budget has left; nothing was written."""
+
+    def __init__(self, message: str, *, estimate_usd: float, remaining_usd: float, budget: str) -> None:
+        super().__init__(message, field="budget")
+        self.estimate_usd, self.remaining_usd, self.budget = estimate_usd, remaining_usd, budget
+
+
+def check_estimate(session: Session, settings: Settings, api_key_id: str | None, estimate_usd: float,
+                   what: str) -> None:
+    """Refuse (OverBudget) work whose estimate exceeds the remaining daily budget of its key or of the system."""
+    if estimate_usd <= 0:
+        return
+    for name, cap, key_id in daily_caps(session, settings, api_key_id):
+        remaining = max(0.0, cap - spent_since(session, day_start(), api_key_id=key_id))
+        if estimate_usd > remaining + 1e-9:
+            raise OverBudget(f"{what} is estimated at ${estimate_usd:.3f}, over what {name} has left today: "
+                             f"${remaining:.3f} of ${cap:.2f}/day", estimate_usd=estimate_usd,
+                             remaining_usd=remaining, budget=name)
+
+
 def budget_refusal(session: Session, settings: Settings, job: Job, price: float) -> str | None:
     """Why this paid call must not be sent (a reason naming the cap), or None. Checked before anything leaves.
 
@@ -48,14 +82,7 @@ def budget_refusal(session: Session, settings: Settings, job: Job, price: float)
     if price <= 0:
         return None
     since = day_start()
-    caps: list[tuple[str, float, str | None]] = []
-    if settings.budget_usd_per_day is not None:
-        caps.append(("HOOKLINE_BUDGET_USD_PER_DAY", settings.budget_usd_per_day, None))
-    if job.api_key_id:
-        key = session.get(ApiKey, job.api_key_id)
-        if key is not None and key.budget_usd_per_day is not None:
-            caps.append((f"API key {key.name!r} budget", key.budget_usd_per_day, key.id))
-    for name, cap, key_id in caps:
+    for name, cap, key_id in daily_caps(session, settings, job.api_key_id):
         spent = spent_since(session, since, api_key_id=key_id)
         if spent + price > cap + 1e-9:
             return (f"{BUDGET_EXCEEDED}: {name} is ${cap:.2f}/day; spent ${spent:.3f} today, "

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
+from shared.cometapi.validation import text_limits_of
 from shared.config import Settings
 from shared.errors import ValidationError
 from shared.models import Job, Pipeline, PipelineStep
@@ -55,7 +56,12 @@ def dispatch_step(session: Session, settings: Settings, pipeline: Pipeline, step
     where = f"step {step.name}"
     try:
         bound = bind_step(step, sources, personas)
-        payloads = [(b.fan_index, validate_job(step.operation, b.params, where=where)) for b in bound]
+        if len(bound) > settings.max_fan_out:  # known only now that the source's clips are in: start none of them
+            raise ValidationError(f"would start {len(bound)} jobs; a step may fan out to at most "
+                                  f"{settings.max_fan_out} (raise it with HOOKLINE_MAX_FAN_OUT)", field="pick")
+        limits = text_limits_of(settings)
+        payloads = [(b.fan_index, validate_job(step.operation, b.params, where=where, text_limits=limits))
+                    for b in bound]
     except ValidationError as exc:
         reason = f"{exc.field}: {exc.message}" if exc.field else exc.message
         if set_step_status(session, row, StepStatus.PENDING, StepStatus.FAILED, reason=reason, finished_at=now):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, selectinload
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import NotFound, ValidationError
+from shared.jobs.ledger import check_estimate
 from shared.models import Job, Pipeline, PipelineStep, utcnow
 from shared.pipelines.dag import StepRow, current_jobs, job_rows, plan_advance
 from shared.pipelines.dispatching import dispatch_step, set_step_status
-from shared.pipelines.spec import SpecInvalid, apply_overrides, parse_spec
+from shared.pipelines.estimate import CostEstimate, estimate_spec
+from shared.pipelines.spec import SpecInvalid, SpecLimits, apply_overrides, parse_spec
 from shared.producer import enqueue_jobs
 from shared.states import JobStatus, PipelineStatus, StepStatus, transition
 
@@ -70,7 +72,7 @@ def _finish(session: Session, pipeline_id: str, status: PipelineStatus, error: s
 def _advance_locked(session: Session, settings: Settings, pipeline: Pipeline, now: datetime) -> list[str]:
     """Apply plans until nothing changes: finish steps, skip dependents, dispatch ready steps, settle the status."""
     try:
-        spec = parse_spec(pipeline.spec)
+        spec = parse_spec(pipeline.spec, SpecLimits.of(settings))
     except SpecInvalid as exc:  # stored valid, but the rules changed since: stop here rather than fail every sweep
         _finish(session, pipeline.id, PipelineStatus.FAILED, f"the stored spec no longer validates: {exc}", now)
         return []
@@ -98,13 +100,23 @@ def _advance_locked(session: Session, settings: Settings, pipeline: Pipeline, no
     return new_ids
 
 
+class NewPipeline(NamedTuple):
+    id: str
+    job_ids: list[str]  # its first jobs, to enqueue after the commit
+    estimate: CostEstimate  # the most it may cost (fan-out counted at its cap)
+
+
 def add_pipeline(session: Session, settings: Settings, spec_dict: Any, *, name: str | None = None,
                  api_key_id: str | None = None, callback_url: str | None = None,
-                 bulk_id: str | None = None) -> tuple[str, list[str]]:
-    """Validate the whole spec (SpecInvalid lists every error), then add the pipeline, its steps and its first jobs
-    to the caller's ``session`` and flush; nothing is committed or enqueued. Returns the pipeline id and the ids of
-    its first jobs, which the caller enqueues after its commit (``shared.producer.enqueue_jobs``)."""
-    spec = parse_spec(spec_dict)
+                 bulk_id: str | None = None) -> NewPipeline:
+    """Validate the whole spec within the configured limits (SpecInvalid lists every error) and check its cost
+    estimate against the remaining daily budgets (``OverBudget``); then add the pipeline, its steps and its first
+    jobs to the caller's ``session`` and flush; nothing is committed or enqueued. The caller enqueues the first jobs
+    after its commit (``shared.producer.enqueue_jobs``)."""
+    limits = SpecLimits.of(settings)
+    spec = parse_spec(spec_dict, limits)
+    estimate = estimate_spec(spec, limits.max_fan_out)
+    check_estimate(session, settings, api_key_id, estimate.usd, f"pipeline {name or spec.name or ''}".rstrip())
     now = utcnow()
     pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=PipelineStatus.RUNNING.value,
                         api_key_id=api_key_id, callback_url=callback_url, bulk_id=bulk_id, created_at=now,
@@ -116,16 +128,17 @@ def add_pipeline(session: Session, settings: Settings, spec_dict: Any, *, name: 
     session.flush()
     job_ids = _advance_locked(session, settings, pipeline, now)
     session.flush()
-    log.info("pipeline %s created (%d steps); first jobs %s", pipeline.id, len(spec.steps), job_ids)
-    return pipeline.id, job_ids
+    log.info("pipeline %s created (%d steps, estimated at most $%.3f); first jobs %s", pipeline.id, len(spec.steps),
+             estimate.usd, job_ids)
+    return NewPipeline(pipeline.id, job_ids, estimate)
 
 
 def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = None, api_key_id: str | None = None,
                     callback_url: str | None = None, bulk_id: str | None = None) -> str:
     """``add_pipeline`` in a transaction of its own: commit, then enqueue the first jobs. Returns the pipeline id."""
     with open_session(settings) as session:
-        pipeline_id, job_ids = add_pipeline(session, settings, spec_dict, name=name, api_key_id=api_key_id,
-                                            callback_url=callback_url, bulk_id=bulk_id)
+        pipeline_id, job_ids, _ = add_pipeline(session, settings, spec_dict, name=name, api_key_id=api_key_id,
+                                               callback_url=callback_url, bulk_id=bulk_id)
         session.commit()
     enqueue_jobs(settings, job_ids)
     return pipeline_id
@@ -152,8 +165,8 @@ def advance_for_job(settings: Settings, job_id: str) -> None:
         advance_pipeline(settings, pipeline_id)
 
 
-def _check_unchanged(old: Mapping[str, Any], new: Mapping[str, Any], succeeded: list[str]) -> None:
-    old_spec, new_spec = parse_spec(old), parse_spec(new)
+def _check_unchanged(old: Mapping[str, Any], new: Mapping[str, Any], succeeded: list[str], limits: SpecLimits) -> None:
+    old_spec, new_spec = parse_spec(old, limits), parse_spec(new, limits)
     errors = [
         ValidationError("already succeeded; an override may not change it", field="params", where=f"step {name}")
         for name in succeeded
@@ -178,7 +191,7 @@ def retry_pipeline(settings: Settings, pipeline_id: str, *, overrides: Mapping[s
         if overrides:
             document = apply_overrides(pipeline.spec, overrides)
             succeeded = [r.name for r in rows.values() if r.status == StepStatus.SUCCEEDED]
-            _check_unchanged(pipeline.spec, document, succeeded)
+            _check_unchanged(pipeline.spec, document, succeeded, SpecLimits.of(settings))
             pipeline.spec = document
         for row in to_retry:
             session.execute(

@@ -1,6 +1,6 @@
 """Is a deploy file's command one hookline has? ``check_command`` answers with a list of problems (empty: yes).
 
-Commands are checked with subprocesses that print `--help` (``python -m shared.cli.main ...``,
+Commands are checked with subprocesses that print `--help` (``python -m shared.cli ...``,
 ``python -m celery ...``) or import the target (``webhook.wsgi:app``, ``worker.app``), with a throwaway
 HOOKLINE_VAR_DIR so no state lands in the repository. Each subprocess runs once per distinct question.
 """
@@ -82,7 +82,7 @@ def run_python(*args: str) -> tuple[int, str]:
 
 
 def hookline_help(path: tuple[str, ...]) -> tuple[int, str]:
-    return run_python("-m", "shared.cli.main", *path, "--help")
+    return run_python("-m", "shared.cli", *path, "--help")
 
 
 _IMPORT_PROBE = r"""

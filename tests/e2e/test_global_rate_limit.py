@@ -31,7 +31,7 @@ def test_bulk_rate_caps_one_batch_across_workers(make_stack, tmp_path):
     lines.write_text("".join(json.dumps({"operation": "lyrics", "params": {"prompt": f"bulk {n}"}}) + "\n"
                              for n in range(8)))
     env = {**os.environ, **stack.env}
-    done = subprocess.run([sys.executable, "-m", "shared.cli.main", "bulk", str(lines), "--rate", "2", "--json"],
+    done = subprocess.run([sys.executable, "-m", "shared.cli", "bulk", str(lines), "--rate", "2", "--json"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     from sqlalchemy import select

@@ -44,7 +44,7 @@ def test_up_runs_a_job_and_ctrl_c_stops_everything(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOOKLINE_", "COMETAPI_"))}
     env.update({"HOOKLINE_VAR_DIR": str(tmp_path / "var"), "HOOKLINE_PORT": str(port),
                 "HOOKLINE_RECONCILE_INTERVAL": "1"})
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli.main", "up", "--sandbox",
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--sandbox",
                              "--sandbox-port", str(sandbox_port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

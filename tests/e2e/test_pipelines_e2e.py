@@ -146,7 +146,7 @@ def test_cli_runs_a_spec_file_and_waits(make_stack, tmp_path):
     spec.write_text(json.dumps({"vars": {"at": 30}, "steps": {
         "song": SONG, "ext": {"op": "extend", "from": "song", "params": {**EXT_PARAMS, "continue_at": "${at}"}}}}))
     env = {**os.environ, **stack.env, "COMETAPI_BASE_URL": stack.sandbox_url or ""}
-    result = subprocess.run([sys.executable, "-m", "shared.cli.main", "pipeline", "run", str(spec), "--set", "at=4",
+    result = subprocess.run([sys.executable, "-m", "shared.cli", "pipeline", "run", str(spec), "--set", "at=4",
                              "--wait", "--json", "--timeout", "90"], env=env, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr

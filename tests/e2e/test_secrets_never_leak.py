@@ -45,7 +45,7 @@ def test_no_secret_in_logs_db_or_cli(make_stack):
     tokens = [hook_token(secret.encode(), j["id"], 1) for j in jobs]
     env = {**os.environ, **stack.env}
     cli = "".join(
-        subprocess.run([sys.executable, "-m", "shared.cli.main", *args], env=env, capture_output=True, text=True,
+        subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
                        timeout=60).stdout
         for args in (["status", music, "--json"], ["status", lyrics], ["costs", "--json"], ["db", "current"])
     )

@@ -74,8 +74,15 @@ UNITS = {
     "HOOKLINE_UPSTREAM_BURST": "number of calls",
     "HOOKLINE_MAX_IN_FLIGHT": "whole number of tasks",
     "HOOKLINE_HOOK_RATE_PER_SOURCE": "number of rejected callbacks per second",
+    "HOOKLINE_TRUSTED_PROXIES": "whole number",
     "HOOKLINE_WEBHOOK_SCHEDULE": "comma-separated seconds",
     "HOOKLINE_EXPORT_DEADLINE": "number of seconds",
+    "HOOKLINE_MAX_PIPELINE_STEPS": "whole number of steps",
+    "HOOKLINE_MAX_FAN_OUT": "whole number of branches",
+    "HOOKLINE_MAX_BULK_LINES": "whole number of lines",
+    "HOOKLINE_MAX_PROMPT_CHARS": "whole number of characters",
+    "HOOKLINE_MAX_TAGS_CHARS": "whole number of characters",
+    "HOOKLINE_MAX_TITLE_CHARS": "whole number of characters",
 }
 NUMERIC = sorted(name for name, (_, kind) in VARIABLES.items() if kind in NUMBER_RULES)
 NOT_NUMBERS = ["nan", "NaN", "-nan", "+NAN", "inf", "-inf", "+Inf", "INFINITY", "-Infinity", "1e999", "-1e999",

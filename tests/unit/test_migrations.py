@@ -102,7 +102,7 @@ def test_schema_check_reports_an_unreachable_database_without_its_password(tmp_p
 
 def run_cli(*args: str, url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOOKLINE_VAR_DIR": str(tmp_path / "var"), "HOOKLINE_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "shared.cli.main", *args], env=env, cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=False)
 
 

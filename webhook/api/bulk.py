@@ -18,10 +18,12 @@ from shared.bulk.accept import accept_bulk
 from shared.bulk.progress import bulk_progress, list_batches
 from shared.bulk.source import BulkSource
 from shared.errors import ValidationError
+from shared.jobs.ledger import OverBudget
 from shared.models import Attempt, BulkBatch, Job
 from webhook.api.auth import ApiError, principal
 from webhook.api.idempotency import KeepAlive, Reply, run_claimed
 from webhook.api.listing import check_query, query_limit
+from webhook.api.pipelines import over_budget_error
 from webhook.context import db_session, settings
 
 bulk = Blueprint("bulk", __name__, url_prefix="/bulk")
@@ -70,6 +72,8 @@ def create_bulk() -> ResponseReturnValue:
                                  api_key_id=who.api_key_id, callback_url=request.args.get("callback_url"),
                                  rate=rate, name=name or "api", skip_invalid=skip_invalid,
                                  on_progress=lambda _report: keep_alive())
+        except OverBudget as exc:
+            raise over_budget_error(exc) from None
         except ValidationError as exc:
             raise ApiError(400, "invalid", exc.message, exc.field) from None
         if report.invalid and not skip_invalid:
@@ -117,6 +121,9 @@ def read_costs() -> ResponseReturnValue:
     """Sum of upstream_attempts.cost_usd per UTC day, from ``since`` to ``until`` (inclusive; default: 30 days)."""
     check_query(("since", "until"))
     until = _day("until") or datetime.now(UTC).date()
+    if not date.min + timedelta(days=MAX_COST_DAYS) <= until < date.max:  # the window's arithmetic must not overflow
+        raise ApiError(400, "invalid", f"must be a date from {date.min + timedelta(days=MAX_COST_DAYS)} to "
+                       f"{date.max - timedelta(days=1)}", "until")
     since = _day("since") or until - timedelta(days=29)
     if since > until or (until - since).days >= MAX_COST_DAYS:
         raise ApiError(400, "invalid", f"must be on or before until, at most {MAX_COST_DAYS} days", "since")

@@ -31,7 +31,7 @@ def query_limit() -> int:
     raw = request.args.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_LIMIT:  # ASCII: "²".isdigit() is True
         raise ApiError(400, "invalid", f"must be a whole number from 1 to {MAX_LIMIT}", "limit")
     return int(raw)
 
@@ -72,7 +72,7 @@ def decode_cursor(raw: str) -> tuple[datetime, str]:
     try:
         stamp, row_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         return parse_time(stamp, "cursor"), str(row_id)
-    except (ValueError, TypeError, binascii.Error, ApiError, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, ApiError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "invalid", "not a cursor from this API (use next_cursor as given)", "cursor") from None
 
 

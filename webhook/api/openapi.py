@@ -17,6 +17,8 @@ from webhook.api.openapi_schemas import SCHEMAS, ref
 JSON = "application/json"
 MAX_ATTEMPT = 2**31 - 1  # attempt numbers are small; the receiver stores them in an integer column
 ERROR_TEXT = {400: "bad input (the field is named)", 401: "no or wrong credentials", 404: "not found (or not yours)",
+              402: "the cost estimate exceeds what the daily budget of the key or of the system has left (code "
+                   "over_budget; details: estimated_cost_usd, remaining_usd, budget); nothing was written",
               409: "not possible in the current state, or a request with the same Idempotency-Key is still in "
                    "progress (code idempotency_in_progress, with Retry-After)", 413: "body too large", 415: "not JSON",
               422: "Idempotency-Key reused with a different request", 429: "too many requests",
@@ -100,7 +102,7 @@ def paths() -> dict[str, Any]:
             "Retry a failed or canceled job as a new job", {202: "JobRetried"}, (400, 404, 409), tag="jobs",
             parameters=[job_id], description="Never for a succeeded job; once per job (retry the new one next).")},
         "/v1/pipelines": {
-            "post": post("Create a pipeline", {202: "Created"}, (400,), tag="pipelines",
+            "post": post("Create a pipeline", {202: "PipelineCreated"}, (400, 402), tag="pipelines",
                          body=_json_body("PipelineRequest")),
             "get": operation("List pipelines", {200: "PipelinePage"}, (400,), tag="pipelines", parameters=[
                 _query("status", "pipeline statuses, comma-separated: " + ", ".join(s.value for s in PipelineStatus)),
@@ -115,7 +117,7 @@ def paths() -> dict[str, Any]:
             "Re-run failed, skipped and canceled steps", {202: "PipelineRetried"}, (400, 404, 409),
             tag="pipelines", parameters=[pipeline_id])},
         "/v1/bulk": {
-            "post": post("Accept a bulk file (JSONL or CSV body)", {202: "BulkAccepted"}, (400,), tag="bulk",
+            "post": post("Accept a bulk file (JSONL or CSV body)", {202: "BulkAccepted"}, (400, 402), tag="bulk",
                          parameters=bulk_options, body=lines_body),
             "get": operation("List bulk batches", {200: "BulkPage"}, (400,), tag="bulk", parameters=[
                 LIMIT, _query("unfinished", "only batches not finished yet", {"type": "boolean"})]),

@@ -29,6 +29,11 @@ def ref(name: str) -> dict[str, str]:
 
 
 LINE_ERROR = obj({"line": INTEGER, "field": nullable("string"), "message": STRING})
+ESTIMATE = {
+    "estimated_cost_usd": {"type": "number", "description": "the most it may cost, from the registry's prices"},
+    "estimate_note": {"type": ["string", "null"], "description": "what the estimate assumed: a fan-out (`pick: "
+                      "each`) is counted at its cap, HOOKLINE_MAX_FAN_OUT (worst case)"},
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"code": STRING, "message": STRING, "field": STRING,
@@ -65,14 +70,15 @@ SCHEMAS: dict[str, Any] = {
         "name": {"type": "string", "maxLength": 128},
         "callback_url": {"type": "string", "format": "uri"},
     }, ["spec"], additionalProperties=False),
+    "PipelineCreated": obj({"id": STRING, **ESTIMATE}, ["id", "estimated_cost_usd"]),
     "PipelinePage": obj({"data": {"type": "array", "items": ref("Pipeline")}, "next_cursor": nullable("string")}),
     "PipelineRetried": obj({"id": STRING, "jobs": {"type": "array", "items": STRING}}),
     "BulkAccepted": obj({
         "id": STRING, "bulk_id": STRING, "source": STRING, "lines": INTEGER, "valid": INTEGER, "invalid": INTEGER,
         "errors": {"type": "array", "items": LINE_ERROR}, "errors_truncated": BOOLEAN, "resumed": BOOLEAN,
         "accepted": INTEGER, "already_accepted": INTEGER, "duplicates": INTEGER,
-        "interrupted": {"type": "array", "items": INTEGER}, "rate": nullable("number"),
-    }, ["id", "lines", "valid", "invalid", "accepted", "already_accepted"]),
+        "interrupted": {"type": "array", "items": INTEGER}, "rate": nullable("number"), **ESTIMATE,
+    }, ["id", "lines", "valid", "invalid", "accepted", "already_accepted", "estimated_cost_usd"]),
     "BulkProgress": obj({
         "id": STRING, "name": nullable("string"), "total": INTEGER, "accepted": INTEGER, "queued": INTEGER,
         "running": INTEGER, "succeeded": INTEGER, "failed": INTEGER, "canceled": INTEGER, "cost_usd": NUMBER,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import shared.pipelines as pipeline_runs
 from shared.errors import ValidationError
+from shared.jobs.ledger import OverBudget
 from shared.models import Pipeline
 from shared.pipelines.runs import add_pipeline
 from shared.producer import enqueue_jobs
@@ -34,6 +35,13 @@ def spec_error(exc: ValidationError) -> ApiError:
     first = errors[0]
     field = ".".join(p for p in (first.where, first.field) if p) or None
     return ApiError(400, "invalid_spec", str(exc).splitlines()[0], field, details)
+
+
+def over_budget_error(exc: OverBudget) -> ApiError:
+    """402: the work's cost estimate exceeds what a daily budget has left (nothing was written)."""
+    details = [{"estimated_cost_usd": round(exc.estimate_usd, 6), "remaining_usd": round(exc.remaining_usd, 6),
+                "budget": exc.budget}]
+    return ApiError(402, "over_budget", exc.message, "budget", details)
 
 
 def visible_pipeline(session: Session, pipeline_id: str) -> Pipeline:
@@ -60,11 +68,14 @@ def create_pipeline() -> ResponseReturnValue:
 
     def produce(session: Session) -> Reply:
         try:
-            pipeline_id, job_ids = add_pipeline(session, current, body["spec"], name=name,
-                                                api_key_id=principal().api_key_id, callback_url=callback_url)
+            new = add_pipeline(session, current, body["spec"], name=name, api_key_id=principal().api_key_id,
+                               callback_url=callback_url)
+        except OverBudget as exc:
+            raise over_budget_error(exc) from None
         except ValidationError as exc:
             raise spec_error(exc) from None
-        return Reply(202, {"id": pipeline_id}, after_commit=lambda: enqueue_jobs(current, job_ids))
+        return Reply(202, {"id": new.id, **new.estimate.as_json()}, after_commit=lambda: enqueue_jobs(current,
+                                                                                                       new.job_ids))
 
     with db_session() as session:  # the key, the pipeline, its steps and first jobs: one transaction
         return run_idempotent(session, produce)

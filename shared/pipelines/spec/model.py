@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared.cometapi.field_rules import DEFAULT_TEXT_LIMITS, TextLimits
 from shared.errors import ValidationError
 from shared.pipelines.bindings import StepInputs
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 
 class SpecInvalid(ValidationError):
@@ -21,6 +25,24 @@ class SpecInvalid(ValidationError):
 
     def as_json(self) -> list[dict[str, Any]]:
         return [{"where": e.where, "field": e.field, "message": e.message} for e in self.errors]
+
+
+@dataclass(frozen=True)
+class SpecLimits:
+    """What one spec may ask for: steps (HOOKLINE_MAX_PIPELINE_STEPS), jobs per ``each`` (HOOKLINE_MAX_FAN_OUT),
+    and the lengths of prompt, tags and title. The defaults are the settings' defaults."""
+
+    max_steps: int = 50
+    max_fan_out: int = 10
+    text: TextLimits = DEFAULT_TEXT_LIMITS
+
+    @classmethod
+    def of(cls, settings: Settings) -> SpecLimits:
+        text = TextLimits(settings.max_prompt_chars, settings.max_tags_chars, settings.max_title_chars)
+        return cls(settings.max_pipeline_steps, settings.max_fan_out, text)
+
+
+DEFAULT_SPEC_LIMITS = SpecLimits()
 
 
 @dataclass(frozen=True)

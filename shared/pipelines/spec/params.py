@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shared.cometapi.field_rules import DEFAULT_TEXT_LIMITS, TextLimits
 from shared.cometapi.validation import accepted_fields
 from shared.errors import ValidationError
 from shared.pipelines.step_kinds import placeholder_params
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from shared.pipelines.spec.model import StepSpec
 
 
-def check_params(step: StepSpec, errors: list[ValidationError]) -> None:
+def check_params(step: StepSpec, errors: list[ValidationError], text_limits: TextLimits = DEFAULT_TEXT_LIMITS) -> None:
     where = f"step {step.name}"
     kind = step.kind
     for key, value in kind.preset.items():
@@ -33,6 +34,7 @@ def check_params(step: StepSpec, errors: list[ValidationError]) -> None:
         errors.append(ValidationError(f"unknown param {key!r} for op {step.op}; accepted: {listed}",
                                       field=f"params.{key}", where=where))
     try:
-        validate_job(kind.operation, {k: v for k, v in merged.items() if k not in unknown}, where=where)
+        validate_job(kind.operation, {k: v for k, v in merged.items() if k not in unknown}, where=where,
+                     text_limits=text_limits)
     except ValidationError as exc:
         errors.append(exc)

@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.errors import ValidationError
 from shared.pipelines.spec.graph import check_links, topological_order
-from shared.pipelines.spec.model import Spec, SpecInvalid, StepSpec
+from shared.pipelines.spec.model import DEFAULT_SPEC_LIMITS, Spec, SpecInvalid, SpecLimits, StepSpec
 from shared.pipelines.spec.params import check_params
 from shared.pipelines.spec.values import VAR_NAME, is_json_value, substitute_vars
 from shared.pipelines.step_kinds import STEP_KINDS, kind_for
@@ -79,7 +79,7 @@ def _parse_pick(raw: Any, where: str, errors: list[ValidationError]) -> int | st
 
 
 def _parse_step(name: Any, raw: Any, position: int, variables: Mapping[str, Any],
-                errors: list[ValidationError]) -> StepSpec | None:
+                errors: list[ValidationError], limits: SpecLimits) -> StepSpec | None:
     where = f"step {name}"
     if not isinstance(name, str) or not STEP_NAME.match(name):
         _error(errors, where, "name", "step names are 1-64 letters, digits, _ or -, starting with a letter or digit")
@@ -118,17 +118,21 @@ def _parse_step(name: Any, raw: Any, position: int, variables: Mapping[str, Any]
     step = StepSpec(name=name, kind=kind, params=params, source=refs["from"], pick=pick, persona=refs["persona"],
                     op=str(op), position=position)
     if vars_resolved:  # else a field's value is unknown, and the validator would only repeat the var error
-        check_params(step, errors)
+        check_params(step, errors, limits.text)
     return step
 
 
-def parse_spec(document: Any) -> Spec:
-    """Validate the whole spec; raise SpecInvalid with every error found. Nothing is written."""
+def parse_spec(document: Any, limits: SpecLimits = DEFAULT_SPEC_LIMITS) -> Spec:
+    """Validate the whole spec; raise SpecInvalid with every error found. Nothing is written. ``limits``: the
+    configured ones (``SpecLimits.of(settings)``); a spec over the step limit is refused before its steps are read."""
     errors: list[ValidationError] = []
     raw_steps, variables = _check_top(document, errors)
+    if len(raw_steps) > limits.max_steps:
+        raise SpecInvalid([ValidationError(f"{len(raw_steps)} steps; a pipeline may have at most {limits.max_steps} "
+                                           "(raise it with HOOKLINE_MAX_PIPELINE_STEPS)", field="steps", where="spec")])
     steps: dict[str, StepSpec] = {}
     for position, (name, raw) in enumerate(raw_steps.items()):
-        step = _parse_step(name, raw, position, variables, errors)
+        step = _parse_step(name, raw, position, variables, errors, limits)
         if step is not None:
             steps[step.name] = step
     names = [str(name) for name in raw_steps]
