@@ -22,6 +22,7 @@ from shared.outbox import add_follow_up, relay, republish_unsent
 from shared.states import JobStatus
 from shared.tasks import JOB_FINISHED, QUEUE
 from tests.unit.test_artifacts import add_job, rows, serve_clip
+from tests.unit.test_metrics import scrape, value
 from tests.unit.test_receiver import post, task
 from tests.unit.test_safe_fetch import LocalServer
 from webhook.app import create_app
@@ -148,10 +149,12 @@ def test_a_callback_while_the_broker_is_down_is_answered_and_its_follow_up_kept(
     assert resp.status_code == 200 and resp.json["verdict"] == "applied"
     (row,) = outbox(broker_down)
     assert (row.args, row.sent_at, row.attempts) == ([job_id], None, 1)
+    assert value(scrape(broker_down), "hookline_outbox_unsent") == 1  # visible, not swallowed
 
     make_due(broker_up)
     assert republish_unsent(broker_up) == 1
     assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    assert value(scrape(broker_up), "hookline_outbox_unsent") == 0
 
 
 def test_follow_ups_left_with_pending_files_are_run_again_and_then_settled(
