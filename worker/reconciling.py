@@ -1,4 +1,6 @@
-"""The level-triggered safety net, run by beat: fetch overdue jobs in batches, requeue lost ones, time out waits.
+"""The level-triggered safety net, run by beat: fetch overdue jobs in batches, requeue lost ones, time out waits,
+publish the outbox rows a broker outage left unsent, and run again the follow-ups of finished jobs that never
+completed (``shared.jobs.finishing``).
 
 Every query goes through the (status, next_check_at) index, so a sweep costs what is overdue, not the table.
 """
