@@ -52,7 +52,12 @@ def add_job(session: Session, settings: Settings, operation: str, params: dict[s
 
 
 def enqueue_jobs(settings: Settings, job_ids: list[str]) -> None:
-    """Enqueue committed jobs. A failure loses nothing: the reconciler enqueues queued jobs that never ran."""
+    """Enqueue committed jobs. A failure loses nothing: the reconciler enqueues queued jobs that never ran.
+
+    Not through the outbox (``shared.outbox``), on purpose: a queued job row already is its own outbox entry (its
+    ``next_check_at`` makes ``requeue_lost`` send it again), and that holds for single jobs, pipeline steps
+    (``shared.pipelines.runs``) and bulk chunks (``shared.tasks.enqueue_submits``) alike.
+    """
     from shared.tasks import enqueue_submit
 
     for job_id in job_ids:

@@ -3,12 +3,14 @@
 The worker registers tasks under these names (``worker/tasks.py``, ``worker/delivering.py``,
 ``worker/bulk_enqueueing.py``); the receiver, the producer API, bulk, pipelines and the reconciler send to them
 through ``send``. A publish that fails is never lost work: the job or delivery row is already committed, and the
-reconciler's level-triggered sweeps enqueue what stayed unsent.
+reconciler's level-triggered sweeps enqueue what stayed unsent. A job's follow-ups (``hookline.job_finished``) go
+through the transactional outbox (``shared.outbox``), which publishes here with ``publish_in_order``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -82,12 +84,20 @@ def enqueue_poll(settings: Settings, job_id: str, *, countdown: float | None = N
     send(settings, POLL_JOB, job_id, countdown=countdown)
 
 
-def enqueue_finished(settings: Settings, job_id: str) -> None:
-    """After a job turned terminal (and that was committed): run its follow-ups. Never raises."""
+def publish_in_order(settings: Settings, messages: Sequence[tuple[str, list[Any]]]) -> tuple[int, Exception | None]:
+    """Publish ``(task name, args)`` messages in order over one broker connection: how many the broker took, and
+    the error that stopped the rest (None when all went). For ``shared.outbox``, whose rows keep what did not go."""
+    if not messages:
+        return 0, None
+    app, published = sender(settings), 0
     try:
-        send(settings, JOB_FINISHED, job_id)
-    except Exception:  # noqa: BLE001 - the reconciler re-runs follow-ups for pipelines that did not advance
-        log.exception("enqueue of follow-ups for job %s failed", job_id)
+        with app.producer_or_acquire() as producer:
+            for name, args in messages:
+                app.send_task(name, args=list(args), producer=producer)
+                published += 1
+    except Exception as exc:  # noqa: BLE001 - returned, not swallowed: the caller records it on its rows
+        return published, exc
+    return published, None
 
 
 def enqueue_delivery(settings: Settings, delivery_id: str, *, countdown: float | None = None) -> None:

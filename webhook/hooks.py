@@ -19,12 +19,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from shared.cometapi import CometClient, parse_task
 from shared.config import hook_secret
 from shared.errors import CallbackRejected, UpstreamError
+from shared.jobs.finishing import add_finished
 from shared.jobs.hook_urls import verify_hook_token
 from shared.jobs.updates import UpdateOutcome, record_task_update
 from shared.models import CallbackRecord, Job
 from shared.nesting import NestingTooDeep, loads_bounded
+from shared.outbox import relay
 from shared.states import CallbackVerdict, JobStatus, from_upstream
-from shared.tasks import enqueue_finished
 from webhook.context import db_session, settings
 from webhook.orphans import match_task
 
@@ -151,6 +152,10 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
         if outcome.verdict is CallbackVerdict.INVALID:
             session.rollback()
             raise CallbackRejected(400, outcome.reason)
+        follow_ups: list[str] = []
+        if outcome.changed and outcome.status is not None and outcome.status.terminal:
+            # Its follow-ups commit with the transition that calls for them (the transactional outbox).
+            follow_ups.append(add_finished(session, settings(), job_id))
         session.add(
             CallbackRecord(
                 job_id=job_id, attempt_no=attempt, verdict=outcome.verdict.value, reason=outcome.reason,
@@ -161,8 +166,9 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
         status = job.status
     log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
              outcome.verdict.value, outcome.reason)
-    if outcome.changed and outcome.status is not None and outcome.status.terminal:
-        enqueue_finished(settings(), job_id)
+    # Published after the commit, outside the transaction; if the broker cannot take it now, the row stays and the
+    # reconciler's sweep publishes it. Either way the callback was recorded: answer 2xx.
+    relay(settings(), follow_ups)
     return {"ok": True, "verdict": outcome.verdict.value, "status": status}, 200
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, case, extract, func, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared.config import Settings
-from shared.models import Attempt, CallbackRecord, Heartbeat, Job, Pipeline, utcnow
+from shared.models import Attempt, CallbackRecord, Heartbeat, Job, OutboxMessage, Pipeline, utcnow
 from shared.states import IN_FLIGHT
 
 log = logging.getLogger("hookline.metrics")
@@ -243,6 +243,9 @@ class HooklineCollector(Collector):
     def _liveness(self, session: Session, now: datetime) -> Iterator[Metric]:
         yield GaugeMetricFamily("hookline_overdue_jobs", "In-flight jobs whose callback is overdue.",
                                 value=overdue_count(session, now))
+        unsent = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+        yield GaugeMetricFamily("hookline_outbox_unsent", "Outbox messages the broker has not taken yet (a broker "
+                                "outage leaves them here; the reconciler republishes them).", value=unsent or 0)
         workers = workers_seen(session, now)
         yield GaugeMetricFamily("hookline_workers_alive", "Workers with a heartbeat in the last 35 s.",
                                 value=sum(w.alive for w in workers))

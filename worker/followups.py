@@ -1,7 +1,9 @@
 """What happens after a job turns terminal: one task, ``hookline.job_finished``, runs each follow-up in order.
 
 Each follow-up is idempotent (a pure function of DB rows or keyed by a unique row), so a redelivered or
-duplicated message is harmless.
+duplicated message is harmless. The message comes from the outbox row written with the job's last transition
+(``shared.jobs.finishing``); when every follow-up ran to the end, the job's follow-up deadline is cleared, else the
+reconciler runs them again once it falls due.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from shared.config import Settings
+from shared.jobs.finishing import follow_ups_done
 
 log = logging.getLogger("hookline.followups")
 
@@ -34,7 +37,9 @@ def run_follow_ups(settings: Settings, job_id: str) -> list[str]:
     for step in follow_ups():
         try:
             step(settings, job_id)
-        except Exception:  # noqa: BLE001 - logged; the reconciler's level-triggered sweep catches up
+        except Exception:  # noqa: BLE001 - logged; the job's follow-up deadline stays, and the reconciler reruns
             log.exception("follow-up %s for job %s failed", step.__name__, job_id)
             failed.append(step.__name__)
+    if not failed:
+        follow_ups_done(settings, job_id)
     return failed

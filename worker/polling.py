@@ -18,9 +18,10 @@ from shared.cometapi.operation_record import Poll
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import UpstreamError
+from shared.jobs.finishing import finish_job
 from shared.jobs.updates import store_clips
 from shared.models import Attempt, Job, utcnow
-from shared.states import AttemptOutcome, JobStatus, transition
+from shared.states import AttemptOutcome, JobStatus
 from worker.results import PollOutcome, PollResult
 from worker.submitting import upstream_client
 
@@ -51,22 +52,25 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
             attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.ERROR.value, exc.status, utcnow()
             attempt.error = str(exc)[:2000]
             if not exc.retryable:
-                transition(session, job.id, JobStatus.FAILED, error=f"upstream rejected: {exc.message}")
+                follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED,
+                                        error=f"upstream rejected: {exc.message}")
                 session.commit()
-                return PollResult(PollOutcome.FAILED, detail=exc.message)
+                return PollResult(PollOutcome.FAILED, detail=exc.message, follow_ups=follow_ups)
             session.commit()
             return _again_or_time_out(session, settings, job, poll, f"poll failed: {exc.message}")
         attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.OK.value, 200, utcnow()
         if read.state == DONE:
-            if transition(session, job.id, JobStatus.SUCCEEDED, result=read.result, progress="100%", error=None):
+            follow_ups = finish_job(session, settings, job.id, JobStatus.SUCCEEDED, result=read.result,
+                                    progress="100%", error=None)
+            if follow_ups:
                 session.refresh(job)
                 store_clips(session, job, read.clips)
             session.commit()
-            return PollResult(PollOutcome.DONE, detail=read.detail)
+            return PollResult(PollOutcome.DONE, detail=read.detail, follow_ups=follow_ups)
         if read.state == FAILED:
-            transition(session, job.id, JobStatus.FAILED, error=read.detail)
+            follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED, error=read.detail)
             session.commit()
-            return PollResult(PollOutcome.FAILED, detail=read.detail)
+            return PollResult(PollOutcome.FAILED, detail=read.detail, follow_ups=follow_ups)
         session.commit()
         return _again_or_time_out(session, settings, job, poll, read.detail)
 
@@ -75,9 +79,9 @@ def _again_or_time_out(session: Session, settings: Settings, job: Job, poll: Pol
     waited = (utcnow() - (job.submitted_at or job.created_at)).total_seconds()
     if waited > settings.export_deadline:
         reason = f"timed out after {int(waited)}s"
-        transition(session, job.id, JobStatus.FAILED, error=reason)
+        follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED, error=reason)
         session.commit()
-        return PollResult(PollOutcome.FAILED, detail=reason)
+        return PollResult(PollOutcome.FAILED, detail=reason, follow_ups=follow_ups)
     delay = poll.delay(job.polls)
     job.next_check_at = utcnow() + timedelta(seconds=delay + poll.max_delay + settings.queued_grace)
     session.commit()

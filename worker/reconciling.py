@@ -1,4 +1,6 @@
-"""The level-triggered safety net, run by beat: fetch overdue jobs in batches, requeue lost ones, time out waits.
+"""The level-triggered safety net, run by beat: fetch overdue jobs in batches, requeue lost ones, time out waits,
+publish the outbox rows a broker outage left unsent, and run again the follow-ups of finished jobs that never
+completed (``shared.jobs.finishing``).
 
 Every query goes through the (status, next_check_at) index, so a sweep costs what is overdue, not the table.
 """
@@ -19,11 +21,13 @@ from shared.cometapi.operation_record import MUSIC_TASKS, Poll
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import UpstreamError
+from shared.jobs.finishing import add_finished, finish_job, rerun_overdue_follow_ups
 from shared.jobs.updates import next_check_after_news, record_task_update
 from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
+from shared.outbox import prune_sent, relay, republish_unsent
 from shared.states import IN_FLIGHT, AttemptOutcome, JobStatus, transition
-from shared.tasks import enqueue_finished, enqueue_poll
+from shared.tasks import enqueue_poll
 
 log = logging.getLogger("hookline.reconcile")
 
@@ -40,6 +44,8 @@ class SweepReport:
     applied: int = 0
     requeued: int = 0
     timed_out: int = 0
+    republished: int = 0  # outbox messages that stayed unsent, published by this sweep
+    follow_ups_rerun: int = 0  # finished jobs whose follow-ups did not complete in time, run again
     errors: list[str] = field(default_factory=list)
 
 
@@ -152,7 +158,7 @@ def _fetch_batch(
     attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.OK.value, 200, utcnow()
     session.commit()
     by_task = {t.get("task_id"): t for t in tasks if isinstance(t, dict)}
-    finished: list[str] = []
+    follow_ups: list[str] = []  # outbox rows of the jobs this batch finished, committed with their transitions
     for job in jobs:
         report.fetched += 1
         task = by_task.get(job.upstream_task_id)
@@ -161,21 +167,20 @@ def _fetch_batch(
             outcome = record_task_update(session, job, task, settings)
             report.applied += int(outcome.changed)
             if outcome.changed and outcome.status is not None and outcome.status.terminal:
-                finished.append(job.id)
+                follow_ups.append(add_finished(session, settings, job.id, now=now))
                 continue
         if JobStatus(job.status).terminal:
             continue
         waited = (now - (job.submitted_at or job.created_at)).total_seconds()
         if waited > settings.job_deadline:
-            if transition(session, job.id, JobStatus.FAILED, error=f"timed out after {int(waited)}s"):
-                report.timed_out += 1
-                finished.append(job.id)
+            timed_out = finish_job(session, settings, job.id, JobStatus.FAILED, error=f"timed out after {int(waited)}s")
+            report.timed_out += len(timed_out)
+            follow_ups.extend(timed_out)
         else:
             job.next_check_at = now + next_check_after_news(settings, job.operation)
     # One transaction per batch of 50, not one per job (bench P5: 7.2 s -> 4.3 s for 1,000 overdue jobs).
     session.commit()
-    for job_id in finished:  # follow-ups only after the commit
-        enqueue_finished(settings, job_id)
+    relay(settings, follow_ups)  # after the commit; what does not go stays in the outbox for the next sweep
 
 
 def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
@@ -185,6 +190,8 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
     report = SweepReport()
     enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))
     client = client or CometClient.from_settings(settings)
+    # First what a broker outage left unsent: the follow-ups of jobs that finished while it was down.
+    report.republished = republish_unsent(settings)
     with open_session(settings) as session:
         requeue_lost(session, settings, report, enqueue)
         recover_stuck_submits(session, settings, report, enqueue)
@@ -192,8 +199,12 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
     from shared.pipelines import advance_stalled_pipelines
 
     report.requeued += advance_stalled_pipelines(settings)
+    # Finished jobs whose follow-ups never completed (a message lost after it was sent, a worker killed
+    # mid-download, files still missing or pending): bounded per sweep.
+    report.follow_ups_rerun = rerun_overdue_follow_ups(settings)
+    prune_sent(settings)
     limiter_for(settings).sweep_stale(settings.job_deadline + settings.callback_grace)
-    if report.fetch_calls or report.requeued or report.timed_out:
+    if report.fetch_calls or report.requeued or report.timed_out or report.republished or report.follow_ups_rerun:
         log.info("reconcile: %s", report)
     from dataclasses import asdict
 

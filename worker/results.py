@@ -28,6 +28,8 @@ class SubmitResult:
     outcome: SubmitOutcome
     retry_in: float | None = None
     detail: str = ""
+    # Outbox rows committed with the job's last transition (its follow-ups, when it finished): relayed by the task.
+    follow_ups: tuple[str, ...] = ()
 
 
 class PollOutcome(str, Enum):
@@ -44,3 +46,4 @@ class PollResult:
     outcome: PollOutcome
     retry_in: float | None = None
     detail: str = ""
+    follow_ups: tuple[str, ...] = ()  # as SubmitResult.follow_ups

@@ -33,6 +33,7 @@ from shared.cometapi.answers import DONE, FAILED
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
+from shared.jobs.finishing import finish_job
 from shared.jobs.hook_urls import notify_hook_url, redact_hook_url
 from shared.jobs.ledger import budget_refusal
 from shared.jobs.updates import next_check_after_news
@@ -144,10 +145,10 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
         if refusal:
             attempt.outcome, attempt.cost_usd, attempt.error = AttemptOutcome.BUDGET_REFUSED.value, 0.0, refusal
             session.add(attempt)
-            transition(session, job_id, JobStatus.FAILED, error=refusal)
+            follow_ups = finish_job(session, settings, job_id, JobStatus.FAILED, error=refusal)
             session.commit()
             log.warning("job %s refused before sending: %s", job_id, refusal)
-            return SubmitResult(SubmitOutcome.FAILED, detail=refusal)
+            return SubmitResult(SubmitOutcome.FAILED, detail=refusal, follow_ups=follow_ups)
         session.add(attempt)
         session.commit()  # the attempt row, with its price, exists before a cent is spent
 
@@ -163,7 +164,7 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
         except UpstreamError as exc:
             return _refused_or_rejected(session, settings, job, attempt, exc)
         if operation.finish is Finish.SYNC and operation.created_id_key is not None:
-            return _succeed_now(session, job, attempt, upstream_id, {operation.created_id_key: upstream_id})
+            return _succeed_now(session, settings, job, attempt, upstream_id, {operation.created_id_key: upstream_id})
         return _accepted(session, settings, job, attempt, operation, upstream_id)
 
 
@@ -203,13 +204,13 @@ def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, 
     return SubmitResult(SubmitOutcome.ACCEPTED, detail=task_id)
 
 
-def _succeed_now(session: Session, job: Job, attempt: Attempt, upstream_id: str,
+def _succeed_now(session: Session, settings: Settings, job: Job, attempt: Attempt, upstream_id: str,
                  result: dict[str, Any]) -> SubmitResult:
     _close(attempt, AttemptOutcome.ACCEPTED, task_id=upstream_id)
-    transition(session, job.id, JobStatus.SUCCEEDED, upstream_task_id=upstream_id, submitted_at=utcnow(),
-               result=result, error=None)
+    follow_ups = finish_job(session, settings, job.id, JobStatus.SUCCEEDED, upstream_task_id=upstream_id,
+                         submitted_at=utcnow(), result=result, error=None)
     session.commit()
-    return SubmitResult(SubmitOutcome.SUCCEEDED, detail=upstream_id)
+    return SubmitResult(SubmitOutcome.SUCCEEDED, detail=upstream_id, follow_ups=follow_ups)
 
 
 def _first_poll_answered(session: Session, settings: Settings, job: Job, attempt: Attempt, operation: Operation,
@@ -220,11 +221,11 @@ def _first_poll_answered(session: Session, settings: Settings, job: Job, attempt
     clip_id = job.params.get("clip_id", "")
     read = operation.poll.read(answer, clip_id)
     if read.state == DONE:
-        return _succeed_now(session, job, attempt, clip_id, read.result)
+        return _succeed_now(session, settings, job, attempt, clip_id, read.result)
     if read.state == FAILED:
-        transition(session, job.id, JobStatus.FAILED, error=read.detail)
+        follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED, error=read.detail)
         session.commit()
-        return SubmitResult(SubmitOutcome.FAILED, detail=read.detail)
+        return SubmitResult(SubmitOutcome.FAILED, detail=read.detail, follow_ups=follow_ups)
     # The poll chain keeps next_check_at ahead of it; if the chain is lost, the reconciler starts it again.
     transition(session, job.id, JobStatus.RUNNING, submitted_at=utcnow(), result=read.result,
                next_check_at=utcnow() + timedelta(seconds=operation.poll.max_delay + settings.queued_grace))
@@ -264,18 +265,18 @@ def _refused_or_rejected(session: Session, settings: Settings, job: Job, attempt
     if not exc.retryable:
         _close(attempt, AttemptOutcome.REJECTED, status=exc.status, cost=0.0, error=str(exc))
         reason = f"upstream rejected: {exc.message}"
-        transition(session, job.id, JobStatus.FAILED, error=reason)
+        follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED, error=reason)
         session.commit()
         log.warning("job %s failed: %s", job.id, reason)
-        return SubmitResult(SubmitOutcome.FAILED, detail=reason)
+        return SubmitResult(SubmitOutcome.FAILED, detail=reason, follow_ups=follow_ups)
     _close(attempt, AttemptOutcome.REFUSED, status=exc.status, cost=0.0, error=str(exc))
     session.flush()
     retries = _refusals_in_a_row(session, job.id) - 1
     if retries >= settings.submit_max_retries:
         reason = f"upstream unavailable after {retries + 1} tries: {exc.message}"
-        transition(session, job.id, JobStatus.FAILED, error=reason)
+        follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED, error=reason)
         session.commit()
-        return SubmitResult(SubmitOutcome.FAILED, detail=reason)
+        return SubmitResult(SubmitOutcome.FAILED, detail=reason, follow_ups=follow_ups)
     delay = retry_delay(retries, base=settings.retry_base, retry_after=exc.retry_after)
     transition(session, job.id, JobStatus.QUEUED, error=f"retrying in {delay:.1f}s: {exc.message}"[:2000],
                next_check_at=utcnow() + timedelta(seconds=delay + settings.queued_grace))

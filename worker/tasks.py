@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from shared.tasks import JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, enqueue_finished, settings_of
+from shared.outbox import relay
+from shared.tasks import JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, settings_of
 from worker.followups import run_follow_ups
 from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
 from worker.reconciling import reconcile_overdue
 from worker.results import PollOutcome, SubmitOutcome
 from worker.submitting import submit_claimed
-
-# The outcomes after which the job is finished: its follow-ups run.
-FINISHED_OUTCOMES = frozenset({SubmitOutcome.FAILED, SubmitOutcome.SUCCEEDED, PollOutcome.DONE, PollOutcome.FAILED})
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-task gets the message redelivered; the compare-and-set
@@ -28,8 +26,7 @@ def submit_job(self: Task, job_id: str) -> str:
         submit_job.apply_async(args=[job_id], countdown=result.retry_in)
     if result.outcome is SubmitOutcome.POLL:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
-    if result.outcome in FINISHED_OUTCOMES:
-        enqueue_finished(settings, job_id)
+    relay(settings, result.follow_ups)  # a finished job's follow-ups, committed with its last transition
     return result.outcome.value
 
 
@@ -39,12 +36,14 @@ def poll_job(self: Task, job_id: str) -> str:
     result = poll_job_once(settings, job_id)
     if result.outcome is PollOutcome.AGAIN:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
-    elif result.outcome in FINISHED_OUTCOMES:
-        enqueue_finished(settings, job_id)
+    relay(settings, result.follow_ups)
     return result.outcome.value
 
 
-@shared_task(name=JOB_FINISHED, bind=True)
+# acks_late + reject_on_worker_lost: a worker killed mid-follow-up gets the message redelivered; every follow-up is
+# idempotent. (On Redis that redelivery waits for the visibility timeout: the reconciler's follow-up deadline,
+# shared.jobs.finishing, runs them again sooner.)
+@shared_task(name=JOB_FINISHED, bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
     finish_in_flight(settings, job_id)
@@ -54,4 +53,5 @@ def job_finished(self: Task, job_id: str) -> list[str]:
 @shared_task(name=RECONCILE, bind=True)
 def reconcile(self: Task) -> dict[str, int]:
     report = reconcile_overdue(settings_of(self.app))
-    return {"fetched": report.fetched, "requeued": report.requeued, "timed_out": report.timed_out}
+    return {"fetched": report.fetched, "requeued": report.requeued, "timed_out": report.timed_out,
+            "republished": report.republished, "follow_ups_rerun": report.follow_ups_rerun}

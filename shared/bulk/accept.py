@@ -146,6 +146,7 @@ def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_
             pipelines, job_ids = _accept_chunk(session, settings, report, chunk, owner, api_key_id)
         from shared.tasks import enqueue_submits
 
+        # Not through the outbox: the committed queued jobs are their own record, which the reconciler requeues.
         enqueue_submits(settings, job_ids)
         for entry in pipelines:
             _accept_pipeline(settings, report, entry, owner, api_key_id)

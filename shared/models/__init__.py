@@ -3,7 +3,8 @@
 - ``base``: the declarative base, UTC datetimes, ``new_id`` and ``utcnow``;
 - ``work``: jobs, upstream attempts (the ledger), callbacks received, clips, artifacts, pipelines and their steps;
 - ``producers``: API keys, idempotency records, bulk batches and lines, outgoing deliveries, disabled endpoints,
-  the limiter's rate buckets and heartbeats.
+  the limiter's rate buckets and heartbeats;
+- ``outbox``: task messages written with the state change that calls for them, until the broker took them.
 
 Schema changes go through Alembic (shared/migrations); tests check the two agree.
 """
@@ -11,6 +12,7 @@ Schema changes go through Alembic (shared/migrations); tests check the two agree
 from __future__ import annotations
 
 from shared.models.base import NAMING, Base, UTCDateTime, new_id, utcnow
+from shared.models.outbox import OutboxMessage
 from shared.models.producers import (
     ApiKey,
     BulkBatch,
@@ -38,6 +40,7 @@ __all__ = [
     "Heartbeat",
     "IdempotencyRecord",
     "Job",
+    "OutboxMessage",
     "Pipeline",
     "PipelineStep",
     "RateBucket",

@@ -153,6 +153,7 @@ def advance_pipeline(settings: Settings, pipeline_id: str) -> list[str]:
         running = pipeline.status == PipelineStatus.RUNNING
         job_ids = _advance_locked(session, settings, pipeline, now) if running else []
         session.commit()
+    # The step jobs are committed as queued: if this publish fails, the reconciler requeues them (no outbox row).
     enqueue_jobs(settings, job_ids)
     return job_ids
 

@@ -49,8 +49,15 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         with lock:
             sent.append((name, args[0] if args else None))
 
+    def record_in_order(_settings: Settings, messages: Any) -> tuple[int, None]:
+        """The outbox relay's way out: a finished job's follow-ups go through here."""
+        with lock:
+            sent.extend((name, args[0] if args else None) for name, args in messages)
+        return len(messages), None
+
     monkeypatch.setattr("shared.tasks.send", record)
     monkeypatch.setattr("shared.tasks.publish_submits", lambda _s, ids: sent.extend((SUBMIT_JOB, i) for i in ids))
+    monkeypatch.setattr("shared.outbox.publish_in_order", record_in_order)
     return sent
 
 

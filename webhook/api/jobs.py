@@ -15,10 +15,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from shared.jobs.finishing import finish_job
 from shared.jobs.views import job_json
 from shared.models import Attempt, Job, utcnow
+from shared.outbox import relay
 from shared.producer import add_job, enqueue_jobs
-from shared.states import AttemptOutcome, JobStatus, transition
+from shared.states import AttemptOutcome, JobStatus
 from webhook.api.auth import ApiError, principal
 from webhook.api.bodies import callback_url_of, json_object
 from webhook.api.idempotency import Reply, run_idempotent
@@ -95,14 +97,17 @@ def cancel_job(job_id: str) -> ResponseReturnValue:
     def produce(session: Session) -> Reply:
         job = visible_job(session, job_id)
         if job.status != JobStatus.CANCELED.value:
-            moved = transition(session, job_id, JobStatus.CANCELED, error="canceled by the producer")
+            # Its follow-ups (the job.canceled event, the pipeline's advance) commit with the transition, and with
+            # the idempotency record; they are relayed after the commit.
+            follow_ups = finish_job(session, current, job_id, JobStatus.CANCELED, error="canceled by the producer")
             session.refresh(job)
-            if not moved and job.status != JobStatus.CANCELED.value:
+            if not follow_ups and job.status != JobStatus.CANCELED.value:
                 raise ApiError(409, "not_cancelable", f"job is {job.status}; only unfinished jobs can be canceled")
-            if moved:  # its follow-ups: the job.canceled event, the pipeline's advance
-                from shared.tasks import enqueue_finished
+            if follow_ups:
+                def relay_follow_ups() -> None:
+                    relay(current, follow_ups)
 
-                return Reply(200, api_job(job), after_commit=lambda: enqueue_finished(current, job_id))
+                return Reply(200, api_job(job), after_commit=relay_follow_ups)
         return Reply(200, api_job(job))
 
     with db_session() as session:

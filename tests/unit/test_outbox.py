@@ -1,0 +1,187 @@
+"""The transactional outbox on a migrated SQLite database and a real Redis broker: a finished job's follow-ups
+commit with its transition, a failed publish stays an unsent row that the sweep republishes, a sent row is never
+republished, and the reconciler runs again the follow-ups of a job whose files were left missing or pending."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from sqlalchemy import select, update
+
+from shared.cli.stack import free_port
+from shared.config import Settings
+from shared.db import open_session
+from shared.jobs.finishing import finish_job, follow_ups_done, rerun_overdue_follow_ups
+from shared.models import Artifact, Job, OutboxMessage, utcnow
+from shared.outbox import add_follow_up, relay, republish_unsent
+from shared.states import JobStatus
+from shared.tasks import JOB_FINISHED, QUEUE
+from tests.unit.test_artifacts import add_job, rows, serve_clip
+from tests.unit.test_metrics import scrape, value
+from tests.unit.test_receiver import post, task
+from tests.unit.test_safe_fetch import LocalServer
+from webhook.app import create_app
+from worker.followups import run_follow_ups
+from worker.reconciling import reconcile_overdue
+
+
+@pytest.fixture
+def broker_up(settings: Settings, redis_url: str) -> Settings:
+    """The test's database, with a real Redis as the broker."""
+    return settings.with_overrides(broker_url=redis_url)
+
+
+@pytest.fixture
+def broker_down(settings: Settings) -> Settings:
+    """The same database, with a broker nobody listens on (connection refused)."""
+    return settings.with_overrides(broker_url=f"redis://127.0.0.1:{free_port()}/0")
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as running:
+        yield running
+
+
+def queued_messages(redis_url: str) -> list[tuple[str, list[object]]]:
+    """(task name, args) of every message waiting in the hookline queue."""
+    found = []
+    for raw in redis.Redis.from_url(redis_url).lrange(QUEUE, 0, -1):
+        message = json.loads(raw)
+        found.append((message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]))
+    return found
+
+
+def outbox(settings: Settings) -> list[OutboxMessage]:
+    with open_session(settings) as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at)))
+
+
+def running_job(settings: Settings) -> str:
+    return add_job(settings, status=JobStatus.RUNNING.value)
+
+
+def make_due(settings: Settings) -> None:
+    """As if the grace the relay gets had passed."""
+    with open_session(settings) as session:
+        session.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+
+
+def test_a_transition_and_its_follow_up_commit_together_or_not_at_all(settings: Settings) -> None:
+    job_id = running_job(settings)
+    with open_session(settings) as session:
+        assert finish_job(session, settings, job_id, JobStatus.SUCCEEDED)
+        session.rollback()
+    with open_session(settings) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "running"
+    assert outbox(settings) == []
+
+    with open_session(settings) as session:
+        (follow_up,) = finish_job(session, settings, job_id, JobStatus.SUCCEEDED)
+        session.commit()
+    (row,) = outbox(settings)
+    assert (row.id, row.task, row.args, row.sent_at) == (follow_up, JOB_FINISHED, [job_id], None)
+    with open_session(settings) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "succeeded"
+        assert job.next_check_at is not None and job.next_check_at > utcnow()  # the reconciler's deadline
+        assert finish_job(session, settings, job_id, JobStatus.FAILED) == ()  # terminal: no second follow-up
+
+
+def test_a_failed_relay_leaves_the_row_unsent_and_the_sweep_republishes_it(
+    broker_down: Settings, broker_up: Settings, redis_url: str
+) -> None:
+    job_id = running_job(broker_down)
+    with open_session(broker_down) as session:
+        follow_ups = finish_job(session, broker_down, job_id, JobStatus.SUCCEEDED)
+        session.commit()
+
+    assert relay(broker_down, follow_ups) == 0  # does not raise
+    (row,) = outbox(broker_down)
+    assert row.sent_at is None and row.attempts == 1
+    assert row.last_error and "refused" in row.last_error.lower()
+    assert republish_unsent(broker_up) == 0  # not due yet: the next attempt waits a little
+
+    make_due(broker_up)
+    report = reconcile_overdue(broker_up)
+    assert report.republished == 1
+    assert outbox(broker_up)[0].sent_at is not None
+    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+
+
+def test_a_sent_row_is_not_republished(broker_up: Settings, redis_url: str) -> None:
+    with open_session(broker_up) as session:
+        follow_up = add_follow_up(session, JOB_FINISHED, "job-1")
+        session.commit()
+    assert relay(broker_up, [follow_up, follow_up]) == 1
+    assert relay(broker_up, [follow_up]) == 0
+    make_due(broker_up)
+    assert republish_unsent(broker_up) == 0
+    assert reconcile_overdue(broker_up).republished == 0
+    assert queued_messages(redis_url) == [(JOB_FINISHED, ["job-1"])]
+
+
+def test_an_uncommitted_row_is_never_relayed(broker_up: Settings, redis_url: str) -> None:
+    with open_session(broker_up) as session:
+        follow_up = add_follow_up(session, JOB_FINISHED, "job-1")
+        session.rollback()
+    assert relay(broker_up, [follow_up]) == 0
+    assert queued_messages(redis_url) == []
+
+
+def test_a_callback_while_the_broker_is_down_is_answered_and_its_follow_up_kept(
+    broker_down: Settings, broker_up: Settings, redis_url: str
+) -> None:
+    job_id = add_job(broker_down, status="submitted")
+    with open_session(broker_down) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(upstream_task_id="task-1", attempts=1))
+        session.commit()
+    client = create_app({"HOOKLINE_SETTINGS": broker_down, "TESTING": True}).test_client()
+
+    resp = post(client, broker_down, job_id, task())
+    assert resp.status_code == 200 and resp.json["verdict"] == "applied"
+    (row,) = outbox(broker_down)
+    assert (row.args, row.sent_at, row.attempts) == ([job_id], None, 1)
+    assert value(scrape(broker_down), "hookline_outbox_unsent") == 1  # visible, not swallowed
+
+    make_due(broker_up)
+    assert republish_unsent(broker_up) == 1
+    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    assert value(scrape(broker_up), "hookline_outbox_unsent") == 0
+
+
+def test_follow_ups_left_with_pending_files_are_run_again_and_then_settled(
+    broker_up: Settings, redis_url: str, server: LocalServer
+) -> None:
+    settings = broker_up.with_overrides(base_url=server.url)  # the test's server is the (allowlisted) upstream
+    job_id = add_job(settings, status="running", clips=[serve_clip(server, "c1")])
+    with open_session(settings) as session:
+        finish_job(session, settings, job_id, JobStatus.SUCCEEDED)
+        # A worker died mid-download: its files announced, none fetched.
+        session.add(Artifact(job_id=job_id, source_url=server.url + "/cdn/audio/c1.mp3", kind="audio"))
+        session.commit()
+    assert follow_ups_done(settings, job_id) is False  # a file is still pending
+    assert rerun_overdue_follow_ups(settings) == 0  # not due yet
+
+    with open_session(settings) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(next_check_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    assert reconcile_overdue(settings).follow_ups_rerun == 1
+    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    with open_session(settings) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.next_check_at is not None and job.next_check_at > utcnow()
+    assert rerun_overdue_follow_ups(settings) == 0  # one rerun per deadline
+
+    assert run_follow_ups(settings, job_id) == []  # what hookline.job_finished runs
+    assert [a.status for a in rows(settings, job_id)] == ["stored"] * 3
+    with open_session(settings) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.next_check_at is None  # settled: the reconciler leaves it alone
