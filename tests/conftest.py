@@ -156,3 +156,13 @@ def settings(base_env: dict[str, str]) -> Settings:
     s = load_settings(base_env)
     db.upgrade(s)
     return s
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The same test on SQLite and on a real PostgreSQL (row locks and compare-and-set behave differently)."""
+    if request.param == "sqlite":
+        return settings
+    on_postgres = settings.with_overrides(database_url=request.getfixturevalue("postgres_url"))
+    db.upgrade(on_postgres)
+    return on_postgres

@@ -18,7 +18,6 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from shared import db
 from shared.config import Settings
 from shared.db import open_session
 from shared.models import BulkBatch, Delivery, Job, Pipeline
@@ -30,13 +29,6 @@ RACERS = 8
 SPEC = {"steps": {"words": {"op": "lyrics", "params": {"prompt": "a lighthouse"}}}}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request: pytest.FixtureRequest, settings: Settings) -> Settings:
-    if request.param == "sqlite":
-        return settings
-    on_postgres = settings.with_overrides(database_url=request.getfixturevalue("postgres_url"))
-    db.upgrade(on_postgres)
-    return on_postgres
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from shared import db
 from shared.db import open_session, session_factory
 from shared.errors import ValidationError
 from shared.models import Job, Pipeline, utcnow
@@ -36,14 +35,6 @@ from tests.unit.pipeline_rows import SONG, count, finish, jobs_of, only_job, pip
 EXT = {"op": "extend", "from": "song", "params": {"continue_at": 3, "title": "More", "tags": "pop", "prompt": "x"}}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_db(request, settings):
-    """The same test on SQLite and on a real PostgreSQL (row locks and compare-and-set behave differently)."""
-    if request.param == "sqlite":
-        return settings
-    on_postgres = settings.with_overrides(database_url=request.getfixturevalue("postgres_url"))
-    db.upgrade(on_postgres)
-    return on_postgres
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import math
 import pytest
 from sqlalchemy import select
 
-from shared import db
 from shared.config import hook_secret
 from shared.db import open_session
 from shared.jobs.clip_fields import MAX_CLIP_SECONDS, clean_duration, clip_values
@@ -20,31 +19,22 @@ from shared.models import CallbackRecord, Clip, Job
 from webhook.app import create_app
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def cfg(request, settings):
-    if request.param == "sqlite":
-        return settings
-    on_postgres = settings.with_overrides(database_url=request.getfixturevalue("postgres_url"))
-    db.upgrade(on_postgres)
-    return on_postgres
-
-
 @pytest.fixture
-def client(cfg):
-    return create_app({"HOOKLINE_SETTINGS": cfg, "TESTING": True}).test_client()
+def client(any_db):
+    return create_app({"HOOKLINE_SETTINGS": any_db, "TESTING": True}).test_client()
 
 
-def make_job(cfg, status="submitted") -> str:
-    with open_session(cfg) as s:
+def make_job(any_db, status="submitted") -> str:
+    with open_session(any_db) as s:
         job = Job(operation="music", params={}, status=status, upstream_task_id="task-1", attempts=1, progress="0%")
         s.add(job)
         s.commit()
         return job.id
 
 
-def snapshot(cfg, job_id):
+def snapshot(any_db, job_id):
     """Everything a snapshot could have written: the job's fields and its clips, in order."""
-    with open_session(cfg) as s:
+    with open_session(any_db) as s:
         job = s.get(Job, job_id)
         clips = [(c.clip_id, c.position, c.status, c.audio_url, c.duration, c.meta) for c in
                  s.scalars(select(Clip).where(Clip.job_id == job_id).order_by(Clip.position))]
@@ -61,83 +51,83 @@ def task(status: str, *clips: dict, progress="50%") -> dict:
     return {"task_id": "task-1", "action": "MUSIC", "status": status, "progress": progress, "data": list(clips)}
 
 
-def post(client, cfg, job_id, body):
-    url = f"/hooks/cometapi/{job_id}/1/{hook_token(hook_secret(cfg), job_id, 1)}"
+def post(client, any_db, job_id, body):
+    url = f"/hooks/cometapi/{job_id}/1/{hook_token(hook_secret(any_db), job_id, 1)}"
     if isinstance(body, str):
         return client.post(url, data=body, content_type="application/json")
     return client.post(url, json=body)
 
 
-def verdicts(cfg, job_id) -> list[str]:
-    with open_session(cfg) as s:
+def verdicts(any_db, job_id) -> list[str]:
+    with open_session(any_db) as s:
         return list(s.scalars(select(CallbackRecord.verdict).where(CallbackRecord.job_id == job_id)
                               .order_by(CallbackRecord.id)))
 
 
-def test_not_start_with_a_new_clip_to_a_submitted_job_stores_nothing(client, cfg):
-    job_id = make_job(cfg)
-    before = snapshot(cfg, job_id)
-    resp = post(client, cfg, job_id, task("NOT_START", clip("c-1", "submitted", -1), progress="5%"))
+def test_not_start_with_a_new_clip_to_a_submitted_job_stores_nothing(client, any_db):
+    job_id = make_job(any_db)
+    before = snapshot(any_db, job_id)
+    resp = post(client, any_db, job_id, task("NOT_START", clip("c-1", "submitted", -1), progress="5%"))
     assert resp.status_code == 200
     assert resp.json["verdict"] == "duplicate" and resp.json["status"] == "submitted"
-    assert snapshot(cfg, job_id) == before  # no clip, no progress, no timestamp
-    with open_session(cfg) as s:
+    assert snapshot(any_db, job_id) == before  # no clip, no progress, no timestamp
+    with open_session(any_db) as s:
         record = s.scalars(select(CallbackRecord).where(CallbackRecord.job_id == job_id)).one()
     assert record.verdict == "duplicate" and "nothing stored" in record.reason
 
 
-def test_a_fetched_same_status_snapshot_stores_nothing_either(cfg):
-    job_id = make_job(cfg, status="running")
-    before = snapshot(cfg, job_id)
-    with open_session(cfg) as s:
-        outcome = record_task_update(s, s.get(Job, job_id), task("IN_PROGRESS", clip("c-1", "streaming")), cfg)
+def test_a_fetched_same_status_snapshot_stores_nothing_either(any_db):
+    job_id = make_job(any_db, status="running")
+    before = snapshot(any_db, job_id)
+    with open_session(any_db) as s:
+        outcome = record_task_update(s, s.get(Job, job_id), task("IN_PROGRESS", clip("c-1", "streaming")), any_db)
         s.commit()
     assert (outcome.verdict.value, outcome.changed) == ("duplicate", False)
-    assert snapshot(cfg, job_id) == before
+    assert snapshot(any_db, job_id) == before
 
 
-def test_the_complete_report_replaces_the_streaming_clips(client, cfg):
-    job_id = make_job(cfg)
+def test_the_complete_report_replaces_the_streaming_clips(client, any_db):
+    job_id = make_job(any_db)
     streaming = task("STREAMING", clip("a", "streaming", 3.5), clip("b", "streaming", 4.0))
-    assert post(client, cfg, job_id, streaming).json["verdict"] == "applied"
-    assert [c[0] for c in snapshot(cfg, job_id)["clips"]] == ["a", "b"]
+    assert post(client, any_db, job_id, streaming).json["verdict"] == "applied"
+    assert [c[0] for c in snapshot(any_db, job_id)["clips"]] == ["a", "b"]
     final = task("COMPLETE", clip("c", duration=181.25), clip("b", duration=200.5, url="https://cdn1.suno.ai/final.mp3"),
                  progress="100%")
-    assert post(client, cfg, job_id, final).json["verdict"] == "applied"
-    after = snapshot(cfg, job_id)
+    assert post(client, any_db, job_id, final).json["verdict"] == "applied"
+    after = snapshot(any_db, job_id)
     assert after["status"] == "succeeded"
     assert [(c[0], c[1], c[2], c[3], c[4]) for c in after["clips"]] == [
         ("c", 0, "complete", "https://cdn1.suno.ai/c.mp3", 181.25),
         ("b", 1, "complete", "https://cdn1.suno.ai/final.mp3", 200.5),
     ]
-    assert post(client, cfg, job_id, task("STREAMING", clip("a", "streaming"))).json["verdict"] == "ignored"
-    assert snapshot(cfg, job_id) == after
+    assert post(client, any_db, job_id, task("STREAMING", clip("a", "streaming"))).json["verdict"] == "ignored"
+    assert snapshot(any_db, job_id) == after
 
 
-def test_a_streaming_update_with_news_is_applied_and_says_so(client, cfg):
-    job_id = make_job(cfg, status="running")
+def test_a_streaming_update_with_news_is_applied_and_says_so(client, any_db):
+    job_id = make_job(any_db, status="running")
     first = task("STREAMING", clip("a", "streaming", 2.0))
-    assert post(client, cfg, job_id, first).json["verdict"] == "applied"
+    assert post(client, any_db, job_id, first).json["verdict"] == "applied"
     more = task("STREAMING", clip("a", "streaming", None), clip("b", "streaming", 1.0), progress="60%")
-    resp = post(client, cfg, job_id, more)
+    resp = post(client, any_db, job_id, more)
     assert (resp.json["verdict"], resp.json["status"]) == ("applied", "streaming")
-    refreshed = snapshot(cfg, job_id)
+    refreshed = snapshot(any_db, job_id)
     assert [(c[0], c[4]) for c in refreshed["clips"]] == [("a", 2.0), ("b", 1.0)]  # a's duration kept until final
     assert refreshed["progress"] == "60%"
-    assert post(client, cfg, job_id, more).json["verdict"] == "duplicate"  # the same news twice is no news
-    assert snapshot(cfg, job_id) == refreshed
-    assert verdicts(cfg, job_id) == ["applied", "applied", "duplicate"]
+    assert post(client, any_db, job_id, more).json["verdict"] == "duplicate"  # the same news twice is no news
+    assert snapshot(any_db, job_id) == refreshed
+    assert verdicts(any_db, job_id) == ["applied", "applied", "duplicate"]
 
 
-def test_a_same_status_update_that_only_carries_invalid_fields_is_no_news(client, cfg):
-    job_id = make_job(cfg, status="running")
+def test_a_same_status_update_that_only_carries_invalid_fields_is_no_news(client, any_db):
+    job_id = make_job(any_db, status="running")
     body = task("STREAMING", clip("a", "streaming", -1))
-    assert post(client, cfg, job_id, body).json["verdict"] == "applied"
-    stored = snapshot(cfg, job_id)
+    assert post(client, any_db, job_id, body).json["verdict"] == "applied"
+    stored = snapshot(any_db, job_id)
     assert stored["clips"][0][4] is None
-    assert post(client, cfg, job_id, body).json["verdict"] == "duplicate"
-    assert post(client, cfg, job_id, task("STREAMING", clip("a", "streaming", "abc"))).json["verdict"] == "duplicate"
-    assert snapshot(cfg, job_id) == stored
+    assert post(client, any_db, job_id, body).json["verdict"] == "duplicate"
+    assert post(client, any_db, job_id, task("STREAMING", clip("a", "streaming", "abc"))).json["verdict"] == "duplicate"
+    assert snapshot(any_db, job_id) == stored
 
 
 # The raw JSON texts: NaN and 1e400 (a float infinity to Python's parser) and 10**400 (an int) as the tokens the
@@ -147,12 +137,12 @@ INVALID_DURATIONS = ["-1", "NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 
 
 
 @pytest.mark.parametrize("duration", INVALID_DURATIONS)
-def test_invalid_durations_are_stored_as_none_through_the_receiver(client, cfg, duration):
-    job_id = make_job(cfg, status="streaming")
+def test_invalid_durations_are_stored_as_none_through_the_receiver(client, any_db, duration):
+    job_id = make_job(any_db, status="streaming")
     body = json.dumps(task("COMPLETE", clip("a", duration="DURATION"), clip("b", duration=30.0)))
-    resp = post(client, cfg, job_id, body.replace('"DURATION"', duration, 1))
+    resp = post(client, any_db, job_id, body.replace('"DURATION"', duration, 1))
     assert resp.status_code == 200 and resp.json["verdict"] == "applied", resp.json
-    clips = snapshot(cfg, job_id)["clips"]
+    clips = snapshot(any_db, job_id)["clips"]
     assert [(c[0], c[4], c[5]["duration"]) for c in clips] == [("a", None, None), ("b", 30.0, 30.0)]
     shown = client.get(f"/v1/jobs/{job_id}")
     assert shown.status_code == 200
@@ -164,14 +154,14 @@ for _ in range(40):
     DEEP = [DEEP]
 
 
-def test_other_bad_clip_fields_never_reach_the_database(client, cfg):
-    job_id = make_job(cfg, status="streaming")
+def test_other_bad_clip_fields_never_reach_the_database(client, any_db):
+    job_id = make_job(any_db, status="streaming")
     bad = {"id": "a", "title": {"nested": 1}, "status": "x" * 500, "audio_url": 7, "model_name": "m" * 500,
            "metadata": {"duration": 12.0, "tags": float("nan"), "deep": DEEP}}
     body = json.dumps(task("COMPLETE", bad, bad, progress="1\x00" + "0" * 40))  # json.dumps writes NaN
-    resp = post(client, cfg, job_id, body)
+    resp = post(client, any_db, job_id, body)
     assert resp.status_code == 200 and resp.json["verdict"] == "applied", resp.json
-    with open_session(cfg) as s:
+    with open_session(any_db) as s:
         row = s.scalars(select(Clip).where(Clip.job_id == job_id)).one()  # the repeated id is stored once
         progress = s.get(Job, job_id).progress
     assert (row.title, row.audio_url, row.duration, len(row.status), len(row.model_name)) == (None, None, 12.0, 16, 64)
