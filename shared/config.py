@@ -53,6 +53,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_HOOK_RATE_PER_SOURCE": ("hook_rate_per_source", "callbacks_per_second"),
     "HOOKLINE_TRUSTED_PROXIES": ("trusted_proxies", "nonneg_int"),
     "HOOKLINE_UI_PASSWORD": ("ui_password", "str"),
+    "HOOKLINE_SECURE_COOKIES": ("secure_cookies", "flag"),
+    "HOOKLINE_METRICS_TOKEN": ("metrics_token", "str"),
     "HOOKLINE_WEBHOOK_SCHEDULE": ("webhook_schedule", "seconds_list"),
     "HOOKLINE_EXPORT_DEADLINE": ("export_deadline", "seconds"),
     "HOOKLINE_MAX_PIPELINE_STEPS": ("max_pipeline_steps", "steps"),
@@ -100,6 +102,8 @@ class Settings:
     hook_rate_per_source: float = 10.0  # rejected callbacks per second per source address before 429s
     trusted_proxies: int = 0  # reverse proxies in front of the receiver whose X-Forwarded-For is believed
     ui_password: str | None = field(default=None, repr=False)
+    secure_cookies: bool = False  # dashboard cookies Secure even over plain http (always over https)
+    metrics_token: str | None = field(default=None, repr=False)  # when set, /metrics wants "Bearer <token>"
     webhook_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
     export_deadline: float = 600.0  # seconds a GET export / Udio poll may take before the job fails
     # Limits on paid work one request may ask for (README "Limits"); users raise them when they mean it.
@@ -125,6 +129,8 @@ class Settings:
 
 
 EMBEDDED_BROKER_SCHEME = "hookline-sqla+"
+FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+              "off": False, "": False}
 
 
 def _parse(kind: str, name: str, raw: str) -> Any:
@@ -167,6 +173,10 @@ def _parse(kind: str, name: str, raw: str) -> Any:
             if "/" in host or " " in host:
                 raise ConfigError(name, f"expected comma-separated host names, got {host!r}")
         return hosts
+    if kind == "flag":
+        if value.lower() not in FLAG_WORDS:
+            raise ConfigError(name, f"expected 1 or 0 (true/false, yes/no, on/off), got {shown_value(value)}")
+        return FLAG_WORDS[value.lower()]
     if kind == "verify_mode":
         if value not in ("", "fetch"):
             raise ConfigError(name, f"expected 'fetch' or empty, got {value!r}")

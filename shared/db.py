@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,11 +59,29 @@ def engine_for(url: str) -> Engine:
                                "(expected sqlite:///path or postgresql+psycopg://user@host:5432/db)") from None
 
 
+def create_private_sqlite_file(url: str) -> None:
+    """Create the SQLite file of ``url`` (and its folder) readable by its owner only (0600), if it does not exist.
+
+    SQLite creates its -wal and -shm files with the database file's own mode, so they are 0600 too. An existing
+    file's mode is left as it is: never loosened, never changed behind an operator's back. An empty file is a valid
+    empty SQLite database. Memory databases and non-SQLite URLs are left alone.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return
+    path = Path(parsed.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # created 0600 atomically, or not at all
+    except FileExistsError:
+        pass
+
+
 def _new_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", apply_sqlite_pragmas)
         return engine

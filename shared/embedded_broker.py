@@ -12,7 +12,7 @@ from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError
 
-from shared.db import apply_sqlite_pragmas
+from shared.db import apply_sqlite_pragmas, create_private_sqlite_file
 
 ENGINE_OPTIONS = ("connect_args",)
 
@@ -29,6 +29,7 @@ class Channel(kombu_sqla.Channel):
     def _engine_from_config(self) -> Any:
         conninfo = self.connection.client
         options = {k: v for k, v in conninfo.transport_options.items() if k in ENGINE_OPTIONS}
+        create_private_sqlite_file(conninfo.hostname)  # the queued messages are readable by their owner only
         engine = create_engine(conninfo.hostname, **options)
         event.listen(engine, "connect", apply_sqlite_pragmas)
         return engine

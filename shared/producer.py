@@ -20,6 +20,26 @@ from shared.models import Job, utcnow
 log = logging.getLogger("hookline.producer")
 
 
+NUL_MESSAGE = "contains a NUL character (\\x00), which cannot be stored"
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The dotted name of the first string or key in ``value`` holding a NUL character (PostgreSQL text cannot
+    store one), or None. Iterative, so nesting of any depth is walked."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return where
+        children = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, child in reversed(list(children)):
+            name = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key):
+                return name.replace("\x00", "\\x00")
+            stack.append((name, child))
+    return None
+
+
 def validate_job(operation: Any, params: Any, *, where: str | None = None,
                  text_limits: TextLimits = DEFAULT_TEXT_LIMITS) -> dict[str, Any]:
     """The payload to send upstream, or ValidationError naming the field. Nothing is written. ``text_limits``: the
@@ -30,6 +50,9 @@ def validate_job(operation: Any, params: Any, *, where: str | None = None,
         )
     if not isinstance(params, dict):
         raise ValidationError("params must be a JSON object", field="params", where=where)
+    bad = nul_path(params, "params")
+    if bad is not None:
+        raise ValidationError(NUL_MESSAGE, field=bad, where=where)
     try:
         return validate_request(operation, params, text_limits=text_limits)
     except BadRequest as exc:

@@ -24,7 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hookline.settings"] = settings
     app.extensions["hookline.source_limiter"] = build_source_limiter(settings)
     if settings.trusted_proxies:  # else X-Forwarded-For is anyone's to forge: the peer address is the source
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+        # X-Forwarded-Proto too: behind a TLS proxy, request.is_secure makes the dashboard cookies Secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
 
     from webhook.api import api
     from webhook.health import health

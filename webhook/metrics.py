@@ -1,9 +1,12 @@
 """GET /metrics in the Prometheus text format, computed from the database at scrape time (metrics_collector.py).
 
-Open like /healthz: it carries counts, never ids, params or secrets. Restrict it at the network edge if wanted.
+Open like /healthz by default. It carries counts and spend per key id, never params or secrets; set
+HOOKLINE_METRICS_TOKEN to require ``Authorization: Bearer <token>`` (401 otherwise, compared in constant time).
 """
 
 from __future__ import annotations
+
+import hmac
 
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
@@ -29,8 +32,18 @@ def registry() -> CollectorRegistry:
     return found
 
 
+def bearer_token_ok(expected: str, header: str) -> bool:
+    """``header`` is ``Bearer <expected>``; the token is compared in constant time and never logged."""
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 @metrics.get("/metrics")
 def scrape() -> ResponseReturnValue:
     """The text format, or OpenMetrics when the scraper asks for it (Accept header), as prometheus-client decides."""
+    token = settings().metrics_token
+    if token and not bearer_token_ok(token, request.headers.get("Authorization", "")):
+        return Response("a metrics token is required: Authorization: Bearer <HOOKLINE_METRICS_TOKEN>\n", 401,
+                        {"WWW-Authenticate": 'Bearer realm="metrics"', "Content-Type": "text/plain"})
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(registry()), headers={"Content-Type": content_type})

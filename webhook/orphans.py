@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from shared.errors import CallbackRejected
+from shared.jobs.clip_fields import TASK_ID_LENGTH, id_problem
 from shared.models import Attempt, Job
 from shared.states import AttemptOutcome, JobStatus, from_upstream
 
@@ -34,6 +35,8 @@ def match_task(session: Session, job: Job, attempt_no: int, task: dict[str, Any]
     task_id = task.get("task_id")
     if not isinstance(task_id, str) or not task_id:
         raise CallbackRejected(400, "task has no task_id")
+    if (problem := id_problem("task id", task_id, TASK_ID_LENGTH)) is not None:
+        raise CallbackRejected(400, problem)  # it could not be stored, so it cannot be ours
     if attempt_no > job.attempts:
         raise CallbackRejected(400, f"attempt {attempt_no} was never made")
     if task_id == job.upstream_task_id:

@@ -18,6 +18,7 @@ from shared.cometapi.operation_record import Poll
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import UpstreamError
+from shared.jobs.clip_fields import clip_id_problem
 from shared.jobs.finishing import finish_job
 from shared.jobs.updates import store_clips
 from shared.models import Attempt, Job, utcnow
@@ -59,6 +60,11 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
             session.commit()
             return _again_or_time_out(session, settings, job, poll, f"poll failed: {exc.message}")
         attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.OK.value, 200, utcnow()
+        problem = clip_id_problem(read.clips) if read.state == DONE else None
+        if problem is not None:  # never cut to fit (cut ids could merge two clips): this answer is refused
+            attempt.outcome, attempt.error = AttemptOutcome.ERROR.value, f"snapshot refused: {problem}"
+            session.commit()
+            return _again_or_time_out(session, settings, job, poll, attempt.error)
         if read.state == DONE:
             follow_ups = finish_job(session, settings, job.id, JobStatus.SUCCEEDED, result=read.result,
                                     progress="100%", error=None)

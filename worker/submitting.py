@@ -33,6 +33,7 @@ from shared.cometapi.answers import DONE, FAILED
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import AmbiguousSubmit, RateLimited, UpstreamError
+from shared.jobs.clip_fields import TASK_ID_LENGTH, id_problem
 from shared.jobs.finishing import finish_job
 from shared.jobs.hook_urls import notify_hook_url, redact_hook_url
 from shared.jobs.ledger import budget_refusal
@@ -44,10 +45,8 @@ from worker.limits import bulk_rate_wait
 from worker.results import SubmitOutcome, SubmitResult
 
 log = logging.getLogger("hookline.submit")
-
 IN_FLIGHT_RECHECK = 5.0  # seconds before a job deferred by the in-flight cap looks again
 NOT_QUEUED = "job is not queued (already claimed, submitted or finished)"
-
 
 _clients = threading.local()
 
@@ -165,6 +164,8 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
             return _refused_or_rejected(session, settings, job, attempt, exc)
         if operation.finish is Finish.SYNC and operation.created_id_key is not None:
             return _succeed_now(session, settings, job, attempt, upstream_id, {operation.created_id_key: upstream_id})
+        if (problem := id_problem("upstream task id", upstream_id, TASK_ID_LENGTH)) is not None:
+            return _paid_but_unstorable(session, settings, job, attempt, upstream_id, problem)
         return _accepted(session, settings, job, attempt, operation, upstream_id)
 
 
@@ -204,11 +205,25 @@ def _accepted(session: Session, settings: Settings, job: Job, attempt: Attempt, 
     return SubmitResult(SubmitOutcome.ACCEPTED, detail=task_id)
 
 
+def _paid_but_unstorable(session: Session, settings: Settings, job: Job, attempt: Attempt, upstream_id: str,
+                         problem: str) -> SubmitResult:
+    """Paid, but the task id does not fit its column: cut, it matches no callback; dropped, a requeue pays again. So
+    the attempt stays ``accepted`` (its price counted) with the whole id in ``error``, and the job fails saying so."""
+    _close(attempt, AttemptOutcome.ACCEPTED)
+    attempt.error = f"accepted and charged, but the {problem}; the whole id: {upstream_id!r}"  # uncut, unlike _close
+    reason = f"upstream accepted the submit (charged), but its {problem}; the whole id is in the attempt"
+    follow_ups = finish_job(session, settings, job.id, JobStatus.FAILED, error=reason)
+    session.commit()
+    log.error("job %s: %s", job.id, reason)
+    return SubmitResult(SubmitOutcome.FAILED, detail=reason, follow_ups=follow_ups)
+
+
 def _succeed_now(session: Session, settings: Settings, job: Job, attempt: Attempt, upstream_id: str,
                  result: dict[str, Any]) -> SubmitResult:
-    _close(attempt, AttemptOutcome.ACCEPTED, task_id=upstream_id)
-    follow_ups = finish_job(session, settings, job.id, JobStatus.SUCCEEDED, upstream_task_id=upstream_id,
-                         submitted_at=utcnow(), result=result, error=None)
+    stored = None if (problem := id_problem("upstream id", upstream_id, TASK_ID_LENGTH)) else upstream_id
+    _close(attempt, AttemptOutcome.ACCEPTED, task_id=stored, error=problem and f"{problem}; kept whole in the job")
+    follow_ups = finish_job(session, settings, job.id, JobStatus.SUCCEEDED, upstream_task_id=stored,
+                            submitted_at=utcnow(), result=result, error=None)
     session.commit()
     return SubmitResult(SubmitOutcome.SUCCEEDED, detail=upstream_id, follow_ups=follow_ups)
 

@@ -13,7 +13,7 @@ from shared.config import Settings
 from shared.errors import ValidationError
 from shared.pipelines.estimate import NOTHING, CostEstimate, estimate_spec
 from shared.pipelines.spec import Spec, SpecInvalid, SpecLimits, parse_spec
-from shared.producer import validate_job
+from shared.producer import NUL_MESSAGE, nul_path, validate_job
 
 MAX_KEY_LENGTH = 255
 ENTRY_FIELDS = frozenset({"operation", "params", "key", "callback_url", "pipeline", "name"})
@@ -86,7 +86,11 @@ def entry_from_line(settings: Settings, raw: RawLine) -> BulkEntry:
     value = raw.value
     problems: list[tuple[str | None, str]] = []
     unknown = sorted(set(value) - ENTRY_FIELDS)
-    problems += [(name, "unknown field") for name in unknown]
+    problems += [(name.replace("\x00", "\\x00"), "unknown field") for name in unknown]
+    # NUL in the line's own fields or its pipeline (a job's params are checked by validate_job, below).
+    bad = nul_path({k: v for k, v in value.items() if k != "params" or "pipeline" in value})
+    if bad is not None:
+        problems.append((bad, NUL_MESSAGE))
     key = value.get("key")
     if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH):
         problems.append(("key", f"must be a non-empty string of at most {MAX_KEY_LENGTH} characters"))

@@ -16,6 +16,8 @@ from shared.cometapi.answers import clip_metadata
 MAX_CLIP_SECONDS = 24 * 3600.0  # no clip runs a day: a longer "duration" is garbage, not a number to keep
 MAX_META_DEPTH = 16  # metadata nested deeper than this is dropped: no real clip carries it
 STATUS_LENGTH, MODEL_NAME_LENGTH = 16, 64  # the columns' sizes (PostgreSQL refuses longer values)
+CLIP_ID_LENGTH = 128  # clips.clip_id and artifacts.clip_id
+TASK_ID_LENGTH = 128  # jobs.upstream_task_id and upstream_attempts.upstream_task_id
 URL_FIELDS = ("audio_url", "image_url", "image_large_url", "video_url")
 
 
@@ -41,15 +43,39 @@ def clean_text(value: Any, limit: int | None = None) -> str | None:
     return text[:limit] if limit is not None else text
 
 
+def id_problem(what: str, value: str, limit: int) -> str | None:
+    """Why an upstream id cannot be stored as sent in its ``limit``-character column, or None when it can.
+
+    An id is never cut or cleaned to make it fit: two ids sharing their first ``limit`` characters (or differing
+    only by a NUL) would then become one, merging two clips, or naming a task that is not ours."""
+    if "\x00" in value:
+        return f"{what} {value[:40]!r} contains a NUL character, which cannot be stored"
+    if len(value) > limit:
+        return f"{what} of {len(value)} characters is longer than the {limit} the column holds"
+    return None
+
+
+def clip_id_problem(clips: list[dict[str, Any]]) -> str | None:
+    """Why a snapshot's clips cannot be stored (the first clip id that does not fit), or None."""
+    for raw in clips:
+        problem = id_problem("clip id", str(raw["id"]), CLIP_ID_LENGTH)
+        if problem is not None:
+            return problem
+    return None
+
+
 def json_safe(value: Any, depth: int = 0) -> Any:
-    """``value`` with every NaN or infinite float made None (they are not JSON, and PostgreSQL refuses them) and
-    anything nested deeper than MAX_META_DEPTH dropped."""
+    """``value`` with every NaN or infinite float made None (they are not JSON, and PostgreSQL refuses them),
+    NUL characters taken out of its strings and keys (PostgreSQL text cannot hold them), and anything nested
+    deeper than MAX_META_DEPTH dropped."""
     if depth > MAX_META_DEPTH:
         return None
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "")
     if isinstance(value, dict):
-        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+        return {str(k).replace("\x00", ""): json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [json_safe(v, depth + 1) for v in value]
     return value

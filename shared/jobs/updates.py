@@ -21,7 +21,7 @@ from shared.cometapi.answers import clip_rows, has_lyrics_text, lyrics_in
 from shared.cometapi.operation_record import CLIPS
 from shared.cometapi.operations import LYRICS, LYRICS_RESULT_KEY, MUSIC
 from shared.config import Settings
-from shared.jobs.clip_fields import clean_text, clip_values, json_safe
+from shared.jobs.clip_fields import clean_text, clip_id_problem, clip_values, json_safe
 from shared.models import Clip, Job, utcnow
 from shared.states import RANK, CallbackVerdict, JobStatus, from_upstream, transition
 
@@ -145,12 +145,24 @@ def _refresh_streaming(session: Session, job: Job, fields: dict[str, Any], clips
     return UpdateOutcome(CallbackVerdict.APPLIED, f"still streaming; refreshed {', '.join(news)}", streaming)
 
 
+def _refused_snapshot(job: Job, reason: str) -> UpdateOutcome:
+    """INVALID, and nothing of the snapshot stored (a clip id is never cut: cut ids could merge two clips). The
+    reason is noted in an unfinished job's ``error``: a fetch (the reconciler) commits that note, so the refusal is
+    on record; the receiver rolls back instead, answers 400 and records the callback as rejected with the reason."""
+    if not JobStatus(job.status).terminal:
+        job.error = reason[:2000]
+    return UpdateOutcome(CallbackVerdict.INVALID, reason)
+
+
 def record_task_update(session: Session, job: Job, task: dict[str, Any], settings: Settings) -> UpdateOutcome:
     """Move ``job`` as far as ``task`` (an upstream task object) justifies. The caller commits."""
     upstream_status = task.get("status")
     target = from_upstream(upstream_status if isinstance(upstream_status, str) else None)
     if target is None:
         return UpdateOutcome(CallbackVerdict.INVALID, f"unknown upstream status {upstream_status!r}")
+    problem = clip_id_problem(clip_rows(task))
+    if problem is not None:
+        return _refused_snapshot(job, f"snapshot refused: {problem}")
     current = JobStatus(job.status)
     if current.terminal:
         verdict = CallbackVerdict.DUPLICATE if current is target else CallbackVerdict.IGNORED

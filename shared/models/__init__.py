@@ -3,7 +3,7 @@
 - ``base``: the declarative base, UTC datetimes, ``new_id`` and ``utcnow``;
 - ``work``: jobs, upstream attempts (the ledger), callbacks received, clips, artifacts, pipelines and their steps;
 - ``producers``: API keys, idempotency records, bulk batches and lines, outgoing deliveries, disabled endpoints,
-  the limiter's rate buckets and heartbeats;
+  the limiter's rate buckets, heartbeats, dashboard sessions and failed logins;
 - ``outbox``: task messages written with the state change that calls for them, until the broker took them.
 
 Schema changes go through Alembic (shared/migrations); tests check the two agree.
@@ -17,10 +17,12 @@ from shared.models.producers import (
     ApiKey,
     BulkBatch,
     BulkLine,
+    DashboardSession,
     Delivery,
     DisabledEndpoint,
     Heartbeat,
     IdempotencyRecord,
+    LoginFailure,
     RateBucket,
 )
 from shared.models.work import Artifact, Attempt, CallbackRecord, Clip, Job, Pipeline, PipelineStep
@@ -35,11 +37,13 @@ __all__ = [
     "BulkLine",
     "CallbackRecord",
     "Clip",
+    "DashboardSession",
     "Delivery",
     "DisabledEndpoint",
     "Heartbeat",
     "IdempotencyRecord",
     "Job",
+    "LoginFailure",
     "OutboxMessage",
     "Pipeline",
     "PipelineStep",

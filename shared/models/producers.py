@@ -1,5 +1,5 @@
 """The producers' side and the process bookkeeping: API keys, idempotency, bulk batches, outgoing deliveries,
-the limiter's buckets and heartbeats.
+the limiter's buckets, heartbeats, dashboard sessions and failed-login counts.
 """
 
 from __future__ import annotations
@@ -128,3 +128,25 @@ class Heartbeat(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DashboardSession(Base):
+    """One dashboard login. The signed cookie carries a random session id; the row holds only its SHA-256, and
+    logging out deletes the row, so a copied cookie stops working on every receiver (``webhook.dashboard.sessions``)."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32))  # None: the operator
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """Failed dashboard logins of one source address or one account in the current window (the login throttle)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)  # "source:<address>" or "account:<…>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[float] = mapped_column(Float, default=0.0)  # unix seconds of the window's first failure

@@ -195,3 +195,29 @@ def test_queue_depth_is_none_when_the_broker_cannot_be_read(tmp_path: Path) -> N
 
     settings = load_settings({"HOOKLINE_VAR_DIR": str(tmp_path), "HOOKLINE_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
     assert queue_depth(settings) is None
+
+
+# --- HOOKLINE_METRICS_TOKEN (issue 11, finding 10) -----------------------------------------------------------
+
+
+def test_metrics_token_is_required_when_set(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    from webhook.app import create_app
+
+    token = "metrics-s3cret-token"
+    web = create_app({"HOOKLINE_SETTINGS": settings.with_overrides(metrics_token=token), "TESTING": True}).test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {token}"},
+                    {"Authorization": f"Bearer {token}x"}, {"Authorization": "Bearer é"}):
+        refused = web.get("/metrics", headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer") and token not in refused.text
+    allowed = web.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert allowed.status_code == 200 and "hookline_" in allowed.text
+    assert token not in caplog.text
+
+
+def test_metrics_are_open_when_no_token_is_set(settings: Settings) -> None:
+    from webhook.app import create_app
+
+    web = create_app({"HOOKLINE_SETTINGS": settings, "TESTING": True}).test_client()
+    assert web.get("/metrics").status_code == 200
+    assert web.get("/metrics", headers={"Authorization": "Bearer anything"}).status_code == 200

@@ -1,16 +1,19 @@
 """Who is looking: log in with a producer API key (sees its own work) or HOOKLINE_UI_PASSWORD (the operator, sees
-everything). A signed session cookie remembers it; every POST carries the session's CSRF token.
+everything). A signed session cookie remembers it, with a session id that must have a live row server-side
+(``sessions``: logout revokes every copy of the cookie); every POST carries the session's CSRF token. Failed logins
+are throttled per source and per account (``login_throttle``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.sql import Select
 
@@ -18,6 +21,8 @@ from shared.apikeys import KEY_PREFIX, authenticate
 from shared.models import ApiKey
 from webhook.context import db_session, settings
 from webhook.dashboard.blueprint import dashboard
+from webhook.dashboard.login_throttle import record_failure, retry_after, throttle_keys
+from webhook.dashboard.sessions import open_dashboard_session, revoke_dashboard_session, session_is_live
 
 VIEWER = "hl_viewer"
 CSRF = "hl_csrf"
@@ -63,20 +68,29 @@ def _password_fingerprint(password: str) -> str:
     return hmac.new(secret, password.encode(), hashlib.sha256).hexdigest()
 
 
+def _stored_session_id() -> str | None:
+    stored = session.get(VIEWER)
+    found = stored.get("sid") if isinstance(stored, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def _viewer_from_session() -> Viewer | None:
     stored = session.get(VIEWER)
-    if not isinstance(stored, dict):
+    session_id = _stored_session_id()
+    if not isinstance(stored, dict) or session_id is None:  # cookies from before server-side sessions: log in again
         return None
     if stored.get("kind") == "operator":
         password = settings().ui_password
-        if password and hmac.compare_digest(str(stored.get("pw", "")), _password_fingerprint(password)):
-            return Viewer("operator")
-        return None
+        if not password or not hmac.compare_digest(str(stored.get("pw", "")), _password_fingerprint(password)):
+            return None
+        with db_session() as db:
+            return Viewer("operator") if session_is_live(db, session_id, None) else None
     if stored.get("kind") == "api_key":
         with db_session() as db:
             key = db.get(ApiKey, str(stored.get("id")))
-        if key is not None and not key.disabled:  # a disabled or deleted key ends its sessions at once
-            return Viewer(key.name, key.id)
+            if key is None or key.disabled:  # a disabled or deleted key ends its sessions at once
+                return None
+            return Viewer(key.name, key.id) if session_is_live(db, session_id, key.id) else None
     return None
 
 
@@ -124,12 +138,28 @@ def _check_credential(credential: str) -> dict[str, Any] | None:
 def login() -> ResponseReturnValue:
     can_log_in_with_password = bool(settings().ui_password)
     if request.method == "POST":
-        who = _check_credential(request.form.get("credential", "").strip())
+        credential = request.form.get("credential", "").strip()
+        keys = throttle_keys(request.remote_addr or "", credential)
+        with db_session() as db:
+            wait = retry_after(db, keys)
+        if wait:  # checked before the credential: a right password during a lockout is refused too
+            flash(f"Too many failed logins: try again in {math.ceil(wait / 60)} min.", "error")
+            refused = make_response(render_template("dashboard/login.html", next=request.form.get("next", ""),
+                                                    password_enabled=can_log_in_with_password), 429)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        who = _check_credential(credential)
         if who is not None:
+            with db_session() as db:
+                who["sid"] = open_dashboard_session(db, who.get("id"))
+                db.commit()
             session.clear()  # a fresh session (and CSRF token) at every login: no fixation
             session[VIEWER] = who
             csrf_token()
             return redirect(_safe_next(request.form.get("next")))
+        with db_session() as db:
+            record_failure(db, keys)
+            db.commit()
         flash("That key or password is not valid.", "error")
         return render_template("dashboard/login.html", next=request.form.get("next", ""),
                                password_enabled=can_log_in_with_password), 401
@@ -139,6 +169,11 @@ def login() -> ResponseReturnValue:
 
 @dashboard.post("/logout")
 def logout() -> ResponseReturnValue:
+    session_id = _stored_session_id()
+    if session_id is not None:
+        with db_session() as db:
+            revoke_dashboard_session(db, session_id)
+            db.commit()
     session.clear()
     return redirect(url_for("dashboard.login"))
 

@@ -11,8 +11,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, has_request_context, request
 from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSessionInterface
 
 from shared.config import Settings, hook_secret
 from shared.models import utcnow
@@ -31,11 +32,28 @@ def session_key(settings: Settings) -> bytes:
     return hmac.new(hook_secret(settings), b"hookline dashboard session", hashlib.sha256).digest()
 
 
+class SecureOverHttpsSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie ``Secure`` on every https request as well as when
+    SESSION_COOKIE_SECURE says so (HOOKLINE_SECURE_COOKIES, or an https HOOKLINE_PUBLIC_URL)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app) or (has_request_context() and request.is_secure))
+
+
+def wants_secure_cookies(settings: Settings) -> bool:
+    return settings.secure_cookies or (settings.public_url or "").startswith("https://")
+
+
 @dashboard.record_once
 def configure_sessions(state: BlueprintSetupState) -> None:
     app = state.app
+    settings: Settings = app.extensions["hookline.settings"]
     if not app.secret_key:
-        app.secret_key = session_key(app.extensions["hookline.settings"])
+        app.secret_key = session_key(settings)
+    if isinstance(app, Flask):  # always, on the receiver; the setup state only promises the sansio App
+        app.session_interface = SecureOverHttpsSessions()
+    if wants_secure_cookies(settings):
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # with the CSRF token: cross-site POSTs carry no session
