@@ -24,6 +24,7 @@ from shared.pipelines import (
 )
 from shared.pipelines.estimate import estimate_spec
 from shared.pipelines.spec import SpecLimits
+from shared.schema_check import require_database
 from shared.states import PipelineStatus
 
 
@@ -103,6 +104,7 @@ with_wait = with_options(WAIT_OPTIONS)
 def run(spec: str, overrides: tuple[str, ...], name: str | None, wait: bool, timeout: float, as_json: bool) -> None:
     """Validate SPEC in full, then start it (nothing is sent when anything is wrong)."""
     settings = load_settings()
+    require_database(settings)
     try:
         document = apply_overrides(load_spec(spec), parse_overrides(overrides))
         pipeline_id = create_pipeline(settings, document, name=name)
@@ -139,7 +141,9 @@ def validate(spec: str, overrides: tuple[str, ...], as_json: bool) -> None:
 @JSON_OPTION
 def status(pipeline_id: str, as_json: bool) -> None:
     """Show a pipeline: each step's status, reason, jobs, clips and results, and the total cost."""
-    _show(pipeline_id, wait=False, as_json=as_json, timeout=0, settings=load_settings())
+    settings = load_settings()
+    require_database(settings)
+    _show(pipeline_id, wait=False, as_json=as_json, timeout=0, settings=settings)
 
 
 @pipeline.command("retry")
@@ -150,6 +154,7 @@ def status(pipeline_id: str, as_json: bool) -> None:
 def retry(pipeline_id: str, overrides: tuple[str, ...], wait: bool, timeout: float, as_json: bool) -> None:
     """Re-run the failed, skipped and canceled steps only; succeeded steps are not paid for again."""
     settings = load_settings()
+    require_database(settings)
     try:
         job_ids = retry_pipeline(settings, pipeline_id, overrides=parse_overrides(overrides))
     except SpecInvalid as exc:
@@ -167,6 +172,7 @@ def retry(pipeline_id: str, overrides: tuple[str, ...], wait: bool, timeout: flo
 def cancel(pipeline_id: str, as_json: bool) -> None:
     """Cancel a running pipeline: no new steps start; queued jobs are canceled, submitted ones finish."""
     settings = load_settings()
+    require_database(settings)
     canceled = cancel_pipeline(settings, pipeline_id)
     if as_json:
         click.echo(json.dumps({"id": pipeline_id, "canceled_jobs": canceled}))

@@ -19,6 +19,7 @@ from shared.db import open_session
 from shared.errors import ValidationError
 from shared.jobs.ledger import OverBudget
 from shared.models import ApiKey, Delivery
+from shared.schema_check import require_database
 from shared.states import DeliveryStatus
 
 
@@ -73,6 +74,7 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
     left is refused. Exit status: 0 done, 1 bad lines or over budget (or, with --wait, failed work), 2 bad usage.
     """
     settings = load_settings()
+    require_database(settings)
     try:
         source, spool = _source(file, fmt)
     except ValidationError as exc:
@@ -156,6 +158,7 @@ def apikey() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
     """Create a key. The key itself is shown once, never stored."""
+    require_database(load_settings())
     from shared.apikeys import create_api_key
 
     if budget is not None and not budget > 0:
@@ -175,6 +178,7 @@ def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def apikey_list(as_json: bool) -> None:
     """List keys (never the keys themselves)."""
+    require_database(load_settings())
     with open_session(load_settings()) as session:
         keys = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
         rows = [{"id": k.id, "name": k.name, "budget_usd_per_day": k.budget_usd_per_day, "disabled": k.disabled,
@@ -191,6 +195,7 @@ def apikey_list(as_json: bool) -> None:
 @click.argument("key_id")
 def apikey_disable(key_id: str) -> None:
     """Disable a key: it is refused from now on (its jobs stay)."""
+    require_database(load_settings())
     with open_session(load_settings()) as session:
         key = session.get(ApiKey, key_id)
         if key is None:
@@ -205,6 +210,7 @@ def apikey_disable(key_id: str) -> None:
 @click.option("--local", is_flag=True, help="the secret for work with no API key (CLI, admin token, open API)")
 def apikey_webhook_secret(key_id: str | None, local: bool) -> None:
     """Print the Standard Webhooks secret (whsec_…) that signs a key's events, to verify them with."""
+    require_database(load_settings())
     from shared.apikeys import webhook_secret_for
     from shared.outgoing import LOCAL_OWNER
 
@@ -227,6 +233,7 @@ def deliveries(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> N
     """Outgoing webhook deliveries, newest first (`deliveries redeliver ID` sends one again)."""
     if ctx.invoked_subcommand is not None:
         return
+    require_database(load_settings())
     from shared.outgoing import delivery_json
 
     stmt = select(Delivery).order_by(Delivery.created_at.desc()).limit(limit)
@@ -248,6 +255,7 @@ def deliveries(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> N
 @click.option("--json", "as_json", is_flag=True)
 def deliveries_redeliver(delivery_id: str, as_json: bool) -> None:
     """Send one delivery again now (one attempt, in this process; same webhook-id, fresh signature)."""
+    require_database(load_settings())
     from shared.outgoing import AttemptStatus, deliver
 
     result = deliver(load_settings(), delivery_id, manual=True)
@@ -268,6 +276,7 @@ def deliveries_redeliver(delivery_id: str, as_json: bool) -> None:
 @click.argument("url")
 def deliveries_enable_endpoint(url: str) -> None:
     """Forget a 410 Gone: events to URL are sent again (redeliver the ones it missed)."""
+    require_database(load_settings())
     from shared.outgoing import enable_endpoint
 
     with open_session(load_settings()) as session:

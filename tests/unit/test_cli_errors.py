@@ -171,7 +171,14 @@ def test_a_bad_database_url_names_the_variable(env, url, words):
 def test_a_missing_var_dir_is_not_created_by_reading(env, tmp_path):
     var = tmp_path / "nowhere" / "var"
     env_vars = {"HOOKLINE_VAR_DIR": str(var), "HOOKLINE_DATABASE_URL": None}
-    for command in (["status", "abc"], ["watch", "--once"], ["costs"], ["submit", "lyrics", "--prompt", "x"]):
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"steps": {"words": {"op": "lyrics", "params": {"prompt": "x"}}}}')
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text('{"operation": "lyrics", "params": {"prompt": "x"}}\n')
+    for command in (["status", "abc"], ["watch", "--once"], ["costs"], ["submit", "lyrics", "--prompt", "x"],
+                    ["pipeline", "status", "abc"], ["pipeline", "run", str(spec)], ["pipeline", "cancel", "abc"],
+                    ["bulk", str(lines)], ["bulk", str(lines), "--dry-run"], ["apikey", "list"],
+                    ["apikey", "create", "--name", "n"], ["deliveries"], ["deliveries", "redeliver", "abc"]):
         one_error_line(hookline(*command, env=env_vars), "HOOKLINE_VAR_DIR", "hookline db upgrade")
     assert not (tmp_path / "nowhere").exists()
 
