@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from shared.cometapi import REGISTRY, Finish, operation_named
@@ -125,12 +125,15 @@ def _refresh_streaming(session: Session, job: Job, fields: dict[str, Any], clips
     (PostgreSQL; SQLite has one writer), so the news is judged against what is stored now.
     """
     streaming = JobStatus.STREAMING
-    locked = session.scalars(
-        select(Job).where(Job.id == job.id, Job.status == streaming.value).with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if locked is None:
-        session.refresh(job)
+    # Take the row (PostgreSQL) or the write lock (SQLite) with a compare-and-set that writes the same status: a
+    # concurrent COMPLETE that committed first makes it match nothing, so a late refresh can never overwrite the
+    # terminal report's clips. A plain SELECT ... FOR UPDATE locks nothing on SQLite.
+    held = cast("CursorResult[Any]", session.execute(
+        update(Job).where(Job.id == job.id, Job.status == streaming.value).values(status=streaming.value)
+        .execution_options(synchronize_session=False)
+    )).rowcount == 1
+    session.refresh(job)
+    if not held:
         return UpdateOutcome(CallbackVerdict.IGNORED, f"raced: job is {job.status}", JobStatus(job.status))
     news = [key for key, value in fields.items() if key != "next_check_at" and getattr(job, key) != value]
     clip_news = _clip_news(session, job, clips)

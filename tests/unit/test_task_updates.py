@@ -181,3 +181,30 @@ def test_clip_values_write_the_cleaned_duration_into_meta():
     values = clip_values({"id": "a", "metadata": {"duration": 10**400, "prompt": "p"}})
     assert values["duration"] is None and values["meta"] == {"duration": None, "prompt": "p"}
     assert clip_values({"id": "a", "metadata": "nope"})["meta"] == {}
+
+
+def test_a_streaming_refresh_that_loses_the_race_to_complete_changes_nothing(any_db):
+    """A receiver loads the job while it streams; another one commits COMPLETE before it writes: the late refresh is
+    ignored and the terminal report's clips stay. (The interleaving inside the refresh itself, where this once
+    merged "streaming" clips over the report, is exercised under load by tests/e2e/test_many_processes.py.)"""
+    job_id = make_job(any_db)
+    streaming = task("STREAMING", clip("c-1", "streaming", 30.0), clip("c-2", "streaming", 31.0))
+    with open_session(any_db) as s:
+        assert record_task_update(s, s.get(Job, job_id), streaming, any_db).verdict.value == "applied"
+        s.commit()
+    late = open_session(any_db)
+    try:
+        stale = late.get(Job, job_id)
+        assert stale is not None and stale.status == "streaming"
+        with open_session(any_db) as s:  # the COMPLETE wins the race and commits first
+            complete = task("COMPLETE", clip("c-1", "complete", 30.0), clip("c-2", "complete", 31.0), progress="100%")
+            assert record_task_update(s, s.get(Job, job_id), complete, any_db).verdict.value == "applied"
+            s.commit()
+        outcome = record_task_update(late, stale, streaming, any_db)
+        late.commit()
+    finally:
+        late.close()
+    assert (outcome.verdict.value, outcome.changed) == ("ignored", False)
+    with open_session(any_db) as s:
+        assert s.get(Job, job_id).status == "succeeded"
+        assert sorted(s.scalars(select(Clip.status).where(Clip.job_id == job_id))) == ["complete", "complete"]
