@@ -90,3 +90,12 @@ def pipeline_row(settings, pipeline_id: str) -> Pipeline:
 def count(settings, model) -> int:
     with open_session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(model)))
+
+
+def accepted_music_job(settings: Any, status: str = "submitted") -> str:
+    """A music job the upstream accepted as task-1 (one attempt), waiting for its callbacks."""
+    with open_session(settings) as s:
+        job = Job(operation="music", params={}, status=status, upstream_task_id="task-1", attempts=1, progress="0%")
+        s.add(job)
+        s.commit()
+        return job.id

@@ -23,20 +23,13 @@ from shared.jobs.hook_urls import hook_token
 from shared.jobs.updates import record_task_update
 from shared.models import Attempt, CallbackRecord, Clip, Job, utcnow
 from shared.producer import add_job, validate_job
+from tests.unit.pipeline_rows import accepted_music_job as make_job
 from webhook.app import create_app
 from worker.polling import poll_job_once
 from worker.submitting import submit_claimed
 
 LONG_ID = "c" * 129  # one more than clips.clip_id and upstream_task_id hold
 SONG = {"prompt": "[Verse]\nla", "tags": "pop", "title": "T", "mv": "chirp-v4"}
-
-
-def make_job(settings, status="submitted") -> str:
-    with open_session(settings) as s:
-        job = Job(operation="music", params={}, status=status, upstream_task_id="task-1", attempts=1, progress="0%")
-        s.add(job)
-        s.commit()
-        return job.id
 
 
 def clip(clip_id: str, **fields: Any) -> dict[str, Any]:

@@ -16,20 +16,13 @@ from shared.jobs.clip_fields import MAX_CLIP_SECONDS, clean_duration, clip_value
 from shared.jobs.hook_urls import hook_token
 from shared.jobs.updates import record_task_update
 from shared.models import CallbackRecord, Clip, Job
+from tests.unit.pipeline_rows import accepted_music_job as make_job
 from webhook.app import create_app
 
 
 @pytest.fixture
 def client(any_db):
     return create_app({"HOOKLINE_SETTINGS": any_db, "TESTING": True}).test_client()
-
-
-def make_job(any_db, status="submitted") -> str:
-    with open_session(any_db) as s:
-        job = Job(operation="music", params={}, status=status, upstream_task_id="task-1", attempts=1, progress="0%")
-        s.add(job)
-        s.commit()
-        return job.id
 
 
 def snapshot(any_db, job_id):
