@@ -25,6 +25,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "COMETAPI_KEY": ("api_key", "str"),
     "COMETAPI_CONNECT_TIMEOUT": ("connect_timeout", "seconds"),
     "COMETAPI_READ_TIMEOUT": ("read_timeout", "seconds"),
+    "COMETAPI_EXPORT_PATHS": ("export_paths", "export_paths"),
+    "COMETAPI_MV_ALIASES": ("mv_aliases", "mv_aliases"),
+    "COMETAPI_BALANCE_URL": ("balance_url", "http_url"),
     "HOOKLINE_VAR_DIR": ("var_dir", "path"),
     "HOOKLINE_DATABASE_URL": ("database_url", "db_url"),
     "HOOKLINE_BROKER_URL": ("broker_url", "broker_url"),
@@ -74,6 +77,10 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    export_paths: str = "auto"  # seed | act | auto: which path family the GET exports use (see cometapi.endpoints)
+    mv_aliases: tuple[tuple[str, str], ...] = ()  # (as written, as sent) model names, e.g. chirp-v3.5=chirp-v3-5
+    balance_url: str | None = None  # the balance query's host; None: query.cometapi.com for api.cometapi.com, else
+    # the base URL's own host (a gateway or the sandbox that answers /user/quota, or "unknown" where none does)
     var_dir: Path = Path("var")
     database_url: str = ""  # filled from var_dir when empty
     broker_url: str = ""  # filled from var_dir when empty
@@ -177,11 +184,30 @@ def _parse(kind: str, name: str, raw: str) -> Any:
         if value.lower() not in FLAG_WORDS:
             raise ConfigError(name, f"expected 1 or 0 (true/false, yes/no, on/off), got {shown_value(value)}")
         return FLAG_WORDS[value.lower()]
+    if kind == "export_paths":
+        if value.lower() not in ("seed", "act", "auto"):
+            raise ConfigError(name, f"expected seed, act or auto, got {shown_value(value)}")
+        return value.lower()
+    if kind == "mv_aliases":
+        return _mv_aliases(name, value)
     if kind == "verify_mode":
         if value not in ("", "fetch"):
             raise ConfigError(name, f"expected 'fetch' or empty, got {value!r}")
         return value or None
     raise AssertionError(kind)
+
+
+def _mv_aliases(name: str, value: str) -> tuple[tuple[str, str], ...]:
+    """``chirp-v3.5=chirp-v3-5,chirp-v3.0=chirp-v3-0``: model names as users write them -> as they are sent."""
+    pairs: list[tuple[str, str]] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        written, sep, sent = (side.strip() for side in item.partition("="))
+        if not sep or not written or not sent or any(ch.isspace() for ch in written + sent):
+            raise ConfigError(name, f"expected name=name pairs separated by commas, got {shown_value(item)}")
+        pairs.append((written, sent))
+    return tuple(pairs)
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

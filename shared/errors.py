@@ -85,6 +85,13 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
 
 
+class ModelUnavailable(UpstreamError):
+    """503 "no available channel": the model is not offered to this account group. Retrying cannot help (the API
+    docs retry only 429, 500, 504 and 524): the job fails at once, with the upstream's message and a hint."""
+
+    HINT = "the model is not available to this account's group: choose another mv, or change the account group"
+
+
 class AmbiguousSubmit(UpstreamError):
     """A paid request may have been accepted but we never saw the answer (read timeout, reset after send)."""
 

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from shared.cometapi import OPERATIONS, REGISTRY, validate_request
 from shared.cometapi.field_rules import DEFAULT_TEXT_LIMITS, TextLimits
-from shared.cometapi.validation import text_limits_of
+from shared.cometapi.validation import request_warnings, text_limits_of
 from shared.config import Settings, load_settings
 from shared.db import open_session
 from shared.errors import BadRequest, NotFound, ValidationError
+from shared.jobs.clip_checks import check_known_clips
 from shared.jobs.views import job_json
 from shared.models import Job, utcnow
 
@@ -64,9 +65,11 @@ def add_job(session: Session, settings: Settings, operation: str, params: dict[s
     """Validate and add one queued job row to ``session`` (not committed). ``links``: pipeline_id, step_name,
     fan_index, bulk_id, api_key_id, callback_url. Enqueue with ``enqueue_jobs`` after the commit."""
     payload = validate_job(operation, params, text_limits=text_limits_of(settings))
+    check_known_clips(session, operation, payload)  # what pipelines check, for single jobs too (issue 14)
     now = utcnow()
     job = Job(
         operation=operation, params=payload, status="queued", created_at=now, updated_at=now,
+        warnings=request_warnings(operation, params) or None,
         # If the enqueue after the commit is lost, the reconciler re-enqueues the job after this.
         next_check_at=now + timedelta(seconds=settings.queued_grace), **links,
     )

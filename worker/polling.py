@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from shared.cometapi import CometClient, operation_named
 from shared.cometapi.answers import DONE, FAILED
+from shared.cometapi.export_paths import export_task_id
 from shared.cometapi.operation_record import Poll
 from shared.config import Settings
 from shared.db import open_session
@@ -41,6 +42,8 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
             return PollResult(PollOutcome.STOPPED, detail=f"{job.operation} is not polled")
         # An export's GET names the clip; a query names the id the submit answered.
         ref = job.params["clip_id"] if poll.by_clip else job.upstream_task_id or ""
+        # An export that answered a task id is followed through the task fetch (shared.cometapi.export_paths).
+        follow = export_task_id((job.result or {}).get("export")) if poll.by_clip else None
         attempt = Attempt(job_id=job.id, attempt_no=job.attempts, operation=job.operation, endpoint=poll.endpoint.name,
                           request_summary={"poll": job.polls + 1}, outcome=AttemptOutcome.PENDING.value,
                           api_key_id=job.api_key_id)
@@ -48,7 +51,7 @@ def poll_job_once(settings: Settings, job_id: str, *, client: CometClient | None
         job.polls += 1
         session.commit()
         try:
-            read = poll.read(client.poll(operation, ref), ref)
+            read = poll.read(client.poll(operation, ref, follow=follow), ref)
         except UpstreamError as exc:
             attempt.outcome, attempt.http_status, attempt.finished_at = AttemptOutcome.ERROR.value, exc.status, utcnow()
             attempt.error = str(exc)[:2000]

@@ -2,7 +2,8 @@
 
 - A submit answers a task id (``read_task_id``), or the created object itself (``read_created_id``).
 - A task snapshot, from a callback or a batch fetch, carries clips (``clip_rows``) or lyrics (``lyrics_in``).
-- A poll answers in one of several shapes: a GET export gives a URL, an id to poll, a state word or the data itself
+- A poll answers in one of several shapes: a GET export gives a URL in ``data``, a task id in ``data`` (then fetched
+  like a task: ``export_paths.followed_answer``), an enveloped object or a bare one
   (``read_url_export``, ``read_midi_export``, ``read_timing_export``); the Udio query gives songs
   (``read_udio_songs``). Every poll reader returns a ``PollAnswer``.
 """
@@ -129,8 +130,10 @@ def read_url_export(answer: dict[str, Any], clip_id: str) -> PollAnswer:
 
 
 def read_midi_export(answer: dict[str, Any], clip_id: str) -> PollAnswer:
-    """The MIDI export: done on a done word, or once the answer lists its instruments."""
-    done = _state_word(answer) in DONE_WORDS or isinstance(_data_or_self(answer).get("instruments"), list)
+    """The MIDI export: done on a done word, once the answer lists its instruments, or on a bare URL in ``data``."""
+    word = _state_word(answer)
+    done = (word in DONE_WORDS or isinstance(_data_or_self(answer).get("instruments"), list)
+            or (word is None and isinstance(answer.get("data"), str) and bool(_urls(answer.get("data")))))
     return _read_export(answer, (DONE, "instruments") if done else (RUNNING, "no instruments yet"))
 
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from shared.cometapi.endpoints import ENDPOINTS, Endpoint
+from shared.cometapi.endpoints import AUTO_PATHS, ENDPOINTS, Endpoint
+from shared.cometapi.export_paths import followed_answer, request_export
 from shared.cometapi.operation_record import Operation
 from shared.cometapi.operations import REGISTRY, body_for, endpoint_for
 from shared.cometapi.responses import parse_task, submitted_id
@@ -68,8 +69,11 @@ class CometClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         session: requests.Session | None = None,
+        export_paths: str = AUTO_PATHS,
+        mv_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.export_paths, self.mv_aliases = export_paths, dict(mv_aliases or {})
         self._api_key = api_key or None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -83,6 +87,8 @@ class CometClient:
             settings.api_key,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            export_paths=settings.export_paths,
+            mv_aliases=dict(settings.mv_aliases),
         )
 
     def __repr__(self) -> str:
@@ -109,8 +115,9 @@ class CometClient:
         path_params: Mapping[str, Any] | None = None,
         json: Any = None,
         query: Mapping[str, Any] | None = None,
+        family: str | None = None,
     ) -> Any:
-        """Send one request to a named endpoint and return its parsed JSON body.
+        """Send one request to a named endpoint (in the path ``family``, for an export) and return its JSON body.
 
         Raises the exception ``exception_for_status`` picks for a non-2xx answer or a 2xx
         ``{"code": "error"}`` body; UpstreamUnavailable (sent=False) when no connection came up;
@@ -120,7 +127,7 @@ class CometClient:
         if endpoint_name not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint_name!r}; expected one of {', '.join(ENDPOINTS)}")
         endpoint = ENDPOINTS[endpoint_name]
-        path = endpoint.path_with(path_params)
+        path = endpoint.path_with(path_params, family=family)
         task_id = (path_params or {}).get("task_id")
         self._last.record = None
         started = time.monotonic()
@@ -156,15 +163,13 @@ class CometClient:
         return body
 
     def submit(self, operation: str, payload: Mapping[str, Any]) -> str:
-        """Send a validated payload (plus notify_hook) and return the upstream task id (persona: its id).
-
-        A 2xx answer without an id raises AmbiguousSubmit: the request may have been accepted.
-        """
+        """Send a validated payload (plus notify_hook; ``mv`` through COMETAPI_MV_ALIASES) and return the upstream
+        task id (persona: its id). A 2xx answer without an id raises AmbiguousSubmit: it may have been accepted."""
         known = REGISTRY.get(operation)
         if known is not None and known.submit_is_first_poll:
             raise ValueError(f"{operation} is an export; use export({operation!r}, clip_id)")
         endpoint = endpoint_for(operation, payload)
-        body = self.request(endpoint.name, json=body_for(operation, payload))
+        body = self.request(endpoint.name, json=body_for(operation, payload, mv_aliases=self.mv_aliases))
         new_id = submitted_id(operation, body)
         if new_id is None:
             error = AmbiguousSubmit(
@@ -222,14 +227,16 @@ class CometClient:
             raise ValueError(f"export takes one of {exports}, got {operation!r}")
         return self.poll(known, clip_id)
 
-    def poll(self, operation: Operation, ref: str) -> dict[str, Any]:
+    def poll(self, operation: Operation, ref: str, *, follow: str | None = None) -> dict[str, Any]:
         """One poll of an operation that never calls back: its export GET names the clip ``ref``, its query the id
-        ``ref`` that the submit answered."""
+        ``ref`` that the submit answered. ``follow``: the task id an export answered with, fetched like a task."""
         if operation.poll is None:
             raise ValueError(f"{operation.name} is not polled")
         endpoint = operation.poll.endpoint.name
+        if follow:
+            return followed_answer(self.fetch(follow), follow)
         if operation.poll.by_clip:
-            body = self.request(endpoint, path_params={"clip_id": ref})
+            body = request_export(self, operation.poll.endpoint, ref, self.export_paths)
         else:
             body = self.request(endpoint, query={"ids": ref})
         return body if isinstance(body, dict) else {"data": body}

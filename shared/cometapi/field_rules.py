@@ -22,6 +22,7 @@ INTEGER = "integer"  # int, not bool
 BOOLEAN = "boolean"
 TEXT_LIST = "text_list"  # list of str
 OBJECT = "object"  # dict
+SECONDS = "seconds"  # a NUMBER, or a string holding one (the docs type continue_at both ways): sent as given
 URL = "url"  # http(s) URL with a host
 
 KIND_DESCRIPTIONS: dict[str, str] = {
@@ -30,6 +31,7 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     INTEGER: "a whole number",
     BOOLEAN: "true or false",
     TEXT_LIST: "a list of strings",
+    SECONDS: "a number of seconds (a number, or a string holding one)",
     OBJECT: "an object",
     URL: "an http(s) URL",
 }
@@ -39,9 +41,23 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def as_number(value: Any) -> float | None:
+    """The finite number ``value`` is or holds as a decimal string, else None."""
+    if _is_number(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
 _KIND_TESTS: dict[str, Callable[[Any], bool]] = {
     TEXT: lambda v: isinstance(v, str),
     NUMBER: _is_number,
+    SECONDS: lambda v: as_number(v) is not None,
     INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
     BOOLEAN: lambda v: isinstance(v, bool),
     TEXT_LIST: lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
@@ -100,8 +116,8 @@ def check_fields(params: Mapping[str, Any], spec: FieldSpec, *, operation: str, 
 
 
 def check_at_least(params: Mapping[str, Any], name: str, minimum: float, *, operation: str, prefix: str = "") -> None:
-    """A present number field is >= minimum."""
-    if name in params and params[name] < minimum:
+    """A present number field (or a numeric string, for SECONDS) is >= minimum."""
+    if name in params and (as_number(params[name]) or 0.0) < minimum:
         message = f"{prefix}{name} must be >= {minimum:g}, got {params[name]}"
         raise field_error(name, message, operation=operation, prefix=prefix)
 

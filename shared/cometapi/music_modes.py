@@ -16,6 +16,7 @@ from shared.cometapi.field_rules import (
     BOOLEAN,
     INTEGER,
     NUMBER,
+    SECONDS,
     TEXT,
     TEXT_LIST,
     FieldSpec,
@@ -39,6 +40,10 @@ MODELS: tuple[str, ...] = (
 )
 # Models that take task=artist_consistency (a persona). chirp-auk is listed by the upstream too.
 TAU_MODELS: tuple[str, ...] = ("chirp-v3-5-tau", "chirp-v4-tau", "chirp-auk")
+# The scenario guide's models for task=upload_extend.
+UPLOAD_MODELS: tuple[str, ...] = ("chirp-auk-upload", "chirp-v4-upload")
+# A persona's source song (the root clip of /suno/persona/create) must itself be made with this model.
+PERSONA_SOURCE_MODEL = "chirp-auk"
 
 # task value -> mode; a request without "task" is inspiration, custom, instrumental or infill.
 TASK_MODES: tuple[str, ...] = (
@@ -64,7 +69,7 @@ MUSIC_FIELD_KINDS: dict[str, str] = {
     "make_instrumental": BOOLEAN,
     "task_id": TEXT,
     "continue_clip_id": TEXT,
-    "continue_at": NUMBER,
+    "continue_at": SECONDS,
     "continued_aligned_prompt": TEXT,
     "persona_id": TEXT,
     "artist_clip_id": TEXT,
@@ -125,14 +130,36 @@ MODE_SPECS: dict[str, FieldSpec] = {
 _OVERRIDE_DEFAULT = ["prompt", "tags"]
 
 
+def known_model(value: str) -> str | None:
+    """The dashed name of a model hookline knows (``chirp-v3.5`` -> ``chirp-v3-5``), else None."""
+    name = value.strip().lower().replace(".", "-")
+    return name if name in MODELS or name in UPLOAD_MODELS else None
+
+
 def normalize_mv(value: Any, *, operation: str | None = None) -> str:
-    """The dashed model name for ``value`` (``chirp-v3.5`` -> ``chirp-v3-5``); BadRequest if unknown."""
+    """The dashed name of a known model (``chirp-v3.5`` -> ``chirp-v3-5``); BadRequest if it is not a known one.
+
+    For the rules that need a known model; what is *sent* is ``mv_to_send``: the name as the user wrote it.
+    """
     if not isinstance(value, str):
         raise BadRequest(f"mv must be a string, got {type(value).__name__}", field="mv", operation=operation)
-    name = value.strip().lower().replace(".", "-")
-    if name not in MODELS:
+    name = known_model(value)
+    if name is None:
         raise BadRequest(f"unknown mv {value!r}; expected one of {', '.join(MODELS)}", field="mv", operation=operation)
     return name
+
+
+def mv_to_send(value: str, aliases: Mapping[str, str]) -> str:
+    """The model name sent upstream: as the user wrote it, unless COMETAPI_MV_ALIASES maps that spelling."""
+    return aliases.get(value, aliases.get(value.strip(), value))
+
+
+def mv_warnings(payload: Mapping[str, Any]) -> list[str]:
+    """A warning for an mv hookline does not know: it is sent as given (upstreams add models before the docs)."""
+    mv = payload.get("mv")
+    if isinstance(mv, str) and known_model(mv) is None:
+        return [f"unknown mv {mv!r}: sent as given (hookline knows {', '.join((*MODELS, *UPLOAD_MODELS))})"]
+    return []
 
 
 def music_mode(params: Mapping[str, Any], *, operation: str | None = None) -> str:
@@ -166,6 +193,27 @@ def music_mode(params: Mapping[str, Any], *, operation: str | None = None) -> st
     )
 
 
+def extra_fields(params: Mapping[str, Any]) -> list[str]:
+    """Fields of inspiration-mode params that the mode does not list: sent as given, with a warning."""
+    given = drop_nulls(params)
+    try:
+        mode = music_mode(given)
+    except BadRequest:
+        return []
+    if mode != "inspiration":
+        return []
+    return sorted(name for name in given if name not in MODE_SPECS[mode].kinds and name != "notify_hook")
+
+
+def music_warnings(params: Mapping[str, Any]) -> list[str]:
+    """What a music job is accepted with but warned about: an unknown mv, inspiration's unlisted fields."""
+    found = mv_warnings(drop_nulls(params))
+    extras = extra_fields(params)
+    if extras:
+        found.append(f"inspiration mode does not document {', '.join(extras)}: sent as given")
+    return found
+
+
 def validate_music(params: Mapping[str, Any], *, operation: str) -> dict[str, Any]:
     """The exact /suno/submit/music body for ``params``, or BadRequest naming the field."""
     reject_notify_hook(params, operation=operation)
@@ -173,10 +221,13 @@ def validate_music(params: Mapping[str, Any], *, operation: str) -> dict[str, An
     mode = music_mode(payload, operation=operation)
     if mode == "infill":
         payload.setdefault("task", "infill")
+    extras = {name: payload.pop(name) for name in extra_fields(payload)}  # inspiration: passed through, warned
     check_fields(payload, MODE_SPECS[mode], operation=operation, prefix="")
-    if "mv" in payload:
-        payload["mv"] = normalize_mv(payload["mv"], operation=operation)
-    _check_mode_rules(mode, payload, operation)
+    for name, value in extras.items():
+        if name in MUSIC_FIELD_KINDS:  # a documented music field: still of its documented kind
+            check_fields({name: value}, FieldSpec({name: MUSIC_FIELD_KINDS[name]}), operation=operation)
+    payload.update(extras)
+    _check_mode_rules(mode, payload, operation)  # mv stays as written: CometClient.submit applies the aliases
     if mode == "underpainting":
         payload.setdefault("prompt", "")
         payload.setdefault("override_fields", list(_OVERRIDE_DEFAULT))
@@ -187,16 +238,18 @@ def validate_music(params: Mapping[str, Any], *, operation: str) -> dict[str, An
 
 def _check_mode_rules(mode: str, payload: dict[str, Any], operation: str) -> None:
     """Rules across fields, after each field has the right kind."""
-    if mode == "inspiration" and payload.get("prompt", "").strip():
-        raise BadRequest(
-            "inspiration mode writes its own lyrics from gpt_description_prompt; prompt must be empty "
-            "(drop gpt_description_prompt for custom mode)",
-            field="prompt",
-            operation=operation,
-        )
-    if mode == "artist_consistency" and payload["mv"] not in TAU_MODELS:
+    if "mv" in payload and not isinstance(payload["mv"], str):
+        raise BadRequest(f"mv must be a string, got {type(payload['mv']).__name__}", field="mv", operation=operation)
+    model = known_model(payload["mv"]) if "mv" in payload else None
+    if mode == "artist_consistency" and model not in TAU_MODELS:
         raise BadRequest(
             f"artist_consistency needs a persona-capable mv ({', '.join(TAU_MODELS)}), got {payload['mv']!r}",
+            field="mv",
+            operation=operation,
+        )
+    if mode == "upload_extend" and "mv" in payload and model is not None and model not in UPLOAD_MODELS:
+        raise BadRequest(
+            f"upload_extend needs an upload model ({', '.join(UPLOAD_MODELS)}), got {payload['mv']!r}",
             field="mv",
             operation=operation,
         )
@@ -211,6 +264,9 @@ class MusicRules:
 
     def validate(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return validate_music(params, operation=operation)
+
+    def warnings(self, params: Mapping[str, Any]) -> list[str]:
+        return music_warnings(params)
 
     def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
         """The fields of the mode these params select, or None when no mode can be told yet."""

@@ -24,7 +24,7 @@ from shared.cometapi.answers import (
 )
 from shared.cometapi.endpoints import ENDPOINTS, Endpoint
 from shared.cometapi.field_rules import BOOLEAN, TEXT, TEXT_LIST, URL, FieldSpec, FlatRules
-from shared.cometapi.music_modes import MusicRules
+from shared.cometapi.music_modes import MusicRules, mv_to_send
 from shared.cometapi.operation_record import (
     AUDIO,
     CLIP_ID,
@@ -145,8 +145,8 @@ _BUILT_IN: tuple[Operation, ...] = (
         PERSONA, ENDPOINTS["persona"], Finish.SYNC,
         FlatRules(FieldSpec(
             kinds={"root_clip_id": TEXT, "name": TEXT, "description": TEXT, "clips": TEXT_LIST, "is_public": BOOLEAN},
-            required=frozenset({"root_clip_id", "name", "description", "clips", "is_public"}),
-            may_be_blank=frozenset({"description"}),
+            # The persona page's example sends all five but marks none required; the root clip is what it is made of.
+            required=frozenset({"root_clip_id"}),
         )),
         price=0.0, read_submit_answer=read_created_id, created_id_key="persona_id", yields=PERSONA,
         steps=(PipelineStep(PERSONA, defaults={"description": "", "is_public": False}, takes=CLIPS,
@@ -235,8 +235,13 @@ def endpoint_for(operation: str, params: Mapping[str, Any]) -> Endpoint:
     return operation_named(operation).endpoint_for(params)
 
 
-def body_for(operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body to send: the payload without hookline's routing key."""
+def body_for(operation: str, payload: Mapping[str, Any], *,
+             mv_aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON body to send: the payload without hookline's routing key, ``mv`` as written unless
+    ``mv_aliases`` (COMETAPI_MV_ALIASES) maps that spelling."""
     known = REGISTRY.get(operation)
     routing = known.routing if known is not None else None
-    return {key: value for key, value in payload.items() if routing is None or key != routing.key}
+    body = {key: value for key, value in payload.items() if routing is None or key != routing.key}
+    if isinstance(body.get("mv"), str) and mv_aliases:
+        body["mv"] = mv_to_send(body["mv"], mv_aliases)
+    return body

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.errors import AuthFailed, BadRequest, RateLimited, UpstreamError, UpstreamUnavailable
+from shared.errors import AuthFailed, BadRequest, ModelUnavailable, RateLimited, UpstreamError, UpstreamUnavailable
 
-BODY_EXCERPT_CHARS = 200
+BODY_EXCERPT_CHARS = 200  # of a body quoted as an excerpt; the upstream's own message is kept whole
+MESSAGE_MAX_CHARS = 4000  # only a bound against a runaway body: error texts are not cut short
 
 STATUS_EXCEPTIONS: dict[int, type[UpstreamError]] = {
     400: BadRequest,
@@ -22,7 +23,7 @@ STATUS_EXCEPTIONS: dict[int, type[UpstreamError]] = {
     429: RateLimited,
     500: UpstreamUnavailable,
     502: UpstreamUnavailable,
-    503: UpstreamUnavailable,
+    503: ModelUnavailable,  # "no available channel": not retried (the docs retry 429, 500, 504 and 524)
     504: UpstreamUnavailable,
     524: UpstreamUnavailable,
 }
@@ -53,8 +54,9 @@ def exception_for_status(
     """The exception for an upstream answer that is an error.
 
     400/404/413 -> BadRequest, 401/403 -> AuthFailed, 429 -> RateLimited,
-    500/502/503/504/524 -> UpstreamUnavailable, any other non-2xx -> plain UpstreamError
-    (not retryable). A 2xx whose body is ``{"code": "error", ...}`` is a BadRequest: the
+    500/502/504/524 -> UpstreamUnavailable (retried), 503 -> ModelUnavailable (not retried: the model is not
+    offered to the account's group; the message carries a hint), any other non-2xx -> plain UpstreamError.
+    A 2xx whose body is ``{"code": "error", ...}`` is a BadRequest: the
     upstream refused the request but said so in the body.
     The message is the body's ``message`` when there is one, else an excerpt of the body.
     """
@@ -65,6 +67,8 @@ def exception_for_status(
     else:
         cls = STATUS_EXCEPTIONS.get(status, UpstreamError)
     message = _upstream_message(parsed) or excerpt or STATUS_MEANINGS.get(status, "no error message")
+    if cls is ModelUnavailable:
+        message = f"{message} ({ModelUnavailable.HINT})"
     return cls(
         message,
         status=status,
@@ -96,5 +100,5 @@ def _upstream_message(parsed: Any) -> str | None:
     if message is None and isinstance(parsed.get("error"), dict):
         message = parsed["error"].get("message")  # the OpenAI-style shape CometAPI uses elsewhere
     if isinstance(message, str) and message.strip():
-        return message.strip()[:BODY_EXCERPT_CHARS]
+        return message.strip()[:MESSAGE_MAX_CHARS]
     return None

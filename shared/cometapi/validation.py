@@ -30,6 +30,7 @@ __all__ = [
     "accepted_fields",
     "music_mode",
     "normalize_mv",
+    "request_warnings",
     "text_limits_of",
     "validate_request",
 ]
@@ -62,6 +63,14 @@ def validate_request(operation: str, params: Mapping[str, Any], *,
         check_choice(payload, routing.key, tuple(routing.endpoints), operation=operation)
         payload.setdefault(routing.key, routing.default)
     return payload
+
+
+def request_warnings(operation: str, params: Mapping[str, Any]) -> list[str]:
+    """What valid params are accepted with but warned about (an unknown mv sent as given, inspiration's undocumented
+    fields passed through); the job keeps them with its events."""
+    record = REGISTRY.get(operation)
+    warn = getattr(record.request, "warnings", None) if record is not None else None
+    return list(warn(params)) if warn is not None and isinstance(params, Mapping) else []
 
 
 def accepted_fields(operation: str, params: Mapping[str, Any]) -> frozenset[str] | None:

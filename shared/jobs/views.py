@@ -22,6 +22,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "upstream_task_id": job.upstream_task_id,
         "attempts": job.attempts,
         "error": job.error,
+        "warnings": list(job.warnings or []),
         "progress": job.progress,
         "clips": [
             {

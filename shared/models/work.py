@@ -29,6 +29,8 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[str | None] = mapped_column(String(16))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What the job was accepted with but warned about (an unknown mv sent as given, undocumented fields).
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
     # When the reconciler should look at this job next (overdue callback, stuck queue): one indexed column.
     next_check_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.cometapi.field_rules import as_number
 from shared.errors import ValidationError
 from shared.pipelines.step_kinds import (
     CLIP_ID,
@@ -125,8 +126,8 @@ def _check_times(step: StepInputs, params: Mapping[str, Any], clip: ClipOutput |
     if clip is None or clip.duration is None or clip_param is None or params.get(clip_param) != clip.clip_id:
         return
     for name in step.kind.time_fields:
-        value = params.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        value = as_number(params.get(name))  # continue_at may be a number or a string holding one
+        if value is None:
             continue
         if value > clip.duration + DURATION_TOLERANCE:
             raise BindingFailed(f"{name} {value:g} is past the end of clip {clip.clip_id} ({clip.duration:g} s)",

@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server, run_simple
 
 from .admin_routes import admin_routes
 from .faults import checked_faults
-from .media_routes import cdn_routes, export_routes
+from .media_routes import DEFAULT_DIALECT, cdn_routes, checked_dialect, export_routes
 from .runtime import EXTENSION_KEY, SandboxRuntime, current_runtime, runtime_of
 from .submit_routes import submit_routes
 from .udio import udio_routes
@@ -43,6 +43,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "FAULT_SEED": None,  # seed for the fault dice; None = different every run
     "MEDIA_BASE_URL": None,  # e.g. "http://sandbox:8080/"; None = the submitting request's host URL
     "MAX_PROMPT_CHARS": 5000,  # longer prompt/tags answer 413, like the upstream's "prompt too large"
+    "DIALECT": DEFAULT_DIALECT,  # the exports' "<paths>:<answer>": seed|act : object|bare|url|task (media_routes)
 }
 UPSTREAM_PREFIXES = ("/suno/", "/udio/")
 INVALID_KEY_MESSAGE = "Invalid API key provided"
@@ -51,6 +52,7 @@ INVALID_KEY_MESSAGE = "Invalid API key provided"
 def merged_config(config: dict[str, Any] | None) -> dict[str, Any]:
     merged = {**DEFAULT_CONFIG, **(config or {})}
     merged["FAULTS"] = checked_faults(merged["FAULTS"])
+    merged["DIALECT"] = checked_dialect(merged["DIALECT"])
     base = merged["MEDIA_BASE_URL"]
     if base and not base.endswith("/"):
         merged["MEDIA_BASE_URL"] = base + "/"

@@ -1,10 +1,14 @@
 """The files of a clip: the GET exports that announce them, and the sandbox's stand-in for Suno's CDN.
 
-- Exports (``export_routes``) of a complete clip: wav, midi, mp4 (video) and timing (aligned lyrics).
-  CometAPI's paths are /suno/act/<kind>/<clip_id>; the aliases /suno/wav, /suno/midi, /suno/mv and
-  /suno/timing in the API docs answer the same. Each export first answers "running", then, STEP_SECONDS after
-  the first request, "complete" (``runtime.ExportBoard``). An unknown clip is a 404; a clip whose task is not
-  COMPLETE is a 400.
+- Exports (``export_routes``) of a complete clip: wav, midi, mp4 (video) and timing (aligned lyrics), in the
+  sandbox's DIALECT ``<paths>:<answer>``, because deployments differ in both:
+  - paths ``seed`` (/suno/wav|midi|mv|timing/<clip_id>, the API docs' summary) or ``act``
+    (/suno/act/<kind>/<clip_id>, many gateways): only that family is served, the other is a 404;
+  - answer ``object`` (``{"code":"success","data":{state, <url>|instruments|aligned_words, …}}``), ``bare`` (the
+    same object without the envelope), ``url`` (the file's URL in ``data``, at once; timing, which has no file,
+    answers bare) or ``task`` (a task id in ``data``, read with /suno/fetch/<id>; see ``export_task``).
+  Each export first answers "running", then, STEP_SECONDS after the first request, "complete"
+  (``runtime.ExportBoard``). An unknown clip is a 404; a clip whose task is not COMPLETE is a 400.
 - The CDN (``cdn_routes``): real MP3s and PNGs for the URLs in clips, and the exported WAV, MIDI and MP4 files
   (served once the clip's task is COMPLETE). The bytes are written by ``media_files``.
 """
@@ -18,6 +22,8 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
+
+from shared.cometapi.endpoints import ENDPOINTS, EXPORT_PATH_FAMILIES
 
 from .audio_recipe import Recipe, fresh_recipe, recipe_notes
 from .media_files import (
@@ -73,6 +79,24 @@ def aligned_words(lyrics: str, seconds: float, seed: str) -> list[dict[str, Any]
 
 # --- exports ---------------------------------------------------------------------------------------------------
 
+EXPORT_ANSWERS: tuple[str, ...] = ("object", "bare", "url", "task")
+DEFAULT_DIALECT = "seed:object"
+
+
+def checked_dialect(text: Any) -> str:
+    """``<paths>:<answer>``, e.g. ``act:task``; ValueError naming what is wrong."""
+    paths, _, answer = str(text).strip().lower().partition(":")
+    if paths not in EXPORT_PATH_FAMILIES or answer not in EXPORT_ANSWERS:
+        raise ValueError(f"DIALECT: expected <{'|'.join(EXPORT_PATH_FAMILIES)}>:<{'|'.join(EXPORT_ANSWERS)}>, "
+                         f"got {text!r}")
+    return f"{paths}:{answer}"
+
+
+def dialect() -> tuple[str, str]:
+    paths, _, answer = current_runtime().config["DIALECT"].partition(":")
+    return paths, answer
+
+
 def exportable_clip(clip_id: str, kind: str) -> MediaClip:
     view = current_runtime().store.clip_view(clip_id)
     if view is None or view.action != MUSIC:
@@ -90,29 +114,6 @@ def export_progress(kind: str, view: MediaClip) -> ExportProgress:
     return runtime.exports.progress(kind, view.clip.clip_id, time.time(), wait)
 
 
-def file_export(kind: str, clip_id: str, url_field: str, cdn_path: str) -> Response:
-    """wav and mp4: ``{"code":"success","message":"","data":{id, clip_id, state, <url_field>}}``."""
-    view = exportable_clip(clip_id, kind)
-    progress = export_progress(kind, view)
-    url = f"{view.media_base_url}{cdn_path}" if progress.done else None
-    return success_response(
-        {
-            "id": progress.export_id,
-            "clip_id": view.clip.clip_id,
-            "state": "complete" if progress.done else "running",
-            url_field: url,
-        }
-    )
-
-
-def wav_export(clip_id: str) -> Response:
-    return file_export("wav", clip_id, "wav_url", f"cdn/wav/{clip_id}.wav")
-
-
-def mp4_export(clip_id: str) -> Response:
-    return file_export("mp4", clip_id, "video_url", f"cdn/video/{clip_id}.mp4")
-
-
 def midi_notes(view: MediaClip) -> list[dict[str, Any]]:
     return [
         {"pitch": note.pitch, "start": note.start_s, "end": note.end_s, "velocity": note.velocity}
@@ -120,29 +121,74 @@ def midi_notes(view: MediaClip) -> list[dict[str, Any]]:
     ]
 
 
+def file_url(kind: str, view: MediaClip) -> str | None:
+    """Where the CDN serves the export's file (timing has none)."""
+    clip_id = view.clip.clip_id
+    paths = {"wav": f"cdn/wav/{clip_id}.wav", "mp4": f"cdn/video/{clip_id}.mp4", "midi": f"cdn/midi/{clip_id}.mid"}
+    return f"{view.media_base_url}{paths[kind]}" if kind in paths else None
+
+
+def export_object(kind: str, view: MediaClip, progress: ExportProgress) -> dict[str, Any]:
+    """The export's result: wav ``{id, clip_id, state, wav_url}``, mp4 ``video_url``, midi ``instruments`` and
+    ``midi_url``, timing ``aligned_words`` and ``waveform_data``; the results only once it is complete."""
+    data: dict[str, Any] = {"id": progress.export_id, "clip_id": view.clip.clip_id,
+                            "state": "complete" if progress.done else "running"}
+    done = progress.done
+    if kind in ("wav", "mp4"):
+        data["wav_url" if kind == "wav" else "video_url"] = file_url(kind, view) if done else None
+    elif kind == "midi" and done:
+        data["instruments"] = [{**MIDI_INSTRUMENT, "notes": midi_notes(view)}]
+        data["midi_url"] = file_url(kind, view)
+    elif kind == "timing" and done:
+        data["aligned_words"] = aligned_words(view.clip.prompt, view.clip.duration, view.clip.clip_id)
+        data["waveform_data"] = [round(abs((i % 16) - 8) / 8, 3) for i in range(64)]
+    return data
+
+
+def export_answer(kind: str, clip_id: str) -> Response:
+    """One export GET, in the sandbox's dialect: only its path family is served, in its answer shape."""
+    paths, answer = dialect()
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    if ENDPOINTS[kind].family_of_rule(rule) != paths:
+        raise SandboxApiError(404, f"not found: {request.method} {request.path} (this upstream serves {paths} paths)")
+    view = exportable_clip(clip_id, kind)
+    progress = export_progress(kind, view)
+    if answer == "task":
+        return success_response(progress.export_id)
+    if answer == "url" and kind != "timing":
+        return success_response(file_url(kind, view))
+    data = export_object(kind, view, progress)
+    return success_response(data) if answer == "object" else jsonify(data)
+
+
+def export_task(export_id: str) -> dict[str, Any] | None:
+    """An export started in the ``task`` dialect, as /suno/fetch shows a task, or None for another id."""
+    runtime = current_runtime()
+    started = runtime.exports.started_as(export_id)
+    if started is None:
+        return None
+    kind, clip_id = started
+    view = exportable_clip(clip_id, kind)
+    progress = export_progress(kind, view)
+    return {"task_id": export_id, "action": MUSIC, "status": "COMPLETE" if progress.done else "IN_PROGRESS",
+            "fail_reason": "", "progress": "100%" if progress.done else "50%",
+            "data": export_object(kind, view, progress) if progress.done else None}
+
+
+def wav_export(clip_id: str) -> Response:
+    return export_answer("wav", clip_id)
+
+
+def mp4_export(clip_id: str) -> Response:
+    return export_answer("mp4", clip_id)
+
+
 def midi_export(clip_id: str) -> Response:
-    """The resellers' bare shape: ``{"state":"running"}``, later ``{"state":"complete","instruments":[…]}``."""
-    view = exportable_clip(clip_id, "midi")
-    if not export_progress("midi", view).done:
-        return jsonify({"state": "running"})
-    return jsonify(
-        {
-            "state": "complete",
-            "clip_id": view.clip.clip_id,
-            "instruments": [{**MIDI_INSTRUMENT, "notes": midi_notes(view)}],
-            "midi_url": f"{view.media_base_url}cdn/midi/{view.clip.clip_id}.mid",
-        }
-    )
+    return export_answer("midi", clip_id)
 
 
 def timing_export(clip_id: str) -> Response:
-    """``{"code":"success","message":"","data":{"state":…, "clip_id":…, "aligned_words":[…]}}``."""
-    view = exportable_clip(clip_id, "timing")
-    progress = export_progress("timing", view)
-    data: dict[str, Any] = {"state": "complete" if progress.done else "running", "clip_id": view.clip.clip_id}
-    if progress.done:
-        data["aligned_words"] = aligned_words(view.clip.prompt, view.clip.duration, view.clip.clip_id)
-    return success_response(data)
+    return export_answer("timing", clip_id)
 
 
 # --- the CDN ---------------------------------------------------------------------------------------------------
@@ -231,7 +277,7 @@ def clip_video(clip_id: str) -> Response:
     return send_bytes(content, "video/mp4", f"{clip_id}.mp4")
 
 
-# The documented paths of each endpoint (both path families where deployments differ), from the endpoint table.
+# Both path families of each export, from the endpoint table; ``export_answer`` serves only the DIALECT's.
 serve_endpoint(export_routes, "wav", wav_export)
 serve_endpoint(export_routes, "mp4", mp4_export)
 serve_endpoint(export_routes, "midi", midi_export)

@@ -195,6 +195,11 @@ class ExportBoard:
         export_id, since = started
         return ExportProgress(export_id, now - since >= wait)
 
+    def started_as(self, export_id: str) -> tuple[str, str] | None:
+        """(kind, clip_id) of the export that answered ``export_id``, or None."""
+        with self._lock:
+            return next((key for key, (known, _) in self._started.items() if known == export_id), None)
+
     def clear(self) -> None:
         with self._lock:
             self._started.clear()

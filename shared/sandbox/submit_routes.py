@@ -19,6 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from shared.cometapi.endpoints import ENDPOINTS
 
 from .clip_tasks import build_concat_task, build_separation_task, build_upload_task, plan_concat, read_upload
+from .media_routes import export_task
 from .music_modes import validate_music_request
 from .public_shapes import render_persona
 from .runtime import accept_submission, current_runtime
@@ -179,7 +180,7 @@ def create_persona() -> Response:
 
 
 def fetch_task(task_id: str) -> Response:
-    task = current_runtime().store.render(task_id)
+    task = current_runtime().store.render(task_id) or export_task(task_id)
     if task is None:
         raise SandboxApiError(404, f"task not found: {task_id}")
     return success_response(task)

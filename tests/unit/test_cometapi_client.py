@@ -15,12 +15,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared.cli.stack import free_port
-from shared.cometapi import CometClient
+from shared.cometapi import CometClient, operation_named
+from shared.cometapi.answers import DONE, FAILED, RUNNING
+from shared.cometapi.export_paths import export_task_id, forget_families, remembered_family
 from shared.config import Settings
 from shared.errors import (
     AmbiguousSubmit,
     AuthFailed,
     BadRequest,
+    ModelUnavailable,
     RateLimited,
     UpstreamError,
     UpstreamUnavailable,
@@ -202,7 +205,7 @@ def test_separate_routes_by_mode_and_drops_the_routing_key(upstream: StubUpstrea
 
 
 def test_export_and_udio_query(upstream: StubUpstream, client: CometClient) -> None:
-    upstream.answer("GET", "/suno/act/wav/clip-1", body={"code": "success", "data": "https://cdn.example/clip-1.wav"})
+    upstream.answer("GET", "/suno/wav/clip-1", body={"code": "success", "data": "https://cdn.example/clip-1.wav"})
     upstream.answer("GET", "/udio/query", body={"songs": [{"id": "s1", "finished": False}]})
     assert client.export("wav", "clip-1")["data"].endswith(".wav")
     assert client.udio_query(["s1", "s2"]) == {"songs": [{"id": "s1", "finished": False}]}
@@ -211,6 +214,97 @@ def test_export_and_udio_query(upstream: StubUpstream, client: CometClient) -> N
         client.export("lyrics", "clip-1")
     with pytest.raises(ValueError):
         client.submit("wav", {"clip_id": "clip-1"})
+
+
+# --- export path families and answer shapes (issue 14) -------------------------------------------------------
+
+
+def test_auto_tries_the_seed_path_then_the_act_path_on_404_and_remembers(upstream: StubUpstream) -> None:
+    forget_families()
+    upstream.answer("GET", "/suno/act/wav/c1", body={"code": "success", "data": "https://cdn.example/c1.wav"})
+    upstream.answer("GET", "/suno/act/midi/c1", body={"state": "running"})
+    comet = CometClient(upstream.url, API_KEY, connect_timeout=1.0, read_timeout=2.0)  # export_paths="auto"
+    assert comet.export("wav", "c1")["data"] == "https://cdn.example/c1.wav"
+    assert comet.export("midi", "c1") == {"state": "running"}
+    assert [r.path for r in upstream.received] == ["/suno/wav/c1", "/suno/act/wav/c1", "/suno/act/midi/c1"]
+    assert remembered_family(comet.base_url) == "act"
+
+
+def test_auto_keeps_the_seed_family_when_it_answers(upstream: StubUpstream) -> None:
+    forget_families()
+    upstream.answer("GET", "/suno/wav/c1", status=400, body={"code": "error", "message": "clip not complete"})
+    comet = CometClient(upstream.url, API_KEY, connect_timeout=1.0, read_timeout=2.0)
+    with pytest.raises(BadRequest, match="clip not complete"):
+        comet.export("wav", "c1")
+    with pytest.raises(BadRequest):
+        comet.export("wav", "c1")
+    assert [r.path for r in upstream.received] == ["/suno/wav/c1", "/suno/wav/c1"]  # never tried act
+    assert remembered_family(comet.base_url) == "seed"
+
+
+def test_a_clip_unknown_on_both_families_reports_the_seed_answer(upstream: StubUpstream) -> None:
+    forget_families()
+    comet = CometClient(upstream.url, API_KEY, connect_timeout=1.0, read_timeout=2.0)
+    with pytest.raises(BadRequest) as caught:
+        comet.export("timing", "nope")
+    assert caught.value.status == 404 and remembered_family(comet.base_url) is None
+    assert [r.path for r in upstream.received] == ["/suno/timing/nope", "/suno/act/timing/nope"]
+
+
+@pytest.mark.parametrize("family", ["seed", "act"])
+def test_a_configured_family_is_the_only_one_used(upstream: StubUpstream, family: str) -> None:
+    comet = CometClient(upstream.url, API_KEY, connect_timeout=1.0, read_timeout=2.0, export_paths=family)
+    with pytest.raises(BadRequest):
+        comet.export("mp4", "c1")
+    assert [r.path for r in upstream.received] == [{"seed": "/suno/mv/c1", "act": "/suno/act/mp4/c1"}[family]]
+
+
+EXPORT_SHAPES: list[tuple[str, str, Any, str]] = [
+    ("wav", "url in data", {"code": "success", "data": "https://cdn.example/c1.wav"}, DONE),
+    ("wav", "object", {"code": "success", "data": {"state": "complete", "wav_url": "https://cdn.example/a.wav"}}, DONE),
+    ("wav", "object running", {"code": "success", "data": {"state": "running", "wav_url": None}}, RUNNING),
+    ("wav", "bare", {"state": "complete", "wav_url": "https://cdn.example/a.wav"}, DONE),
+    ("wav", "task id", {"code": "success", "data": "9f1c-task"}, RUNNING),
+    ("midi", "url in data", {"code": "success", "data": "https://cdn.example/c1.mid"}, DONE),
+    ("midi", "bare", {"state": "complete", "instruments": []}, DONE),
+    ("midi", "task id", {"code": "success", "data": "9f1c-task"}, RUNNING),
+    ("timing", "bare", {"aligned_words": [{"word": "hi"}], "waveform_data": [0.1]}, DONE),
+    ("timing", "object", {"code": "success", "data": {"aligned_words": []}}, DONE),
+    ("timing", "task id", {"code": "success", "data": "9f1c-task"}, RUNNING),
+    ("wav", "failed", {"code": "success", "data": {"state": "failed", "message": "no audio"}}, FAILED),
+]
+
+
+@pytest.mark.parametrize(("operation", "why", "answer", "state"), EXPORT_SHAPES,
+                         ids=[f"{case[0]}-{case[1]}" for case in EXPORT_SHAPES])
+def test_every_export_answer_shape_is_read(operation: str, why: str, answer: Any, state: str) -> None:
+    record = operation_named(operation)
+    assert record.poll is not None
+    assert record.poll.read(answer, "c1").state == state
+    assert (export_task_id(answer) == "9f1c-task") is (why == "task id")
+
+
+def test_a_task_id_answer_is_followed_through_the_task_fetch(upstream: StubUpstream, client: CometClient) -> None:
+    task = {"task_id": "t-9", "status": "COMPLETE", "data": {"audio_url": "https://cdn.example/t.wav"}}
+    upstream.answer("GET", "/suno/fetch/t-9", body={"code": "success", "data": task})
+    wav = operation_named("wav")
+    answer = client.poll(wav, "c1", follow="t-9")
+    assert [r.path for r in upstream.received] == ["/suno/fetch/t-9"]
+    assert wav.poll is not None and wav.poll.read(answer, "c1").state == DONE
+    assert export_task_id(answer) == "t-9"  # kept, so every later poll follows the same task
+    upstream.answer("GET", "/suno/fetch/t-9", body={"code": "success", "data": {**task, "status": "FAILED",
+                                                                              "fail_reason": "export failed"}})
+    failed = wav.poll.read(client.poll(wav, "c1", follow="t-9"), "c1")
+    assert failed.state == FAILED and "export failed" in failed.detail
+
+
+def test_a_long_upstream_message_is_kept_whole(upstream: StubUpstream, client: CometClient) -> None:
+    message = "model chirp-v5-5 is not available: " + "details " * 60
+    upstream.answer("POST", "/suno/submit/music", status=503, body={"code": "error", "message": message})
+    with pytest.raises(ModelUnavailable) as caught:
+        client.request("music", json={})
+    assert caught.value.message.startswith(message.strip()) and len(caught.value.message) > 400
+    assert "choose another mv" in caught.value.message and caught.value.retryable is False
 
 
 # --- HTTP errors ---------------------------------------------------------------------------
@@ -224,7 +318,7 @@ STATUS_CASES = [
     (429, RateLimited, True),
     (500, UpstreamUnavailable, True),
     (502, UpstreamUnavailable, True),
-    (503, UpstreamUnavailable, True),
+    (503, ModelUnavailable, False),
     (504, UpstreamUnavailable, True),
     (524, UpstreamUnavailable, True),
     (418, UpstreamError, False),
@@ -242,7 +336,9 @@ def test_every_documented_status_maps_to_its_exception(
     error = caught.value
     assert type(error) is error_class
     assert error.retryable is retryable
-    assert (error.status, error.message, error.operation, error.sent) == (status, f"boom {status}", "music", True)
+    hint = f" ({ModelUnavailable.HINT})" if status == 503 else ""
+    assert (error.status, error.message, error.operation, error.sent) == (status, f"boom {status}{hint}", "music",
+                                                                          True)
     assert client.last_status == status
 
 

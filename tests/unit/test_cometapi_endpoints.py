@@ -17,12 +17,13 @@ EXPECTED_PATHS = {
     "persona": ("POST", "/suno/persona/create"),
     "fetch_one": ("GET", "/suno/fetch/{task_id}"),
     "fetch_many": ("POST", "/suno/fetch"),
-    "wav": ("GET", "/suno/act/wav/{clip_id}"),
-    "midi": ("GET", "/suno/act/midi/{clip_id}"),
-    "mp4": ("GET", "/suno/act/mp4/{clip_id}"),
-    "timing": ("GET", "/suno/act/timing/{clip_id}"),
+    "wav": ("GET", "/suno/wav/{clip_id}"),
+    "midi": ("GET", "/suno/midi/{clip_id}"),
+    "mp4": ("GET", "/suno/mv/{clip_id}"),
+    "timing": ("GET", "/suno/timing/{clip_id}"),
     "udio_generate": ("POST", "/udio/generate-proxy"),
     "udio_query": ("GET", "/udio/query"),
+    "balance": ("GET", "/user/quota"),
 }
 
 
@@ -33,8 +34,22 @@ def test_the_table_holds_every_endpoint_of_the_handbook() -> None:
 
 def test_scraped_paths_win_and_the_summary_spellings_are_kept_as_alternatives() -> None:
     assert "/suno/submit/persona" in ENDPOINTS["persona"].alt_paths
-    assert ENDPOINTS["mp4"].alt_paths == ("/suno/mv/{clip_id}",)
     assert "/suno/uploads/audio-url" in ENDPOINTS["upload"].alt_paths
+
+
+@pytest.mark.parametrize(("name", "seed", "act"), [
+    ("wav", "/suno/wav/{clip_id}", "/suno/act/wav/{clip_id}"),
+    ("midi", "/suno/midi/{clip_id}", "/suno/act/midi/{clip_id}"),
+    ("mp4", "/suno/mv/{clip_id}", "/suno/act/mp4/{clip_id}"),
+    ("timing", "/suno/timing/{clip_id}", "/suno/act/timing/{clip_id}"),
+])
+def test_every_export_knows_both_path_families(name: str, seed: str, act: str) -> None:
+    endpoint = ENDPOINTS[name]
+    assert dict(endpoint.families) == {"seed": seed, "act": act}
+    assert endpoint.path_with({"clip_id": "c"}, family="seed") == seed.replace("{clip_id}", "c")
+    assert endpoint.path_with({"clip_id": "c"}, family="act") == act.replace("{clip_id}", "c")
+    rules = endpoint.route_rules
+    assert {endpoint.family_of_rule(rule) for rule in rules} == {"seed", "act"}
 
 
 def test_paid_and_notify_hook_flags() -> None:
@@ -74,7 +89,7 @@ def test_endpoint_for_refuses_unknown_operations_and_modes() -> None:
 
 
 def test_path_with_quotes_each_value_and_names_a_missing_one() -> None:
-    assert ENDPOINTS["wav"].path_with({"clip_id": "a/b?c"}) == "/suno/act/wav/a%2Fb%3Fc"
+    assert ENDPOINTS["wav"].path_with({"clip_id": "a/b?c"}) == "/suno/wav/a%2Fb%3Fc"
     with pytest.raises(BadRequest) as caught:
         ENDPOINTS["fetch_one"].path_with({"task_id": " "})
     assert caught.value.field == "task_id"

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.cometapi import MODELS, MUSIC_MODES, OPERATIONS, TAU_MODELS, music_mode, normalize_mv, validate_request
+from shared.cometapi.operations import body_for
+from shared.cometapi.validation import request_warnings
 from shared.errors import BadRequest
 
 LYRICS = "[Verse]\nWalking down the streets\nBeneath the city lights"
@@ -23,7 +25,7 @@ GOOD_MUSIC: dict[str, dict[str, Any]] = {
                      "continue_clip_id": None, "continue_at": None, "infill_start_s": None, "infill_end_s": None},
     "extend": {"prompt": LYRICS, "tags": "metal", "negative_tags": "dance", "mv": "chirp-v4", "title": "City Lights",
                "task_id": "736a", "continue_clip_id": "736a_1", "continue_at": 80, "task": "extend"},
-    "upload_extend": {"prompt": "lyrics", "tags": "", "negative_tags": "", "mv": "chirp-v4", "title": "title",
+    "upload_extend": {"prompt": "lyrics", "tags": "", "negative_tags": "", "mv": "chirp-v4-upload", "title": "title",
                       "continue_clip_id": "ca94", "continue_at": 10, "task": "upload_extend"},
     "artist_consistency": {"prompt": LYRICS, "generation_type": "TEXT", "tags": "electronic, pop",
                            "negative_tags": "", "mv": "chirp-v4-tau", "title": "husband", "task_id": "f8fa",
@@ -81,13 +83,51 @@ def test_painting_gets_the_documented_override_fields() -> None:
     assert validate_request("music", under)["prompt"] == ""
 
 
-@pytest.mark.parametrize(("given", "sent"), [
+@pytest.mark.parametrize(("given", "known"), [
     ("chirp-v3.5", "chirp-v3-5"), ("chirp-v3.0", "chirp-v3-0"), ("chirp-v3.5-tau", "chirp-v3-5-tau"),
     (" Chirp-V4 ", "chirp-v4"), ("chirp-crow", "chirp-crow"),
 ])
-def test_dotted_mv_is_sent_dashed(given: str, sent: str) -> None:
-    assert normalize_mv(given) == sent
-    assert validate_request("music", {"gpt_description_prompt": "x", "mv": given})["mv"] == sent
+def test_dotted_mv_is_known_and_sent_as_written(given: str, known: str) -> None:
+    """The seed table's dotted spellings are the known models, and are sent as the user wrote them."""
+    assert normalize_mv(given) == known
+    params = {"gpt_description_prompt": "x", "mv": given}
+    assert validate_request("music", params)["mv"] == given
+    assert request_warnings("music", params) == []
+
+
+def test_aliases_map_a_spelling_only_when_configured() -> None:
+    payload = validate_request("music", {"gpt_description_prompt": "x", "mv": "chirp-v3.5"})
+    assert body_for("music", payload)["mv"] == "chirp-v3.5"
+    assert body_for("music", payload, mv_aliases={"chirp-v3.5": "chirp-v3-5"})["mv"] == "chirp-v3-5"
+
+
+@pytest.mark.parametrize("mv", ["chirp-v5-5", "chirp-v9", "suno-v6-preview"])
+def test_an_unknown_mv_is_sent_as_given_with_a_warning(mv: str) -> None:
+    params = {**GOOD_MUSIC["custom"], "mv": mv}
+    assert validate_request("music", params)["mv"] == mv
+    (warning,) = request_warnings("music", params)
+    assert f"unknown mv {mv!r}: sent as given" in warning
+
+
+@pytest.mark.parametrize("mv", ["chirp-auk-upload", "chirp-v4-upload"])
+def test_the_scenario_guides_upload_models_are_accepted_for_upload_extend(mv: str) -> None:
+    params = {**GOOD_MUSIC["upload_extend"], "mv": mv}
+    assert validate_request("music", params)["mv"] == mv and request_warnings("music", params) == []
+
+
+@pytest.mark.parametrize("continue_at", [80, 80.5, "80", " 12.5 "])
+def test_continue_at_is_a_number_or_a_string_and_sent_as_given(continue_at: Any) -> None:
+    assert validate_request("music", {**GOOD_MUSIC["extend"], "continue_at": continue_at})["continue_at"] == continue_at
+
+
+def test_inspiration_passes_undocumented_fields_through_with_a_warning() -> None:
+    params = {"gpt_description_prompt": "a cat", "mv": "chirp-auk", "tags": "jazz", "title": "Cat", "prompt": LYRICS,
+              "style_weight": 0.5}
+    payload = validate_request("music", params)
+    assert payload == params
+    (warning,) = request_warnings("music", params)
+    assert "style_weight" in warning and "tags" in warning and "title" in warning and "sent as given" in warning
+    assert refused("music", {**params, "tags": 5}).field == "tags"  # a documented field keeps its kind
 
 
 def test_the_model_lists() -> None:
@@ -95,7 +135,8 @@ def test_the_model_lists() -> None:
 
 
 MUSIC_ERRORS: list[tuple[str, dict[str, Any], str]] = [
-    ("bad mv", {**GOOD_MUSIC["custom"], "mv": "chirp-v9"}, "mv"),
+    ("persona with an unknown mv", {**GOOD_MUSIC["artist_consistency"], "mv": "chirp-v9"}, "mv"),
+    ("upload_extend with a known non-upload model", {**GOOD_MUSIC["upload_extend"], "mv": "chirp-v4"}, "mv"),
     ("mv not a string", {**GOOD_MUSIC["custom"], "mv": 4}, "mv"),
     ("persona needs tau", {**GOOD_MUSIC["artist_consistency"], "mv": "chirp-v4"}, "mv"),
     ("persona needs mv", {k: v for k, v in GOOD_MUSIC["artist_consistency"].items() if k != "mv"}, "mv"),
@@ -106,7 +147,8 @@ MUSIC_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("over needs lyrics", {**GOOD_MUSIC["overpainting"], "prompt": " "}, "prompt"),
     ("infill end <= start", {**GOOD_MUSIC["infill"], "infill_end_s": 50}, "infill_end_s"),
     ("continue_at < 0", {**GOOD_MUSIC["extend"], "continue_at": -0.5}, "continue_at"),
-    ("continue_at a string", {**GOOD_MUSIC["extend"], "continue_at": "80"}, "continue_at"),
+    ("continue_at a word", {**GOOD_MUSIC["extend"], "continue_at": "eighty"}, "continue_at"),
+    ("continue_at a negative string", {**GOOD_MUSIC["extend"], "continue_at": "-3"}, "continue_at"),
     ("continue_at a bool", {**GOOD_MUSIC["extend"], "continue_at": True}, "continue_at"),
     ("continue_at NaN", {**GOOD_MUSIC["extend"], "continue_at": float("nan")}, "continue_at"),
     ("extend needs clip", {**GOOD_MUSIC["extend"], "continue_clip_id": None}, "continue_clip_id"),
@@ -115,7 +157,6 @@ MUSIC_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("custom blank tags", {**GOOD_MUSIC["custom"], "tags": "  "}, "tags"),
     ("unknown field", {**GOOD_MUSIC["custom"], "temperature": 0.7}, "temperature"),
     ("field of another mode", {**GOOD_MUSIC["custom"], "persona_id": "p"}, "persona_id"),
-    ("inspiration with lyrics", {"gpt_description_prompt": "x", "prompt": LYRICS}, "prompt"),
     ("unknown task", {**GOOD_MUSIC["custom"], "task": "remix"}, "task"),
     ("no mode at all", {"mv": "chirp-v4"}, "gpt_description_prompt"),
     ("stem id not integer", {**GOOD_MUSIC["gen_stem"], "stem_type_id": 91.5}, "stem_type_id"),
@@ -148,6 +189,10 @@ GOOD_OTHERS: dict[str, dict[str, Any]] = {
                             "generation_quality": 0.75, "negative_prompt": "", "model_type": "udio32-v1.5",
                             "config": {"mode": "regular"}}},
 }
+
+
+def test_persona_requires_only_its_root_clip() -> None:
+    assert validate_request("persona", {"root_clip_id": "c1"}) == {"root_clip_id": "c1"}
 
 
 @pytest.mark.parametrize("operation", list(GOOD_OTHERS))
@@ -183,9 +228,8 @@ OTHER_ERRORS: list[tuple[str, Any, str]] = [
     ("separate", {"clip_id": "c", "mode": "twelve"}, "mode"),
     ("separate", {"mode": "single"}, "clip_id"),
     ("persona", {**GOOD_OTHERS["persona"], "clips": "c1"}, "clips"),
-    ("persona", {**GOOD_OTHERS["persona"], "clips": []}, "clips"),
     ("persona", {**GOOD_OTHERS["persona"], "is_public": 1}, "is_public"),
-    ("persona", {k: v for k, v in GOOD_OTHERS["persona"].items() if k != "name"}, "name"),
+    ("persona", {k: v for k, v in GOOD_OTHERS["persona"].items() if k != "root_clip_id"}, "root_clip_id"),
     ("wav", {}, "clip_id"),
     ("timing", {"clip_id": "c", "format": "srt"}, "format"),
     ("udio", {}, "gen_params"),

@@ -40,6 +40,7 @@ class TimelineEvent:
 
 def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord]) -> list[TimelineEvent]:
     events = [TimelineEvent(job.created_at, "job", "created", f"{job.operation}, status queued")]
+    events += [TimelineEvent(job.created_at, "job", "warning", text, "muted") for text in job.warnings or []]
     for a in attempts:
         cost = f", ${a.cost_usd:.3f}" if a.cost_usd else ""
         http = f"HTTP {a.http_status}" if a.http_status is not None else "no HTTP answer"
