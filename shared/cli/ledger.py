@@ -29,15 +29,23 @@ def _parse_since(value: str | None) -> datetime | None:
 @click.option("--since", default=None, help="only calls from this date/time on (ISO 8601, UTC)")
 @click.option("--json", "as_json", is_flag=True)
 def costs(since: str | None, as_json: bool) -> None:
-    """What the upstream calls cost (the documented prices), by day and operation; possible double charges apart."""
+    """What the upstream calls cost (the documented prices), by day and operation; possible double charges apart;
+    and the account's remaining balance where the upstream answers the balance query ("unknown" elsewhere)."""
+    from shared.cometapi.balance import query_balance
+
     settings = database_settings()
     with open_session(settings) as session:
         summary = cost_summary(session, _parse_since(since))
+    balance = query_balance(settings)
+    summary["balance"] = {"remaining_usd": balance.remaining_usd, "used_usd": balance.used_usd,
+                          "detail": balance.detail or None}
     if as_json:
         click.echo(json.dumps(summary))
         return
     click.echo(f"total ${summary['total_usd']:.3f} over {summary['calls']} charged calls"
-               f" (possible duplicates: ${summary['possible_duplicate_usd']:.3f})")
+               f" (possible duplicates: ${summary['possible_duplicate_usd']:.3f};"
+               f" free calls not counted: {summary['free_calls']})")
+    click.echo(f"balance: {balance.shown()}")
     for day, usd in summary["by_day"].items():
         click.echo(f"  {day}  ${usd:.3f}")
     for operation, entry in summary["by_operation"].items():

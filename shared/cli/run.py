@@ -17,6 +17,8 @@ from shared.cometapi.operations import LYRICS, MUSIC
 from shared.config import load_settings
 from shared.states import JobStatus, PipelineStatus
 
+SANDBOX_CLIP_SECONDS = 70.0  # long-song (and the README) extend at 60 s, so a first song must be longer than that
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -24,16 +26,25 @@ from shared.states import JobStatus, PipelineStatus
 @click.option("--api-key", envvar="SANDBOX_API_KEY", default=None, help="require this Bearer key, as the upstream does")
 @click.option("--latency", type=float, default=0.0, show_default=True, help="seconds added to every answer")
 @click.option("--step-seconds", type=float, default=1.0, show_default=True, help="seconds between task states")
-@click.option("--clip-seconds", type=float, default=12.0, show_default=True, help="duration of generated clips")
+@click.option("--clip-seconds", type=float, default=SANDBOX_CLIP_SECONDS, show_default=True,
+              help="duration of generated clips (long enough for the README's extend at 60 s)")
+@click.option("--dialect", envvar="SANDBOX_DIALECT", default="seed:object", show_default=True,
+              help="the exports' <paths>:<answer>: paths seed|act (only that family is served), answer "
+                   "object|bare|url|task")
 @click.option("--faults", default=None, help='fault injection as JSON, e.g. {"drop_callbacks": 0.3}')
 @click.option("--seed", type=int, default=None, help="seed for fault injection")
 def sandbox(host: str, port: int, api_key: str | None, latency: float, step_seconds: float, clip_seconds: float,
-            faults: str | None, seed: int | None) -> None:
+            dialect: str, faults: str | None, seed: int | None) -> None:
     """Serve the offline CometAPI simulator."""
     from shared.sandbox import run_sandbox
+    from shared.sandbox.media_routes import checked_dialect
 
+    try:
+        checked_dialect(dialect)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dialect") from None
     config: dict[str, Any] = {"API_KEY": api_key, "LATENCY": latency, "STEP_SECONDS": step_seconds,
-                              "CLIP_SECONDS": clip_seconds}
+                              "CLIP_SECONDS": clip_seconds, "DIALECT": dialect}
     if faults:
         try:
             config["FAULTS"] = json.loads(faults)
@@ -74,6 +85,10 @@ def up(with_sandbox: bool, sandbox_port: int, workers: int) -> None:
     env: dict[str, str] = {}
     if with_sandbox and settings.api_key:
         env["SANDBOX_API_KEY"] = settings.api_key
+    if with_sandbox and not settings.public_url:
+        # The sandbox runs here, so it can call the receiver back: callbacks instead of polling.
+        env["HOOKLINE_PUBLIC_URL"] = f"http://127.0.0.1:{settings.port}"
+        settings = settings.with_overrides(public_url=env["HOOKLINE_PUBLIC_URL"])
     stack = Stack(env=env, log_dir=Path(settings.var_dir) / "logs", sandbox_port=sandbox_port if with_sandbox else None,
                   receiver_port=settings.port, workers=workers, quiet=False)
     with stack:
@@ -94,7 +109,7 @@ DEMO_SONG = {
     "title": "City Lights",
     "mv": "chirp-crow",
 }
-DEMO_CLIP_SECONDS = 70  # long-song extends at 60 s, so its first song must be longer than that
+DEMO_CLIP_SECONDS = SANDBOX_CLIP_SECONDS
 
 
 @click.command()

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from shared.cometapi.operations import LYRICS, MUSIC
+from shared.cli.submit_forms import Form, build_command, forms
+from shared.cometapi.field_rules import TEXT, URL
 from shared.config import Settings, load_settings
 from shared.errors import ValidationError
 from shared.nesting import NestingTooDeep, loads_bounded
@@ -90,59 +91,54 @@ def with_options(options: list[Callable[[Command], Command]]) -> Callable[[Comma
 with_wait = with_options(WAIT)
 
 
-def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str = "key=value") -> dict[str, Any]:
-    """key=value options; the value is JSON when it parses as JSON (numbers, true, lists), else a string."""
+def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str = "key=value",
+                text_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """key=value options; the value is JSON when it parses as JSON (numbers, true, lists), else a string. A key in
+    ``text_fields`` (the upstream documents it as text, e.g. continue_clip_id) always keeps the string as typed."""
     params: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{item!r}: expected {shape}", param_hint=param_hint)
         try:
-            params[key] = loads_bounded(raw)
+            value = loads_bounded(raw)
         except NestingTooDeep as exc:
             raise click.BadParameter(f"{key}: {exc}", param_hint=param_hint) from None
         except ValueError:
-            params[key] = raw
+            value = raw
+        # 12345 for a text field is the text "12345" (an id), never the number
+        params[key] = raw if key in text_fields and not isinstance(value, (str, list, dict)) else value
     return params
 
 
-@click.group()
+def _run_form(form: Form, fields: dict[str, Any], extra: tuple[str, ...], wait: bool, as_json: bool,
+              timeout: float) -> None:
+    text_fields = frozenset(name for name, kind in form.spec.kinds.items() if kind in (TEXT, URL))
+    given = {**fields, **parse_param(extra, text_fields=text_fields)}
+    params = {form.container: given} if form.container else {**(form.preset or {}), **given}
+    _submit(form.operation, params, wait, as_json, timeout)
+
+
+class SubmitGroup(click.Group):
+    """`hookline submit`: a command per registered operation and per music mode, built when asked for, so an
+    operation registered later (a plugin, a test) has its command too."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [form.name for form in forms()]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = next((form for form in forms() if form.name == cmd_name), None)
+        return build_command(found, _run_form, WAIT) if found is not None else None
+
+
+@click.group(cls=SubmitGroup)
 def submit() -> None:
-    """Submit a job (params are the upstream's own field names)."""
+    """Submit a job: `hookline submit <operation or music mode> --<upstream field> VALUE … [--wait]`.
 
-
-@submit.command(LYRICS)
-@click.option("--prompt", required=True, help="topic or theme")
-@with_wait
-def submit_lyrics(prompt: str, wait: bool, as_json: bool, timeout: float) -> None:
-    """Generate lyrics."""
-    _submit(LYRICS, {"prompt": prompt}, wait, as_json, timeout)
-
-
-@submit.command(MUSIC)
-@click.option("--gpt-description-prompt", "--description", "description",
-              help="inspiration mode: what the song is about")
-@click.option("--prompt", help="custom mode: lyrics with [Verse] markers")
-@click.option("--tags", help="custom mode: style tags")
-@click.option("--title", help="custom mode: title")
-@click.option("--mv", default="chirp-crow", show_default=True, help="model version")
-@click.option("--instrumental", is_flag=True, help="make_instrumental")
-@click.option("--negative-tags")
-@click.option("--param", "extra", multiple=True, help="any other upstream field, key=value (JSON values allowed)")
-@with_wait
-def submit_music(description: str | None, prompt: str | None, tags: str | None, title: str | None, mv: str,
-                 instrumental: bool, negative_tags: str | None, extra: tuple[str, ...], wait: bool, as_json: bool,
-                 timeout: float) -> None:
-    """Generate music: inspiration (--description) or custom (--prompt --tags --title), or any mode via --param."""
-    params: dict[str, Any] = {"mv": mv}
-    for key, value in (("gpt_description_prompt", description), ("prompt", prompt), ("tags", tags),
-                       ("title", title), ("negative_tags", negative_tags)):
-        if value is not None:
-            params[key] = value
-    if instrumental:
-        params["make_instrumental"] = True
-    params.update(parse_param(extra))
-    _submit(MUSIC, params, wait, as_json, timeout)
+    Every operation of the registry has a command, and so has every music mode (extend, upload-extend, infill, …).
+    Flags are the upstream's own field names; `--param key=value` sets any other field. `--help` on each shows an
+    example.
+    """
 
 
 @click.command()

@@ -165,6 +165,10 @@ class FlatRules:
     def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
         return frozenset(self.spec.kinds)
 
+    def form(self) -> tuple[str | None, FieldSpec]:
+        """The fields a form (the CLI's flags) offers: (the object they sit in, or None for the top level, spec)."""
+        return None, self.spec
+
 
 # Which text fields each length limit covers (top level, or inside Udio's gen_params).
 PROMPT_FIELDS = frozenset({"prompt", "gpt_description_prompt", "continued_aligned_prompt", "lyrics"})

@@ -268,6 +268,10 @@ class MusicRules:
     def warnings(self, params: Mapping[str, Any]) -> list[str]:
         return music_warnings(params)
 
+    def form(self) -> tuple[str | None, FieldSpec]:
+        """Every music field (each mode's own required ones: ``MODE_SPECS``)."""
+        return None, FieldSpec(kinds=MUSIC_FIELD_KINDS)
+
     def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
         """The fields of the mode these params select, or None when no mode can be told yet."""
         try:

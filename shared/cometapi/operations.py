@@ -102,8 +102,9 @@ _BUILT_IN: tuple[Operation, ...] = (
     ),
     Operation(
         MUSIC, ENDPOINTS["music"], Finish.CALLBACK, MusicRules(),
-        # Every music mode is a create except task=extend; stems (task=gen_stem) are a music mode too.
-        price=0.144, task_prices={"extend": 0.04}, yields=CLIPS,
+        # Every music mode is a create except the extensions; stems (task=gen_stem) are a music mode too.
+        # upload_extend is an extension too (of an uploaded clip), so it costs what an extend costs.
+        price=0.144, task_prices={"extend": 0.04, "upload_extend": 0.04}, yields=CLIPS,
         steps=(
             PipelineStep("generate", takes=LYRICS, binds=_FROM_LYRICS, yields=CLIPS),
             PipelineStep(MUSIC, takes=LYRICS, binds=_FROM_LYRICS, yields=CLIPS),

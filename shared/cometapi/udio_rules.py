@@ -61,6 +61,10 @@ UDIO_DEFAULT_CONFIG: dict[str, Any] = {"mode": "regular"}
 class UdioRules:
     """Checks ``{gen_params: {...}}`` and fills the lyrics and config the upstream expects."""
 
+    def form(self) -> tuple[str | None, FieldSpec]:
+        """The fields a form offers: those of gen_params (config stays free-form)."""
+        return "gen_params", _UDIO_GEN_PARAMS
+
     def validate(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         reject_notify_hook(params, operation=operation)
         payload = copy.deepcopy(drop_nulls(params))

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.cometapi.endpoints import ENDPOINTS
 from shared.config import Settings
 from shared.errors import ValidationError
 from shared.models import ApiKey, Attempt, Job, utcnow
@@ -103,16 +104,22 @@ def requeue_unsent(session: Session, job_id: str) -> bool:
 
 
 def cost_summary(session: Session, since: datetime | None = None) -> dict[str, Any]:
-    """Spend by day and operation, with possible duplicate charges called out."""
-    stmt = select(Attempt.started_at, Attempt.operation, Attempt.cost_usd, Attempt.possible_duplicate)
+    """Spend by day and operation, with possible duplicate charges called out. ``calls`` counts the calls to paid
+    endpoints only; the free ones (export GETs, task fetches) are ``free_calls``."""
+    stmt = select(Attempt.started_at, Attempt.operation, Attempt.cost_usd, Attempt.possible_duplicate,
+                  Attempt.endpoint)
     if since is not None:
         stmt = stmt.where(Attempt.started_at >= since)
     by_day: dict[str, float] = {}
     by_operation: dict[str, dict[str, float]] = {}
     total = duplicates = 0.0
-    calls = 0
+    calls = free_calls = 0
     charged = stmt.where(Attempt.outcome.in_(_words(CHARGED)))
-    for started, operation, cost, possible_duplicate in session.execute(charged):
+    for started, operation, cost, possible_duplicate, endpoint in session.execute(charged):
+        known = ENDPOINTS.get(endpoint)
+        if known is not None and not known.paid:
+            free_calls += 1
+            continue
         day = started.date().isoformat()
         by_day[day] = by_day.get(day, 0.0) + cost
         entry = by_operation.setdefault(operation, {"calls": 0, "usd": 0.0})
@@ -122,7 +129,8 @@ def cost_summary(session: Session, since: datetime | None = None) -> dict[str, A
         calls += 1
         if possible_duplicate:
             duplicates += cost
-    return {"total_usd": round(total, 6), "calls": calls, "possible_duplicate_usd": round(duplicates, 6),
+    return {"total_usd": round(total, 6), "calls": calls, "free_calls": free_calls,
+            "possible_duplicate_usd": round(duplicates, 6),
             "by_day": {d: round(v, 6) for d, v in sorted(by_day.items())},
             "by_operation": {op: {"calls": int(v["calls"]), "usd": round(v["usd"], 6)}
                              for op, v in sorted(by_operation.items())}}

@@ -1,18 +1,53 @@
-"""Sandbox-only controls for tests, all under /_sandbox/ (a real client never calls these)."""
+"""Sandbox-only controls for tests, all under /_sandbox/ (a real client never calls these), and the account's
+balance query (``balance_routes``: CometAPI's /user/quota, which a real client does call)."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from .callback_delivery import post_callback
 from .runtime import current_runtime
 from .task_records import PROGRESS
-from .validation import SandboxApiError, field_error
+from .validation import SandboxApiError, field_error, serve_endpoint
 
 admin_routes = Blueprint("sandbox_admin", __name__, url_prefix="/_sandbox")
+balance_routes = Blueprint("sandbox_balance", __name__)
+
+# What the sandbox charges against its BALANCE_USD, from the API docs' price list (the sandbox's own table).
+SANDBOX_PRICES: dict[str, float] = {"/suno/submit/lyrics": 0.02, "/suno/submit/music": 0.144,
+                                    "/suno/submit/upload": 0.02, "/suno/uploads/audio-url": 0.02}
+EXTEND_PRICE = 0.04
+
+
+def _charged(entry: dict[str, Any]) -> float:
+    if entry["status"] != 200 or entry["method"] != "POST":
+        return 0.0
+    body = entry["json"] if isinstance(entry["json"], dict) else {}
+    if entry["path"] == "/suno/submit/music" and body.get("task") in ("extend", "upload_extend"):
+        return EXTEND_PRICE
+    return SANDBOX_PRICES.get(entry["path"], 0.0)
+
+
+def account_balance() -> Response:
+    """CometAPI's balance query: ``GET /user/quota?key=<API key>`` (the key in the query, not a Bearer header)."""
+    runtime = current_runtime()
+    key, expected = request.args.get("key", ""), runtime.config["API_KEY"]
+    if expected and not hmac.compare_digest(key.encode(), str(expected).encode()):
+        raise SandboxApiError(401, "Invalid API key provided")
+    entries = runtime.requests.entries()
+    used = round(sum(_charged(entry) for entry in entries), 6)
+    total = float(runtime.config["BALANCE_USD"])
+    return jsonify({"username": "sandbox", "total_quota": round(total - used, 6), "total_used_quota": used,
+                    "request_count": len(entries),
+                    "keys": [{"name": "sandbox", "remain_quota": round(total - used, 6), "used_quota": used}]})
+
+
+serve_endpoint(balance_routes, "balance", account_balance)
 
 
 @admin_routes.get("/requests")

@@ -21,7 +21,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server, run_simple
 
-from .admin_routes import admin_routes
+from .admin_routes import admin_routes, balance_routes
 from .faults import checked_faults
 from .media_routes import DEFAULT_DIALECT, cdn_routes, checked_dialect, export_routes
 from .runtime import EXTENSION_KEY, SandboxRuntime, current_runtime, runtime_of
@@ -43,6 +43,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "FAULT_SEED": None,  # seed for the fault dice; None = different every run
     "MEDIA_BASE_URL": None,  # e.g. "http://sandbox:8080/"; None = the submitting request's host URL
     "MAX_PROMPT_CHARS": 5000,  # longer prompt/tags answer 413, like the upstream's "prompt too large"
+    "BALANCE_USD": 10.0,  # what /user/quota starts from (new CometAPI accounts get $10); paid submits spend it
     "DIALECT": DEFAULT_DIALECT,  # the exports' "<paths>:<answer>": seed|act : object|bare|url|task (media_routes)
 }
 UPSTREAM_PREFIXES = ("/suno/", "/udio/")
@@ -120,7 +121,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(SandboxApiError, answer_api_error)
     app.register_error_handler(HTTPException, answer_http_exception)
     app.register_error_handler(Exception, answer_unexpected)
-    for blueprint in (submit_routes, export_routes, udio_routes, cdn_routes, admin_routes):
+    for blueprint in (submit_routes, export_routes, udio_routes, cdn_routes, admin_routes, balance_routes):
         app.register_blueprint(blueprint)
     return app
 

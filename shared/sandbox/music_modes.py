@@ -14,6 +14,7 @@ from .validation import (
     STEM_SETS,
     ClipFacts,
     PersonaFacts,
+    SandboxApiError,
     field_error,
     find_model,
     known_model_names,
@@ -24,6 +25,7 @@ from .validation import (
     require_str,
 )
 
+DEFAULT_MODEL = "chirp-v4"  # when a request names no mv
 DEFAULT_UPLOAD_EXTEND_MODEL = "chirp-v4"
 DEFAULT_STEM_MODEL = "chirp-auk"  # the docs' stem page: "mv should be chirp-auk"
 # A clip's duration is rounded to 2 decimals; allow for that when checking a time against it.
@@ -66,14 +68,20 @@ class _Reader:
         self.max_prompt_chars = max_prompt_chars
 
     def mv(self, *, default: str | None = None, allowed: tuple[str, ...] | None = None, upload: bool = False) -> str:
-        """The dashed model name; `upload` also takes the docs' chirp-auk-upload / chirp-v4-upload."""
-        if default is not None and self.body.get("mv") in (None, ""):
-            return default
+        """The dashed model name; `upload` also takes the docs' chirp-auk-upload / chirp-v4-upload.
+
+        The docs list mv in every mode but never mark it required: left out, the upstream's default model is used
+        (except where a mode needs a particular kind of model). A model this upstream does not offer answers 503
+        "no available channel", as CometAPI does for a model outside the account's group.
+        """
+        if self.body.get("mv") in (None, "") and allowed is None:
+            return default or DEFAULT_MODEL
         raw = require_str(self.body, "mv")
         name = raw.strip()
         model = find_model(name.removesuffix("-upload") if upload else name)
         if model is None:
-            raise field_error("mv", f"unknown model {raw!r}; expected one of {', '.join(known_model_names())}")
+            raise SandboxApiError(503, f"no available channel for model {raw} under group default "
+                                  f"(models here: {', '.join(known_model_names())})")
         if allowed is not None and model.name not in allowed:
             raise field_error("mv", f"{self.body.get('task')} needs one of {', '.join(allowed)}, got {raw!r}")
         return model.name

@@ -156,7 +156,7 @@ def create_persona() -> Response:
         raise field_error("root_clip_id", f"unknown clip {root_clip_id!r}")
     if not runtime.store.is_complete(root_clip_id):
         raise field_error("root_clip_id", f"clip {root_clip_id!r} is not complete yet")
-    name = require_str(body, "name")
+    name = optional_str(body, "name") or ""  # the persona page's example sends it, but marks nothing required
     description = optional_str(body, "description") or ""
     clip_ids = known_clip_ids("clips", optional_str_list(body, "clips")) or (root_clip_id,)
     persona = PersonaRecord(

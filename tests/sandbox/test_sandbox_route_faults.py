@@ -44,5 +44,5 @@ def test_paid_submits_can_be_ambiguous(sandbox: Any, path: str) -> None:
     sandbox.post("_sandbox/faults", {"ambiguous_rate": 1.0, "ambiguous_sleep": 1.0})
     with pytest.raises(requests.ReadTimeout):
         sandbox.post(path, bodies[path], timeout=0.3)
-    assert sandbox.get(f"suno/act/wav/{clip_id}", timeout=0.3).status_code == 200  # exports are never held
+    assert sandbox.get(f"suno/wav/{clip_id}", timeout=0.3).status_code == 200  # exports are never held
     assert sandbox.get("udio/query?ids=x", timeout=0.3).status_code == 200

@@ -131,12 +131,17 @@ def test_persona_of_a_song_not_made_with_chirp_auk_is_refused_when_used(sandbox:
     assert message.startswith("persona_id:") and "chirp-auk" in message and "chirp-v4" in message
 
 
+def test_persona_needs_only_its_root_clip(sandbox: Any) -> None:
+    root = sandbox.complete_song()["data"][0]["id"]
+    response = sandbox.post("suno/persona/create", {"root_clip_id": root})
+    assert response.status_code == 200 and response.json()["root_clip_id"] == root
+
+
 def test_persona_creation_refusals(sandbox: Any) -> None:
     root = sandbox.complete_song()["data"][0]["id"]
     for body, field in [
         ({"name": "x"}, "root_clip_id"),
         ({"root_clip_id": "nope", "name": "x"}, "root_clip_id"),
-        ({"root_clip_id": root}, "name"),
         ({"root_clip_id": root, "name": "x", "clips": [root, "nope"]}, "clips"),
         ({"root_clip_id": root, "name": "x", "is_public": "yes"}, "is_public"),
     ]:

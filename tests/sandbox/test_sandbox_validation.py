@@ -9,12 +9,24 @@ import pytest
 CUSTOM = {"prompt": "[Verse]\nhello", "tags": "pop", "title": "Hi", "mv": "chirp-v4"}
 
 
+def test_mv_is_not_required_as_the_docs_never_mark_it_so(sandbox: Any) -> None:
+    """The docs list mv in every mode without marking it required; left out, the upstream's default model is used."""
+    task_id = sandbox.submit_music({"gpt_description_prompt": "cat"})
+    clips = sandbox.wait_for_status(task_id, "COMPLETE")["data"]
+    assert clips[0]["model_name"] == "chirp-v4"
+
+
+def test_a_model_this_upstream_does_not_offer_is_503_no_available_channel(sandbox: Any) -> None:
+    response = sandbox.post("suno/submit/music", {"gpt_description_prompt": "cat", "mv": "chirp-v9"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "error" and "no available channel" in response.json()["message"]
+    assert sandbox.get("_sandbox/tasks").json() == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"mv": "chirp-v4"}, "gpt_description_prompt"),
-        ({"gpt_description_prompt": "cat"}, "mv"),
-        ({"gpt_description_prompt": "cat", "mv": "chirp-v9"}, "mv"),
         ({"gpt_description_prompt": "", "mv": "chirp-v4"}, "gpt_description_prompt"),
         ({"gpt_description_prompt": "cat", "mv": "chirp-v4", "make_instrumental": "yes"}, "make_instrumental"),
         ({**CUSTOM, "title": None}, "title"),
