@@ -72,6 +72,14 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
     "key" (else a hash of the line): running the same file again enqueues only the lines not accepted yet, so an
     interrupted run is resumed by running it again. A file whose cost estimate exceeds what the daily budget has
     left is refused. Exit status: 0 done, 1 bad lines or over budget (or, with --wait, failed work), 2 bad usage.
+
+    \b
+    One line is a job or a pipeline; the fields are operation, params, key, callback_url, pipeline, name:
+      {"operation": "music", "params": {"gpt_description_prompt": "a cat"}, "key": "cat-1", "callback_url": "https://…"}
+      {"pipeline": {…a spec, as in spec.json…}, "name": "album 1", "key": "album-1"}
+    Only operation (with params) or pipeline is needed; key, callback_url and name are optional.
+    CSV: a header row naming the same fields (params and pipeline cells hold JSON); any other column is a
+    param (text; name it <field>:json for a JSON value, e.g. continue_at:json).
     """
     settings = load_settings()
     require_database(settings)

@@ -8,6 +8,7 @@ from datetime import UTC
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -56,26 +57,39 @@ def _age(iso: str) -> str:
     return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.0f}h"
 
 
+ID_MIN_WIDTH = 8  # an id's first 8 characters tell it apart in a narrow terminal; the rest folds below
+
+
+def _column(table: Table, header: str) -> None:
+    """A column whose header is never cut, at any terminal width (its cells fold onto more lines instead)."""
+    table.add_column(header, min_width=len(header), overflow="fold")
+
+
+def _id_column(table: Table, header: str) -> None:
+    """Ids fold onto a second line in a narrow terminal rather than pushing the other headers out."""
+    table.add_column(header, overflow="fold", min_width=ID_MIN_WIDTH)
+
+
 def render_snapshot(snapshot: dict[str, Any]) -> RenderableType:
     counts = "  ".join(f"{status} [bold]{n}[/]" for status, n in snapshot["jobs"].items())
-    jobs = Table(title="oldest unfinished jobs", expand=True)
-    jobs.add_column("job", no_wrap=True, min_width=32)
+    jobs = Table(title="oldest unfinished jobs", expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    _id_column(jobs, "job")
     for column in ("operation", "status", "progress", "age", "pipeline / bulk"):
-        jobs.add_column(column)
+        _column(jobs, column)
     for j in snapshot["oldest_jobs"]:
         jobs.add_row(j["id"], j["operation"], j["status"], j["progress"] or "", _age(j["created_at"]),
                      (j["pipeline_id"] or j["bulk_id"] or "")[:8])
-    pipelines = Table(title="running pipelines", expand=True)
-    pipelines.add_column("pipeline", no_wrap=True, min_width=32)
+    pipelines = Table(title="running pipelines", expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    _id_column(pipelines, "pipeline")
     for column in ("name", "steps", "age"):
-        pipelines.add_column(column)
+        _column(pipelines, column)
     for p in snapshot["pipelines"]:
         steps = " ".join(f"{name}:{status}" for name, status in p["steps"].items())
         pipelines.add_row(p["id"], p["name"] or "", steps, _age(p["created_at"]))
-    batches = Table(title="open bulk batches", expand=True)
-    batches.add_column("batch", no_wrap=True, min_width=32)
-    for column in ("name", "done / total", "queued", "running", "succeeded", "failed", "cost $"):
-        batches.add_column(column)
+    batches = Table(title="open bulk batches", expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    _id_column(batches, "batch")
+    for column in ("name", "done/total", "queued", "running", "succeeded", "failed", "cost $"):
+        _column(batches, column)
     for b in snapshot["bulk"]:
         done = b["succeeded"] + b["failed"] + b["canceled"]
         batches.add_row(b["id"], b["name"] or "", f"{done}/{b['total']}", str(b["queued"]), str(b["running"]),
