@@ -57,6 +57,8 @@ def _age(iso: str) -> str:
     return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.0f}h"
 
 
+TABLE_STYLE: dict[str, Any] = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False,
+                               "collapse_padding": True}  # narrow borders, so every header fits 80 columns
 ID_MIN_WIDTH = 8  # an id's first 8 characters tell it apart in a narrow terminal; the rest folds below
 
 
@@ -72,21 +74,21 @@ def _id_column(table: Table, header: str) -> None:
 
 def render_snapshot(snapshot: dict[str, Any]) -> RenderableType:
     counts = "  ".join(f"{status} [bold]{n}[/]" for status, n in snapshot["jobs"].items())
-    jobs = Table(title="oldest unfinished jobs", expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    jobs = Table(title="oldest unfinished jobs", expand=True, **TABLE_STYLE)
     _id_column(jobs, "job")
     for column in ("operation", "status", "progress", "age", "pipeline / bulk"):
         _column(jobs, column)
     for j in snapshot["oldest_jobs"]:
         jobs.add_row(j["id"], j["operation"], j["status"], j["progress"] or "", _age(j["created_at"]),
                      (j["pipeline_id"] or j["bulk_id"] or "")[:8])
-    pipelines = Table(title="running pipelines", expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    pipelines = Table(title="running pipelines", expand=True, **TABLE_STYLE)
     _id_column(pipelines, "pipeline")
     for column in ("name", "steps", "age"):
         _column(pipelines, column)
     for p in snapshot["pipelines"]:
         steps = " ".join(f"{name}:{status}" for name, status in p["steps"].items())
         pipelines.add_row(p["id"], p["name"] or "", steps, _age(p["created_at"]))
-    batches = Table(title="open bulk batches", expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    batches = Table(title="open bulk batches", expand=True, **TABLE_STYLE)
     _id_column(batches, "batch")
     for column in ("name", "done/total", "queued", "running", "succeeded", "failed", "cost $"):
         _column(batches, column)
