@@ -14,7 +14,7 @@ import click
 
 from shared.cli.stack import Stack, free_port
 from shared.cometapi.operations import LYRICS, MUSIC
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.states import JobStatus, PipelineStatus
 
 SANDBOX_CLIP_SECONDS = 70.0  # long-song (and the README) extend at 60 s, so a first song must be longer than that
@@ -71,6 +71,21 @@ def _wait_for_interrupt(stack: Stack) -> None:
         time.sleep(0.5)
 
 
+def up_environment(settings: Settings, with_sandbox: bool) -> tuple[dict[str, str], Settings]:
+    """The extra environment of `hookline up`'s processes, and the settings they will see.
+
+    With the local sandbox, the upstream can reach the receiver, so HOOKLINE_PUBLIC_URL defaults to the receiver:
+    jobs finish by callbacks, as in production, instead of by polling. A HOOKLINE_PUBLIC_URL that is set wins.
+    """
+    env: dict[str, str] = {}
+    if with_sandbox and settings.api_key:
+        env["SANDBOX_API_KEY"] = settings.api_key
+    if with_sandbox and not settings.public_url:
+        env["HOOKLINE_PUBLIC_URL"] = f"http://127.0.0.1:{settings.port}"
+        settings = settings.with_overrides(public_url=env["HOOKLINE_PUBLIC_URL"])
+    return env, settings
+
+
 @click.command()
 @click.option("--sandbox", "with_sandbox", is_flag=True,
               help="also run the simulator and point COMETAPI_BASE_URL at it")
@@ -82,13 +97,7 @@ def up(with_sandbox: bool, sandbox_port: int, workers: int) -> None:
 
     settings = load_settings()
     db.upgrade(settings)
-    env: dict[str, str] = {}
-    if with_sandbox and settings.api_key:
-        env["SANDBOX_API_KEY"] = settings.api_key
-    if with_sandbox and not settings.public_url:
-        # The sandbox runs here, so it can call the receiver back: callbacks instead of polling.
-        env["HOOKLINE_PUBLIC_URL"] = f"http://127.0.0.1:{settings.port}"
-        settings = settings.with_overrides(public_url=env["HOOKLINE_PUBLIC_URL"])
+    env, settings = up_environment(settings, with_sandbox)
     stack = Stack(env=env, log_dir=Path(settings.var_dir) / "logs", sandbox_port=sandbox_port if with_sandbox else None,
                   receiver_port=settings.port, workers=workers, quiet=False)
     with stack:
