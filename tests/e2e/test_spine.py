@@ -28,7 +28,7 @@ def test_music_job_completes_by_callback_with_one_submit_and_no_fetch(make_stack
     assert all(c["duration"] and c["duration"] > 0 for c in job["clips"])
     sent = submits(stack)
     assert len(sent) == 1, sent
-    assert sent[0]["json"]["mv"] == "chirp-v3-5"  # dotted spelling accepted, dashed one sent
+    assert sent[0]["json"]["mv"] == "chirp-v3.5"  # the seed table's dotted spelling, sent as written (issue 14)
     hook = sent[0]["json"]["notify_hook"]
     assert hook.startswith(f"{stack.receiver_url}/hooks/cometapi/{job_id}/1/")
     assert fetches_of(stack, job["upstream_task_id"]) == []

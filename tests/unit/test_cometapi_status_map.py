@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.cometapi import exception_for_status
-from shared.errors import AuthFailed, BadRequest, RateLimited, UpstreamError, UpstreamUnavailable
+from shared.errors import AuthFailed, BadRequest, ModelUnavailable, RateLimited, UpstreamError, UpstreamUnavailable
 
 MAPPING = [
     (400, BadRequest),
@@ -16,7 +16,7 @@ MAPPING = [
     (429, RateLimited),
     (500, UpstreamUnavailable),
     (502, UpstreamUnavailable),
-    (503, UpstreamUnavailable),
+    (503, ModelUnavailable),
     (504, UpstreamUnavailable),
     (524, UpstreamUnavailable),
 ]
@@ -26,8 +26,14 @@ MAPPING = [
 def test_documented_statuses(status: int, error_class: type[UpstreamError]) -> None:
     error = exception_for_status(status, {"code": "error", "message": "nope", "data": None}, operation="music")
     assert type(error) is error_class
-    assert (error.status, error.message, error.operation) == (status, "nope", "music")
-    assert error.retryable is (status in (429, 500, 502, 503, 504, 524))
+    hint = f" ({ModelUnavailable.HINT})" if status == 503 else ""
+    assert (error.status, error.message, error.operation) == (status, "nope" + hint, "music")
+    assert error.retryable is (status in (429, 500, 502, 504, 524))  # 503: the model is not in the account's group
+
+
+def test_an_upstream_message_is_never_cut_short() -> None:
+    message = "model chirp-v5-5 is not available for group default; " * 10
+    assert exception_for_status(400, {"code": "error", "message": message}).message == message.strip()
 
 
 @pytest.mark.parametrize("status", [301, 405, 409, 418, 501, 520])
@@ -51,11 +57,11 @@ def test_message_comes_from_the_body_in_every_form(body: bytes | str | dict[str,
 def test_without_a_message_the_excerpt_is_used_and_capped() -> None:
     error = exception_for_status(500, b"x" * 5000)
     assert error.message == "x" * 200 and error.body_excerpt == "x" * 200
-    assert exception_for_status(503, {"code": "error", "message": "", "data": None}).message.startswith('{"code"')
+    assert exception_for_status(500, {"code": "error", "message": "", "data": None}).message.startswith('{"code"')
 
 
 def test_an_empty_body_falls_back_to_the_documented_meaning() -> None:
-    assert exception_for_status(503, b"").message == "no available channel"
+    assert exception_for_status(503, b"").message.startswith("no available channel (the model is not available")
     assert exception_for_status(413, None).message.startswith("request too large")
 
 
