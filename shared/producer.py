@@ -65,7 +65,8 @@ def add_job(session: Session, settings: Settings, operation: str, params: dict[s
     """Validate and add one queued job row to ``session`` (not committed). ``links``: pipeline_id, step_name,
     fan_index, bulk_id, api_key_id, callback_url. Enqueue with ``enqueue_jobs`` after the commit."""
     payload = validate_job(operation, params, text_limits=text_limits_of(settings))
-    check_known_clips(session, operation, payload)  # what pipelines check, for single jobs too (issue 14)
+    if links.get("pipeline_id") is None:  # a pipeline step was checked when it was bound (dispatching)
+        check_known_clips(session, operation, payload)  # what pipelines check, for single jobs too
     now = utcnow()
     job = Job(
         operation=operation, params=payload, status="queued", created_at=now, updated_at=now,

@@ -24,6 +24,8 @@ def print_job(job: dict[str, Any]) -> None:
                + (f"  upstream={job['upstream_task_id']}" if job["upstream_task_id"] else ""))
     if job["error"]:
         click.echo(f"  error: {job['error']}")
+    for warning in job.get("warnings") or []:
+        click.echo(f"  warning: {warning}")
     for clip in job["clips"]:
         duration = f"{clip['duration']:.1f}s" if clip["duration"] is not None else "?"
         click.echo(f"  clip {clip['id']}  {duration:>7}  {clip['title'] or ''}  {clip['audio_url'] or ''}")

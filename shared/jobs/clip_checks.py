@@ -58,7 +58,8 @@ def _check_times(session: Session, operation: str, payload: Mapping[str, Any], w
 
 def _persona_source_problem(clip: Clip | None) -> str | None:
     model = clip.model_name if clip is not None else None
-    if not model or known_model(model) == PERSONA_SOURCE_MODEL:
+    known = known_model(model) if model else None
+    if known is None or known == PERSONA_SOURCE_MODEL:  # a model we do not know: the upstream judges it
         return None
     return (f"clip {clip.clip_id} was made with {model}; a persona's source song must be made with "  # type: ignore[union-attr]
             f"{PERSONA_SOURCE_MODEL}")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shared.cometapi.validation import text_limits_of
 from shared.config import Settings
 from shared.errors import ValidationError
+from shared.jobs.clip_checks import check_known_clips
 from shared.models import Job, Pipeline, PipelineStep
 from shared.pipelines.bindings import ClipOutput, JobOutput, bind_step
 from shared.pipelines.spec import StepSpec
@@ -62,6 +63,8 @@ def dispatch_step(session: Session, settings: Settings, pipeline: Pipeline, step
         limits = text_limits_of(settings)
         payloads = [(b.fan_index, validate_job(step.operation, b.params, where=where, text_limits=limits))
                     for b in bound]
+        for _, payload in payloads:  # a time past a known clip's end, a persona from a non-chirp-auk song
+            check_known_clips(session, step.operation, payload, where=where)
     except ValidationError as exc:
         reason = f"{exc.field}: {exc.message}" if exc.field else exc.message
         if set_step_status(session, row, StepStatus.PENDING, StepStatus.FAILED, reason=reason, finished_at=now):

@@ -44,6 +44,8 @@ SCHEMAS: dict[str, Any] = {
     "Job": obj({
         "id": STRING, "operation": STRING, "status": {"enum": [s.value for s in JobStatus]},
         "upstream_task_id": nullable("string"), "attempts": INTEGER, "error": nullable("string"),
+        "warnings": {"type": "array", "items": STRING, "description": "accepted, but warned about: an unknown mv "
+                     "sent as given, fields inspiration mode does not document"},
         "progress": nullable("string"), "clips": {"type": "array", "items": ref("Clip")},
         "lyrics": {"type": ["object", "null"]}, "result": {"type": ["object", "null"]},
         "pipeline_id": nullable("string"), "step": nullable("string"), "artifacts": {"type": "array", "items": OBJECT},
