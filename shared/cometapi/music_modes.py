@@ -273,8 +273,10 @@ class MusicRules:
         return None, FieldSpec(kinds=MUSIC_FIELD_KINDS)
 
     def accepted_fields(self, params: Mapping[str, Any]) -> frozenset[str] | None:
-        """The fields of the mode these params select, or None when no mode can be told yet."""
+        """The fields of the mode these params select, or None when no mode can be told yet, or for inspiration,
+        which passes undocumented fields through (with a warning)."""
         try:
-            return frozenset(MODE_SPECS[music_mode(params)].kinds)
+            mode = music_mode(params)
         except BadRequest:
             return None
+        return None if mode == "inspiration" else frozenset(MODE_SPECS[mode].kinds)

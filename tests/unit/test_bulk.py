@@ -39,14 +39,14 @@ def test_three_bad_lines_are_all_reported_and_nothing_is_written(settings, tmp_p
     lines = [song(n) for n in range(10)]
     lines[1] = {"operation": "dance", "params": {}}
     lines[4] = '{"operation": "music", "params": '
-    lines[8] = song(8, params={"gpt_description_prompt": "x", "mv": "chirp-v9"})
+    lines[8] = song(8, params={"gpt_description_prompt": "x", "mv": 9})  # an unknown name is sent; a number is not
     report = accept_bulk(settings, BulkSource.from_path(write(tmp_path / "bad.jsonl", lines)))
 
     assert (report.lines, report.valid, report.invalid, report.bulk_id) == (10, 7, 3, None)
     shown = [str(e) for e in report.errors]
     assert shown[0].startswith("line 2: operation: unknown operation 'dance'")
     assert shown[1].startswith("line 5: not valid JSON")
-    assert shown[2].startswith("line 9: params.mv: unknown mv 'chirp-v9'")
+    assert shown[2].startswith("line 9: params.mv: mv must be a string")
     assert count(settings, Job) == count(settings, BulkBatch) == count(settings, BulkLine) == 0
 
 

@@ -43,7 +43,7 @@ def jobs(settings) -> int:
 def test_three_bad_lines_reported_nothing_enqueued_exit_1(run, settings, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(lines(lyric(1), {"operation": "dance"}, lyric(3), {"operation": "lyrics", "params": {}},
-                          {"operation": "music", "params": {"mv": "chirp-v9", "gpt_description_prompt": "x"}}))
+                          {"operation": "music", "params": {"mv": 9, "gpt_description_prompt": "x"}}))
     human = run(bulk, str(path))
     assert human.exit_code == 1
     assert "line 2: operation: unknown operation 'dance'" in human.stderr
@@ -103,11 +103,12 @@ def test_wait_ends_with_a_summary_and_fails_on_failed_lines(run, settings, tmp_p
     assert result["progress"]["finished"] and (result["progress"]["succeeded"], result["progress"]["failed"]) == (1, 1)
 
 
-def test_watch_shows_in_flight_work(run, tmp_path):
+def test_watch_shows_in_flight_work(run, tmp_path, monkeypatch):
     path = tmp_path / "ok.jsonl"
     path.write_text(lines(lyric(1), lyric(2)))
     bulk_id = json.loads(run(bulk, str(path), "--json").stdout)["bulk_id"]
     snapshot = json.loads(run(watch, "--json").stdout)
     assert snapshot["jobs"]["queued"] == 2 and [b["id"] for b in snapshot["bulk"]] == [bulk_id]
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough for whole ids on one line (at 80 they fold onto two)
     shown = run(watch, "--once")
     assert shown.exit_code == 0 and bulk_id in shown.stdout and "jobs in flight" in shown.stdout

@@ -112,7 +112,7 @@ def test_failed_callback_reason_with_nul_is_stored_without_it(any_db):
 class UdioAnswer:
     """A Udio query that reports the generation done, with one song whose id is too long for clips.clip_id."""
 
-    def poll(self, operation: Any, ref: str) -> dict[str, Any]:
+    def poll(self, operation: Any, ref: str, *, follow: str | None = None) -> dict[str, Any]:
         song = {"id": LONG_ID, "generation_id": ref, "finished": True, "song_path": "https://cdn1.suno.ai/s.mp3"}
         return {"songs": [song]}
 

@@ -103,7 +103,7 @@ def test_body_for_drops_only_the_routing_key() -> None:
 def test_prices_from_the_api_docs() -> None:
     assert price_for("music", {"gpt_description_prompt": "x"}) == 0.144
     assert price_for("music", {"task": "extend", "continue_clip_id": "c"}) == 0.04
-    assert price_for("music", {"task": "upload_extend"}) == 0.144
+    assert price_for("music", {"task": "upload_extend"}) == 0.04  # an extension too (issue 14)
     assert price_for("lyrics", {"prompt": "x"}) == 0.02
     assert price_for("upload", {"audio_url": "https://a/b.mp3"}) == 0.02
     assert all(price_for(op, {}) >= 0 for op in OPERATIONS)

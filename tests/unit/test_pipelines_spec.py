@@ -87,8 +87,7 @@ steps:
         ("step extend", "pick"),
         ("step stems", "op"),
         ("step art", "from"),
-        ("step voice", "params.name"),
-    ]
+    ]  # a persona needs only its root clip (bound from `song`): the voice step is fine
 
 
 def test_unknown_params_are_all_listed_then_the_first_other_problem():
@@ -168,8 +167,8 @@ def test_inputs_must_fit_what_the_source_yields():
 
 
 def test_missing_required_field_is_named():
-    assert errors_of(spec_of(voice={"op": "persona", "from": "song"})) == [
-        ("step voice", "params.name", "name is required for persona")]
+    assert parse_spec(spec_of(voice={"op": "persona", "from": "song"}))  # a persona needs only its root clip
+    assert where_fields(spec_of(voice={"op": "persona"})) == [("step voice", "params.root_clip_id")]
     # Without `from`, the fields a binding would fill are required like any other.
     assert where_fields(spec_of(w={"op": "wav"})) == [("step w", "params.clip_id")]
 
@@ -187,7 +186,7 @@ def test_bound_fields_need_not_be_written():
 
 def test_bad_values_are_caught_by_the_producer_validator():
     found = errors_of(spec_of(ext={"op": "extend", "from": "song", "params": {"continue_at": -1, "mv": "chirp-x"}}))
-    assert [(w, f) for w, f, _ in found] == [("step ext", "params.mv")]
+    assert [(w, f) for w, f, _ in found] == [("step ext", "params.continue_at")]  # an unknown mv is only a warning
 
 
 def test_a_music_mode_op_fixes_its_task():

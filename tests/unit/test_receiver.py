@@ -132,7 +132,7 @@ def test_api_requires_token_when_configured(settings):
 def test_api_rejects_bad_input_naming_the_field(client):
     cases = [
         ({"operation": "dance", "params": {}}, "operation"),
-        ({"operation": "music", "params": {"mv": "chirp-v9", "gpt_description_prompt": "x"}}, "params.mv"),
+        ({"operation": "music", "params": {"mv": 9, "gpt_description_prompt": "x"}}, "params.mv"),
         ({"operation": "music", "params": {"prompt": "x"}, "extra": 1}, "extra"),
         ({"operation": "music", "params": []}, "params"),
     ]
