@@ -20,12 +20,14 @@ REDACTED = "[redacted]"
 # attempt up to whitespace, a query string or a double quote: a real token is base64url, but whatever a caller
 # glued to it is cut with it, so no part of a token can survive in a log line.
 _HOOK_TOKEN = re.compile(r"(/hooks/cometapi/[^/\s]+/[^/\s]+/)[^\s?\"]+")
+# An API key in a query string (CometAPI's balance query is GET /user/quota?key=<API key>).
+_QUERY_KEY = re.compile(r"([?&](?:key|api_key|apikey|token)=)[^&\s\"]+", re.IGNORECASE)
 SECRET_NAME = re.compile(r"key|secret|token|notify_hook|password|authorization|signature", re.IGNORECASE)
 
 
 def redact_tokens(text: str) -> str:
-    """``text`` with the token segment of every callback URL replaced by ``<token>``."""
-    return _HOOK_TOKEN.sub(r"\1" + TOKEN, text)
+    """``text`` with the token segment of every callback URL, and every ``?key=`` query value, replaced."""
+    return _QUERY_KEY.sub(r"\1" + REDACTED, _HOOK_TOKEN.sub(r"\1" + TOKEN, text))
 
 
 def redact_secrets(value: Any) -> Any:

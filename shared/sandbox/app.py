@@ -19,7 +19,9 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server, run_simple
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server, run_simple
+
+from shared.redaction import redact_tokens
 
 from .admin_routes import admin_routes, balance_routes
 from .faults import checked_faults
@@ -129,6 +131,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 # --- serving ---------------------------------------------------------------------------------------------------
 
 
+class KeyRedactingRequestHandler(WSGIRequestHandler):
+    """The access log without the API key of a balance query (``/user/quota?key=…``) or a callback token."""
+
+    def log(self, type: str, message: str, *args: object) -> None:  # `type`: werkzeug's parameter name
+        super().log(type, redact_tokens(message % args if args else message))
+
+
 def shutdown_sandbox(app: Flask) -> None:
     """Stop the app's task clock and callback threads (they are daemons, but tests should not leak them)."""
     runtime_of(app).shutdown()
@@ -145,7 +154,8 @@ def run_sandbox(host: str, port: int, config: dict[str, Any] | None = None) -> N
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         # werkzeug's serve_forever swallows KeyboardInterrupt and closes the socket; either way we end up below.
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
+                   request_handler=KeyRedactingRequestHandler)
     except KeyboardInterrupt:
         pass
     finally:
@@ -178,7 +188,7 @@ def start_background_sandbox(
 ) -> BackgroundSandbox:
     """Start serving on a free port (port=0) in a daemon thread; call .stop() when done."""
     app = create_app(config)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=KeyRedactingRequestHandler)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
     )

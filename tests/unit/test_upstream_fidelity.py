@@ -333,3 +333,22 @@ def test_bulk_help_documents_the_line_format() -> None:
     assert "operation, params, key, callback_url, pipeline, name" in shown
     assert '{"operation": "music", "params":' in shown
 
+
+
+def test_the_balance_query_keeps_the_api_key_out_of_every_log(settings, caplog) -> None:
+    from shared.cometapi.balance import query_balance
+
+    key = "sk-balance-0123456789SECRET"
+    box = start(API_KEY=key)
+    try:
+        with caplog.at_level("DEBUG"):
+            known = query_balance(settings.with_overrides(base_url=box.url.rstrip("/"), api_key=key))
+            wrong = query_balance(settings.with_overrides(base_url=box.url.rstrip("/"), api_key="sk-wrong"))
+        assert known.remaining_usd == pytest.approx(10.0) and wrong.remaining_usd is None and "401" in wrong.detail
+        # hookline's log formats (text and JSON) redact what urllib3 and werkzeug log of the query string.
+        from shared.log_format import JsonFormatter, PlainFormatter
+
+        shown = "\n".join(f.format(r) for r in caplog.records for f in (PlainFormatter(), JsonFormatter()))
+        assert "/user/quota?key=[redacted]" in shown and key not in shown and "sk-wrong" not in shown
+    finally:
+        box.stop()
