@@ -206,6 +206,15 @@ def test_single_jobs_get_the_pipelines_checks_before_paying(polling) -> None:
             new_job(cfg, "persona", {"root_clip_id": v4_clip})
         assert refused.value.field == "params.root_clip_id" and "chirp-auk" in str(refused.value)
         assert new_job(cfg, "persona", {"root_clip_id": clip["id"]})  # a chirp-auk song may be a persona's source
+        with open_session(cfg) as s:  # a persona made (elsewhere, or before this check) from the v4 song
+            s.add(Job(operation="persona", params={"root_clip_id": v4_clip}, status="succeeded",
+                      upstream_task_id="persona-of-a-v4-song"))
+            s.commit()
+        sing = {**SONG, "task": "artist_consistency", "mv": "chirp-v4-tau", "artist_clip_id": clip["id"]}
+        with pytest.raises(ValidationError) as unfit:
+            new_job(cfg, "music", {**sing, "persona_id": "persona-of-a-v4-song"})
+        assert unfit.value.field == "params.persona_id" and "chirp-auk" in str(unfit.value)
+        assert new_job(cfg, "music", {**sing, "persona_id": "a-persona-we-never-saw"})  # the upstream judges those
         # Nothing refused was sent: the only new upstream POST is the v4 song's submit.
         assert len(paid_posts(box)) == posted + 1
     finally:
