@@ -6,6 +6,7 @@ Every variable hookline reads is named in ``VARIABLES``; deploy files are checke
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_LOG_LEVEL": ("log_level", "str"),
     "HOOKLINE_LOG_FORMAT": ("log_format", "str"),
     "HOOKLINE_ARTIFACT_DIR": ("artifact_dir", "path"),
+    "HOOKLINE_ARTIFACT_STORE": ("artifact_store", "store_url"),
+    "HOOKLINE_ARTIFACT_REDIRECT": ("artifact_redirect", "flag"),
+    # The standard AWS names (read by the S3 artifact store; keys and secrets come from boto3's own chain).
+    "AWS_REGION": ("s3_region", "str"),
+    "AWS_ENDPOINT_URL": ("s3_endpoint_url", "http_url"),
     "HOOKLINE_DOWNLOAD_ALLOWLIST": ("download_allowlist", "host_list"),
     "HOOKLINE_MAX_ARTIFACT_BYTES": ("max_artifact_bytes", "bytes"),
     "HOOKLINE_CALLBACK_ALLOWLIST": ("callback_allowlist", "host_list"),
@@ -90,6 +96,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str | None = None  # "json" for structured logs
     artifact_dir: Path | None = None  # default: var_dir / "artifacts"
+    artifact_store: str = ""  # file:///path or s3://bucket/prefix; default file://<artifact_dir>
+    artifact_redirect: bool = False  # answer artifact downloads with a short-lived signed URL where the store has one
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
     download_allowlist: tuple[str, ...] = ()  # extra hosts artifacts may be fetched from
     max_artifact_bytes: int = 200 * 1024 * 1024
     callback_allowlist: tuple[str, ...] = ()  # extra hosts a producer's callback_url may point to
@@ -177,11 +187,29 @@ def _parse(kind: str, name: str, raw: str) -> Any:
         if value.lower() not in FLAG_WORDS:
             raise ConfigError(name, f"expected 1 or 0 (true/false, yes/no, on/off), got {shown_value(value)}")
         return FLAG_WORDS[value.lower()]
+    if kind == "store_url":
+        return _store_url(name, value)
     if kind == "verify_mode":
         if value not in ("", "fetch"):
             raise ConfigError(name, f"expected 'fetch' or empty, got {value!r}")
         return value or None
     raise AssertionError(kind)
+
+
+def _store_url(name: str, value: str) -> str | None:
+    """``file:///absolute/path`` or ``s3://bucket[/prefix]``; credentials come from the AWS_* variables, never here."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if "@" in parts.netloc:  # never echo what may be credentials
+        raise ConfigError(name, "holds user-info; S3 credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc and not parts.query:
+        return value.rstrip("/") or "file:///"
+    if parts.scheme == "s3" and parts.hostname and not parts.username and not parts.port and not parts.query:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc):
+            raise ConfigError(name, f"not an S3 bucket name: {shown_value(parts.netloc)}")
+        return value.rstrip("/")
+    raise ConfigError(name, f"expected file:///absolute/path or s3://bucket/prefix, got {shown_value(value)}")
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -203,6 +231,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if not settings.broker_url:
         settings = replace(settings, broker_url=f"{EMBEDDED_BROKER_SCHEME}sqlite:///{var_dir / 'broker.db'}")
     return settings
+
+
+def artifact_store_url(settings: Settings) -> str:
+    """HOOKLINE_ARTIFACT_STORE, else the file store at HOOKLINE_ARTIFACT_DIR (default ``var/artifacts``)."""
+    if settings.artifact_store:
+        return settings.artifact_store
+    return "file://" + str(Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve())
 
 
 def hook_secret(settings: Settings) -> bytes:
