@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from shared.artifact_store.base import CHUNK_BYTES, ArtifactStore, check_key
+from shared.artifact_store.base import CHUNK_BYTES, ArtifactStore, StoreError, check_key
 
 
 class FileStore(ArtifactStore):
@@ -16,7 +16,11 @@ class FileStore(ArtifactStore):
         self.url = "file://" + str(self.root)
 
     def path(self, key: str) -> Path:
-        return self.root / check_key(key)
+        """The key's file; a symlink placed in the folder that points outside it is refused, never followed."""
+        path = self.root / check_key(key)
+        if path.is_symlink() and not path.resolve().is_relative_to(self.root):
+            raise StoreError(f"artifact key {key[:80]!r} is a link out of the store")
+        return path
 
     def put(self, key: str, chunks: Iterable[bytes], content_type: str | None) -> None:
         dest = self.path(key)

@@ -56,6 +56,7 @@ class S3Store(ArtifactStore):
         parts = urlsplit(url)
         self.url, self.bucket, self.prefix = url, parts.netloc, parts.path.strip("/")
         config = Config(s3={"addressing_style": "path"} if endpoint_url else {}, retries={"mode": "standard"},
+                        signature_version="s3v4",
                         request_checksum_calculation="when_required",
                         response_checksum_validation="when_required", connect_timeout=10, read_timeout=60)
         self.client = boto3.session.Session().client("s3", region_name=region, endpoint_url=endpoint_url,
