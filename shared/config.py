@@ -240,11 +240,41 @@ def artifact_store_url(settings: Settings) -> str:
     return "file://" + str(Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve())
 
 
+def hook_secrets(settings: Settings) -> tuple[bytes, ...]:
+    """Every configured hook secret, the signing one first (HOOKLINE_HOOK_SECRET="new,old" during a rotation: the
+    first signs, all verify); with none configured, one generated once under var/ with mode 0600."""
+    generated = Path(settings.var_dir) / "hook_secret"
+    return configured_hook_secrets(settings) or (_stored_secret(str(generated.resolve())),)
+
+
+def configured_hook_secrets(settings: Settings) -> tuple[bytes, ...]:
+    return tuple(part.strip().encode() for part in (settings.hook_secret or "").split(",") if part.strip())
+
+
 def hook_secret(settings: Settings) -> bytes:
-    """The callback-token key: the configured one, else one generated once under var/ with mode 0600."""
-    if settings.hook_secret:
-        return settings.hook_secret.encode()
-    return _stored_secret(str((Path(settings.var_dir) / "hook_secret").resolve()))
+    """The secret that signs: callback tokens, dashboard sessions, producers' whsec_ secrets."""
+    return hook_secrets(settings)[0]
+
+
+def servers_in_use(settings: Settings) -> list[str]:
+    """Which of the database and the broker are servers (shared by several hosts), not the embedded default."""
+    servers = []
+    if not settings.database_url.startswith("sqlite"):
+        servers.append("the database (HOOKLINE_DATABASE_URL)")
+    if not settings.embedded_broker:
+        servers.append("the broker (HOOKLINE_BROKER_URL)")
+    return servers
+
+
+def require_shared_secret(settings: Settings) -> None:
+    """ConfigError when a receiver, worker or beat would run against servers with a per-host generated secret."""
+    servers = servers_in_use(settings)
+    if servers and not configured_hook_secrets(settings):
+        raise ConfigError("HOOKLINE_HOOK_SECRET", (
+            f"required because {' and '.join(servers)} {'is a server' if len(servers) == 1 else 'are servers'}: "
+            "every receiver and worker must share one secret, or callbacks signed on one host get 401 on another "
+            "and whsec_ signatures and dashboard sessions break; set the same value on every host "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"))
 
 
 @lru_cache(maxsize=16)
