@@ -34,6 +34,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_PORT": ("port", "port"),
     "HOOKLINE_API_TOKEN": ("api_token", "str"),
     "HOOKLINE_RECONCILE_INTERVAL": ("reconcile_interval", "seconds"),
+    "HOOKLINE_BEAT_LEASE": ("beat_lease", "seconds"),
     "HOOKLINE_CALLBACK_GRACE": ("callback_grace", "seconds"),
     "HOOKLINE_QUEUED_GRACE": ("queued_grace", "seconds"),
     "HOOKLINE_JOB_DEADLINE": ("job_deadline", "seconds"),
@@ -88,6 +89,7 @@ class Settings:
     port: int = 8000
     api_token: str | None = field(default=None, repr=False)
     reconcile_interval: float = 15.0
+    beat_lease: float = 30.0  # seconds a dead beat's lock lasts before a standby beat takes over
     callback_grace: float = 60.0
     queued_grace: float = 120.0
     job_deadline: float = 3600.0
