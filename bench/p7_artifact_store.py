@@ -12,6 +12,7 @@ store on another machine would give.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -60,6 +61,7 @@ def _push(store: ArtifactStore, url: str, settings: object, files: int, tag: str
 def run(files: int = 8, mib: int = 16, rounds: int = 3) -> list[Figure]:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     payload = os.urandom(mib << 20)
     source = _source(payload)
     url = f"http://127.0.0.1:{source.server_port}/song.wav"
@@ -85,7 +87,7 @@ def run(files: int = 8, mib: int = 16, rounds: int = 3) -> list[Figure]:
                     store, settings = stores[name]
                     took = _push(store, url, settings, files, f"{name}-{r}")
                     seconds[name] += took
-                    notes.append(f"[P7] round {r + 1} {name}: {files} x {mib} MiB in {took:.2f}s = "
+                    notes.append(f"round {r + 1} {name}: {files} x {mib} MiB in {took:.2f}s = "
                                  f"{files * mib * 1.048576 / took:.1f} MB/s")
     finally:
         moto.stop()
