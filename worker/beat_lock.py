@@ -4,6 +4,10 @@ Another beat started anywhere is a standby: it ticks, finds the lease held and u
 the lease over once the holder has not renewed it for ``HOOKLINE_BEAT_LEASE`` seconds (a crash, a lost host). A
 beat that stops cleanly deletes its lease, so the standby takes over at its next check.
 
+Expiry times are written with the writing host's clock: hosts must agree on the time to well within the lease
+(NTP does; a host whose clock runs far ahead could take the lease early, and two beats would briefly both send,
+which the reconciler tolerates: every sweep is idempotent).
+
 Why a row in SQL and not ``celery-redbeat``: the database is the one server every deployment has (the embedded
 default has no Redis; its broker is SQLite too), the lease is one compare-and-set ``UPDATE`` like every other
 state change here, and it behaves the same on SQLite and PostgreSQL.
