@@ -7,6 +7,7 @@ hookline at it (``HOOKLINE_ARTIFACT_STORE`` and the standard ``AWS_*`` names). C
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ import pytest
 
 from shared.cli.stack import free_port, wait_http
 
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+# moto accepts any credentials; a distinctive secret lets tests check it never shows up in a log.
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "hookline-test-key", "AWS_REGION": "us-east-1",
+                  "AWS_SECRET_ACCESS_KEY": "s3-secret-" + os.urandom(8).hex()}
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class S3Bucket:
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
 @pytest.fixture(scope="session")

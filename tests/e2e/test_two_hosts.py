@@ -36,7 +36,7 @@ from shared.cli.stack import HOOKLINE, Stack, free_port, wait_until
 from shared.config import load_settings
 from shared.db import open_session
 from shared.models import Artifact, Job
-from shared.pipelines import create_pipeline, load_spec
+from shared.pipelines import create_pipeline, get_pipeline, load_spec
 from tests.fixtures_s3 import S3Bucket
 
 SONG = {"prompt": "[Verse]\nTwo harbours\n\n[Chorus]\nOne tide", "tags": "folk", "title": "Two Harbours",
@@ -92,6 +92,7 @@ def test_two_hosts_share_postgres_redis_and_s3(postgres_url: str, redis_url: str
 
         wait_until(lambda: "hookline.submit_job" in log_of(b, "worker-b"), 90, 0.2, "host B's worker takes work")
         b.kill("worker-b")  # SIGKILL mid-run: whatever it held must still finish
+        assert get_pipeline(pipeline_id, settings=settings)["status"] == "running"  # really mid-run
 
         view = wait_pipeline(settings, pipeline_id, timeout=300)
         assert view["status"] == "succeeded", json.dumps(view)[:2000]
@@ -140,6 +141,9 @@ def test_two_hosts_share_postgres_redis_and_s3(postgres_url: str, redis_url: str
     finally:
         a.stop()
         b.stop()
+    secret = shared_env["AWS_SECRET_ACCESS_KEY"]
+    for log in tmp_path.glob("host-*/logs/*.log"):  # the S3 credentials never reach a log
+        assert secret not in log.read_text(errors="replace"), log
 
     no_secret = {**a.child_env(), "HOOKLINE_VAR_DIR": str(tmp_path / "host-c")}
     no_secret.pop("HOOKLINE_HOOK_SECRET")

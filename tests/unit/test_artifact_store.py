@@ -81,7 +81,7 @@ def test_s3_signed_url_serves_the_object_without_credentials(s3_env: dict[str, s
     store = open_store(load_settings())
     store.put("job2/c.mp3", [MP3], "audio/mpeg")
     url = store.signed_url("job2/c.mp3", expires=60, content_type="audio/mpeg", filename="c.mp3")
-    assert url is not None and "Signature" in url and "testing" not in url.split("?")[0]
+    assert url is not None and "Signature" in url and s3_env["AWS_SECRET_ACCESS_KEY"] not in url
     got = requests.get(url, timeout=10)
     assert (got.status_code, got.content, got.headers["Content-Type"]) == (200, MP3, "audio/mpeg")
 
