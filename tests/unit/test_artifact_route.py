@@ -114,3 +114,22 @@ def test_s3_redirects_to_a_short_lived_signed_url_when_asked(settings: Settings,
     file_store = settings.with_overrides(artifact_redirect=True)  # no signed URLs there: served directly
     job_id, audio_id, _ = stored_job(file_store)
     assert api_client(file_store).get(f"/v1/jobs/{job_id}/artifacts/{audio_id}").data == DATA
+
+
+def test_dashboard_sessions_may_download_but_never_write(settings: Settings) -> None:
+    from tests.unit.test_dashboard_login import PASSWORD, client_for, log_in
+
+    owner, stranger = new_key(settings, "owner"), new_key(settings, "stranger")
+    job_id, audio_id, _ = stored_job(settings, owner.id)
+    url = f"/v1/jobs/{job_id}/artifacts/{audio_id}"
+    operator = client_for(settings)
+    assert operator.get(url).status_code == 401  # no session yet
+    assert log_in(operator, PASSWORD) == 302
+    assert operator.get(url).data == DATA
+    for who, key, expected in (("owner", owner.key, 200), ("stranger", stranger.key, 404)):
+        web = client_for(settings)
+        assert log_in(web, key) == 302, who
+        got = web.get(url, headers={"Range": "bytes=0-9"})
+        assert got.status_code == (206 if expected == 200 else 404), who
+        assert web.get(f"/v1/jobs/{job_id}").status_code == 401  # only the download route takes the cookie
+        assert web.post("/v1/jobs", json={"operation": "lyrics", "params": {"prompt": "x"}}).status_code == 401

@@ -80,6 +80,12 @@ def _stored_session_id() -> str | None:
     return found if isinstance(found, str) else None
 
 
+def viewer_from_session() -> Viewer | None:
+    """The dashboard viewer of this request's session cookie, or None (also used by the artifact download route,
+    so the dashboard's players can fetch from it)."""
+    return _viewer_from_session()
+
+
 def _viewer_from_session() -> Viewer | None:
     stored = session.get(VIEWER)
     session_id = _stored_session_id()

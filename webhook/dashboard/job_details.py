@@ -95,7 +95,8 @@ class JobDetails:
 
 
 def _artifact_url(artifact: Artifact) -> str:
-    return url_for("dashboard.artifact_file", artifact_id=artifact.id)
+    """The API's download route, which takes the dashboard session too (same ranges, ETag and redirect)."""
+    return url_for("api.jobs.read_artifact", job_id=artifact.job_id, artifact_id=artifact.id)
 
 
 def _clip_cards(clips: list[Clip], stored: list[Artifact]) -> tuple[list[ClipCard], set[int]]:
