@@ -23,8 +23,9 @@ def artifact_download(job_id: dict[str, Any]) -> dict[str, Any]:
         "summary": "Download a stored artifact of a job", "tags": ["jobs"],
         "description": "The file from the artifact store (file or S3), whichever host stored it; the job's `artifacts`"
                        " list each stored file's `url`. Range requests let audio seek. With"
-                       " HOOKLINE_ARTIFACT_REDIRECT=1 and an S3 store, a 302 to a signed URL valid 5 minutes. A dashboard"
-                       " session cookie is accepted here too (read-only), so the dashboard's players use this route.",
+                       " HOOKLINE_ARTIFACT_REDIRECT=1 and an S3 store, a 302 to a signed URL valid 5 minutes."
+                       " A dashboard session cookie is accepted here too (read-only), so the dashboard's players use"
+                       " this route.",
         "parameters": [job_id, {"name": "artifact_id", "in": "path", "required": True,
                                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ARTIFACT_ID}},
                        _header("Range", "one range, bytes=first-last, first- or -suffix (several: whole file)"),
