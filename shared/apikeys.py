@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.config import Settings, hook_secret
+from shared.config import Settings, hook_secret, hook_secrets
 from shared.models import ApiKey
 
 KEY_PREFIX = "hk_"
@@ -28,10 +28,21 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def webhook_secret_for(settings: Settings, api_key_id: str) -> str:
-    """The key's Standard Webhooks secret (whsec_…), derived so it need not be stored."""
-    digest = hmac.new(hook_secret(settings), f"webhook|{api_key_id}".encode(), hashlib.sha256).digest()
+def _whsec(secret: bytes, api_key_id: str) -> str:
+    digest = hmac.new(secret, f"webhook|{api_key_id}".encode(), hashlib.sha256).digest()
     return "whsec_" + base64.b64encode(digest).decode()
+
+
+def webhook_secret_for(settings: Settings, api_key_id: str) -> str:
+    """The key's Standard Webhooks secret (whsec_…), derived from the signing hook secret so it need not be stored."""
+    return _whsec(hook_secret(settings), api_key_id)
+
+
+def webhook_secrets_for(settings: Settings, api_key_id: str) -> list[str]:
+    """The key's whsec_ secret under every configured hook secret, the current one first: during a rotation each
+    event carries one signature per secret (Standard Webhooks: space-separated ``v1,…``), so a producer that still
+    verifies with the old whsec_ and one that moved to the new one both accept it."""
+    return list(dict.fromkeys(_whsec(secret, api_key_id) for secret in hook_secrets(settings)))
 
 
 def create_api_key(session: Session, settings: Settings, name: str, budget_usd_per_day: float | None = None) -> NewKey:

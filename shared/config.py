@@ -6,6 +6,7 @@ Every variable hookline reads is named in ``VARIABLES``; deploy files are checke
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_PORT": ("port", "port"),
     "HOOKLINE_API_TOKEN": ("api_token", "str"),
     "HOOKLINE_RECONCILE_INTERVAL": ("reconcile_interval", "seconds"),
+    "HOOKLINE_BEAT_LEASE": ("beat_lease", "seconds"),
     "HOOKLINE_CALLBACK_GRACE": ("callback_grace", "seconds"),
     "HOOKLINE_QUEUED_GRACE": ("queued_grace", "seconds"),
     "HOOKLINE_JOB_DEADLINE": ("job_deadline", "seconds"),
@@ -44,6 +46,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_LOG_LEVEL": ("log_level", "str"),
     "HOOKLINE_LOG_FORMAT": ("log_format", "str"),
     "HOOKLINE_ARTIFACT_DIR": ("artifact_dir", "path"),
+    "HOOKLINE_ARTIFACT_STORE": ("artifact_store", "store_url"),
+    "HOOKLINE_ARTIFACT_REDIRECT": ("artifact_redirect", "flag"),
+    # The standard AWS names (read by the S3 artifact store; keys and secrets come from boto3's own chain).
+    "AWS_REGION": ("s3_region", "str"),
+    "AWS_ENDPOINT_URL": ("s3_endpoint_url", "http_url"),
     "HOOKLINE_DOWNLOAD_ALLOWLIST": ("download_allowlist", "host_list"),
     "HOOKLINE_MAX_ARTIFACT_BYTES": ("max_artifact_bytes", "bytes"),
     "HOOKLINE_CALLBACK_ALLOWLIST": ("callback_allowlist", "host_list"),
@@ -89,6 +96,7 @@ class Settings:
     port: int = 8000
     api_token: str | None = field(default=None, repr=False)
     reconcile_interval: float = 15.0
+    beat_lease: float = 30.0  # seconds a dead beat's lock lasts before a standby beat takes over
     callback_grace: float = 60.0
     queued_grace: float = 120.0
     job_deadline: float = 3600.0
@@ -97,6 +105,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: str | None = None  # "json" for structured logs
     artifact_dir: Path | None = None  # default: var_dir / "artifacts"
+    artifact_store: str = ""  # file:///path or s3://bucket/prefix; default file://<artifact_dir>
+    artifact_redirect: bool = False  # answer artifact downloads with a short-lived signed URL where the store has one
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
     download_allowlist: tuple[str, ...] = ()  # extra hosts artifacts may be fetched from
     max_artifact_bytes: int = 200 * 1024 * 1024
     callback_allowlist: tuple[str, ...] = ()  # extra hosts a producer's callback_url may point to
@@ -190,6 +202,8 @@ def _parse(kind: str, name: str, raw: str) -> Any:
         return value.lower()
     if kind == "mv_aliases":
         return _mv_aliases(name, value)
+    if kind == "store_url":
+        return _store_url(name, value)
     if kind == "verify_mode":
         if value not in ("", "fetch"):
             raise ConfigError(name, f"expected 'fetch' or empty, got {value!r}")
@@ -208,6 +222,22 @@ def _mv_aliases(name: str, value: str) -> tuple[tuple[str, str], ...]:
             raise ConfigError(name, f"expected name=name pairs separated by commas, got {shown_value(item)}")
         pairs.append((written, sent))
     return tuple(pairs)
+
+
+def _store_url(name: str, value: str) -> str | None:
+    """``file:///absolute/path`` or ``s3://bucket[/prefix]``; credentials come from the AWS_* variables, never here."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if "@" in parts.netloc:  # never echo what may be credentials
+        raise ConfigError(name, "holds user-info; S3 credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc and not parts.query:
+        return value.rstrip("/") or "file:///"
+    if parts.scheme == "s3" and parts.hostname and not parts.username and not parts.port and not parts.query:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc):
+            raise ConfigError(name, f"not an S3 bucket name: {shown_value(parts.netloc)}")
+        return value.rstrip("/")
+    raise ConfigError(name, f"expected file:///absolute/path or s3://bucket/prefix, got {shown_value(value)}")
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -231,11 +261,48 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     return settings
 
 
+def artifact_store_url(settings: Settings) -> str:
+    """HOOKLINE_ARTIFACT_STORE, else the file store at HOOKLINE_ARTIFACT_DIR (default ``var/artifacts``)."""
+    if settings.artifact_store:
+        return settings.artifact_store
+    return "file://" + str(Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve())
+
+
+def hook_secrets(settings: Settings) -> tuple[bytes, ...]:
+    """Every configured hook secret, the signing one first (HOOKLINE_HOOK_SECRET="new,old" during a rotation: the
+    first signs, all verify); with none configured, one generated once under var/ with mode 0600."""
+    generated = Path(settings.var_dir) / "hook_secret"
+    return configured_hook_secrets(settings) or (_stored_secret(str(generated.resolve())),)
+
+
+def configured_hook_secrets(settings: Settings) -> tuple[bytes, ...]:
+    return tuple(part.strip().encode() for part in (settings.hook_secret or "").split(",") if part.strip())
+
+
 def hook_secret(settings: Settings) -> bytes:
-    """The callback-token key: the configured one, else one generated once under var/ with mode 0600."""
-    if settings.hook_secret:
-        return settings.hook_secret.encode()
-    return _stored_secret(str((Path(settings.var_dir) / "hook_secret").resolve()))
+    """The secret that signs: callback tokens, dashboard sessions, producers' whsec_ secrets."""
+    return hook_secrets(settings)[0]
+
+
+def servers_in_use(settings: Settings) -> list[str]:
+    """Which of the database and the broker are servers (shared by several hosts), not the embedded default."""
+    servers = []
+    if not settings.database_url.startswith("sqlite"):
+        servers.append("the database (HOOKLINE_DATABASE_URL)")
+    if not settings.embedded_broker:
+        servers.append("the broker (HOOKLINE_BROKER_URL)")
+    return servers
+
+
+def require_shared_secret(settings: Settings) -> None:
+    """ConfigError when a receiver, worker or beat would run against servers with a per-host generated secret."""
+    servers = servers_in_use(settings)
+    if servers and not configured_hook_secrets(settings):
+        raise ConfigError("HOOKLINE_HOOK_SECRET", (
+            f"required because {' and '.join(servers)} {'is a server' if len(servers) == 1 else 'are servers'}: "
+            "every receiver and worker must share one secret, or callbacks signed on one host get 401 on another "
+            "and whsec_ signatures and dashboard sessions break; set the same value on every host "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"))
 
 
 @lru_cache(maxsize=16)

@@ -19,7 +19,7 @@ from shared import db
 from shared.cli.stack import Stack, free_port, wait_until
 from shared.config import Settings, load_settings
 
-pytest_plugins = ["tests.fixtures_pg"]
+pytest_plugins = ["tests.fixtures_pg", "tests.fixtures_s3"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-output"

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.cometapi import CometClient, parse_task
-from shared.config import hook_secret
+from shared.config import hook_secrets
 from shared.errors import CallbackRejected, UpstreamError
 from shared.jobs.finishing import add_finished
-from shared.jobs.hook_urls import verify_hook_token
+from shared.jobs.hook_urls import verify_with_any
 from shared.jobs.updates import UpdateOutcome, record_task_update
 from shared.models import CallbackRecord, Job
 from shared.nesting import NestingTooDeep, loads_bounded
@@ -56,7 +56,7 @@ def _source(req: Request) -> str:
 
 def _verify_token(req: Request, job_id: str, attempt: int, token: str) -> None:
     """401 for a missing or bad token, or 429 when this source's allowance for rejections is spent."""
-    if token and verify_hook_token(hook_secret(settings()), job_id, attempt, token):
+    if token and verify_with_any(hook_secrets(settings()), job_id, attempt, token):
         return
     wait = current_app.extensions["hookline.source_limiter"].allow(_source(req))
     if wait:

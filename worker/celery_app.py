@@ -19,6 +19,8 @@ def create_celery(settings: Settings | None = None) -> Celery:
     app.conf.update(
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        # One beat sends; any other is a standby until the lease lapses (worker/beat_lock.py).
+        beat_scheduler="worker.beat_lock:LeasedScheduler",
         beat_schedule={
             "reconcile": {
                 "task": RECONCILE,

@@ -55,22 +55,19 @@ def _size(n: int | None) -> str:
 SHOWN_KINDS = ("audio", *(artifact.kind for artifact in export_artifacts()))
 
 
-def _where(path: str | None, source: str) -> str:
-    if not path:
-        return source
-    parts = path.split("/artifacts/", 1)
-    return "artifacts/" + parts[1] if len(parts) == 2 else path
+def _where(key: str | None, source: str) -> str:
+    return key or source
 
 
 def print_pipeline_table(view: dict[str, Any]) -> None:
     table = Table(title=f"pipeline {view['name'] or view['id']}: {view['status']}")
-    for column in ("step", "op", "status", "clips (duration)", "artifacts (path, size)"):
+    for column in ("step", "op", "status", "clips (duration)", "artifacts (key, size)"):
         table.add_column(column, overflow="fold")
     for step in view["steps"]:
         clips = "\n".join(f"{c['id'][:8]} ({c['duration']:.1f}s)" if c.get("duration") else c["id"][:8]
                           for c in step.get("clips", []))
         arts = "\n".join(
-            f"{_where(a['path'], a['source_url'])} ({_size(a['size'])})" if a["status"] == "stored"
+            f"{_where(a['key'], a['source_url'])} ({_size(a['size'])})" if a["status"] == "stored"
             else f"{a['kind']} {a['status']}: {a['error']}"
             for a in step.get("artifacts", []) if a["kind"] in SHOWN_KINDS or a["status"] != "stored")
         status = step["status"] + (f": {step['reason']}" if step.get("reason") else "")
@@ -78,4 +75,4 @@ def print_pipeline_table(view: dict[str, Any]) -> None:
     console = Console(width=160)
     console.print(table)
     console.print(f"total cost (at the API docs' prices): ${view['cost_usd']:.3f}   "
-                  "artifacts under HOOKLINE_ARTIFACT_DIR")
+                  "artifacts: keys in HOOKLINE_ARTIFACT_STORE, served at GET /v1/jobs/<id>/artifacts/<aid>")

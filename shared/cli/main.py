@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from shared.config import Settings, load_settings
+from shared.config import Settings, load_settings, require_shared_secret
 from shared.errors import ConfigError, HooklineError
 from shared.schema_check import require_current_schema
 
@@ -82,6 +82,7 @@ def receiver(host: str, port: int | None) -> None:
     from webhook.serving import RedactingRequestHandler
 
     settings = load_settings()
+    require_shared_secret(settings)
     require_current_schema(settings)
     run_simple(host, port or settings.port, create_app({"HOOKLINE_SETTINGS": settings}), threaded=True,
                request_handler=RedactingRequestHandler)
@@ -95,6 +96,7 @@ def worker(concurrency: int, pool: str, name: str) -> None:
     """Run a Celery worker (celery -A worker.app worker)."""
 
     settings = load_settings()
+    require_shared_secret(settings)
     require_current_schema(settings)
     args = ["worker", "-Q", "hookline", "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", "INFO",
             "--without-gossip", "--without-mingle"]
@@ -107,6 +109,7 @@ def worker(concurrency: int, pool: str, name: str) -> None:
 def beat() -> None:
     """Run Celery beat (exactly one per deployment): schedules the reconciler."""
     settings = load_settings()
+    require_shared_secret(settings)
     os.makedirs(settings.var_dir, exist_ok=True)
     from worker.app import app
 

@@ -72,6 +72,7 @@ class Stack:
     worker_concurrency: int = 2
     beat: bool = True
     quiet: bool = True
+    cwd: Path | None = None  # working directory of every process (one per "host" in the two-host test)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -99,7 +100,7 @@ class Stack:
             out = log
         proc = subprocess.Popen(
             args, env=self.child_env(), stdout=out, stderr=subprocess.STDOUT if self.quiet else None,
-            start_new_session=True,
+            start_new_session=True, cwd=self.cwd,
         )
         self.procs[name] = proc
         return proc

@@ -1,22 +1,22 @@
-"""The files a finished job produced, and keeping them: one Artifact row per source URL, files under artifact_dir.
+"""The files a finished job produced, and keeping them: one Artifact row per source URL, each file an object in the
+artifact store (``shared.artifact_store``) under the key ``<job_id>/<file name>``.
 
 Sources are the clips' media (audio, covers, video) and, for GET exports, what the worker stored as
 ``job.result = {"export": <the upstream's answer>}``: a URL to download (wav, mp4, midi files) and, where the
 operation's record says so (midi, timing), the answer itself kept as ``<operation>.json`` under the synthetic source
 ``result:<operation>``.
 
-``download_job_artifacts`` is idempotent: (job_id, source_url) is unique, stored rows whose file is still on disk are
-skipped, refused/failed/pending ones are tried again. Downloads run outside any transaction so a slow CDN never holds
-a database lock.
+``download_job_artifacts`` is idempotent: (job_id, source_url) is unique, stored rows whose object is still in the
+store (same size) are skipped, whichever host stored them; refused/failed/pending ones are tried again. Downloads
+stream from the upstream into the store (sha256 and size computed on the way) outside any transaction, so a slow CDN
+never holds a database lock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from shared.artifact_store import ArtifactStore, StoreError, open_store
+from shared.artifact_store.file import FileStore
 from shared.cometapi import REGISTRY
 from shared.config import Settings
 from shared.db import open_session
 from shared.models import Artifact, Job
-from shared.net.safe_fetch import DownloadFailed, DownloadRefused, Resolver, fetch_to_file, system_resolve
+from shared.net.safe_fetch import DownloadFailed, DownloadRefused, Resolver, fetch_into, system_resolve
 from shared.states import JobStatus
 
 # Clip field -> (artifact kind, file-name tag, default extension).
@@ -59,7 +61,7 @@ class Source:
 @dataclass(frozen=True)
 class Outcome:
     status: str  # stored | refused | failed
-    path: str | None = None
+    key: str | None = None
     size: int | None = None
     sha256: str | None = None
     content_type: str | None = None
@@ -132,33 +134,37 @@ def artifact_sources(job: Job) -> list[Source]:
     return list(by_url.values())
 
 
-def _write_json(payload: Any, dest: Path) -> Outcome:
+def _put_json(payload: Any, key: str, store: ArtifactStore) -> Outcome:
     data = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False).encode()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(partial, dest)
-    return Outcome("stored", str(dest), len(data), hashlib.sha256(data).hexdigest(), "application/json")
+    store.put(key, [data], "application/json")
+    return Outcome("stored", key, len(data), hashlib.sha256(data).hexdigest(), "application/json")
 
 
-def obtain(source: Source, dest: Path, settings: Settings, resolve: Resolver = system_resolve) -> Outcome:
-    """Write or download one source to ``dest``; refusals and failures come back as an Outcome, not raised."""
-    if source.payload is not None:
-        return _write_json(source.payload, dest)
+def artifact_key(job_id: str, filename: str) -> str:
+    return f"{safe_name(job_id)}/{filename}"
+
+
+def obtain(source: Source, key: str, store: ArtifactStore, settings: Settings,
+           resolve: Resolver = system_resolve) -> Outcome:
+    """Write or stream one source into the store at ``key``; refusals and failures come back as an Outcome."""
     try:
-        fetched = fetch_to_file(source.url, dest, settings, max_bytes=settings.max_artifact_bytes,
-                                timeout=settings.read_timeout, resolve=resolve)
+        if source.payload is not None:
+            return _put_json(source.payload, key, store)
+        fetched = fetch_into(source.url, lambda chunks: store.put(key, chunks, None), settings,
+                             max_bytes=settings.max_artifact_bytes, timeout=settings.read_timeout, resolve=resolve)
     except DownloadRefused as exc:
         return Outcome("refused", error=exc.reason)
     except DownloadFailed as exc:
         return Outcome("failed", error=exc.reason)
+    except StoreError as exc:
+        return Outcome("failed", error=str(exc))
     except OSError as exc:  # the disk, not the network: full, read-only, permissions
-        return Outcome("failed", error=f"cannot write {dest.name}: {exc}")
-    return Outcome("stored", str(fetched.path), fetched.size, fetched.sha256, fetched.content_type)
+        return Outcome("failed", error=f"cannot write {key}: {exc}")
+    return Outcome("stored", key, fetched.size, fetched.sha256, fetched.content_type)
 
 
-def record_outcome(settings: Settings, job_id: str, source: Source, outcome: Outcome) -> None:
+def record_outcome(settings: Settings, job_id: str, source: Source, outcome: Outcome,
+                   store: ArtifactStore | None = None) -> None:
     """Insert or update the (job, source_url) row; a concurrent run's insert is updated, a stored row never undone."""
     for _ in range(2):
         with open_session(settings) as session:
@@ -166,11 +172,12 @@ def record_outcome(settings: Settings, job_id: str, source: Source, outcome: Out
             if row is None:
                 row = Artifact(job_id=job_id, source_url=source.url)
                 session.add(row)
-            elif outcome.status != "stored" and _still_stored(row):
+            elif outcome.status != "stored" and still_stored(row, store or open_store(settings), unknown=True):
                 return
             row.kind, row.clip_id, row.status, row.error = source.kind, source.clip_id, outcome.status, outcome.error
-            row.path, row.size, row.sha256, row.content_type = (outcome.path, outcome.size, outcome.sha256,
-                                                                 outcome.content_type)
+            row.storage_key, row.size, row.sha256 = outcome.key, outcome.size, outcome.sha256
+            row.path = local_path(store or open_store(settings), outcome.key) if outcome.key else None
+            row.content_type = outcome.content_type
             try:
                 session.commit()
                 return
@@ -192,23 +199,48 @@ def _announce(settings: Settings, job_id: str, sources: list[Source]) -> None:
             session.rollback()  # a concurrent run announced them first
 
 
-def _still_stored(row: Artifact) -> bool:
-    return row.status == "stored" and bool(row.path) and Path(row.path or "").is_file()
+def local_path(store: ArtifactStore, key: str) -> str | None:
+    """The file's path on this host for the file store (kept in ``path`` for readers of older versions), else None."""
+    return str(store.path(key)) if isinstance(store, FileStore) else None
+
+
+def stored_key(row: Artifact, store: ArtifactStore) -> str | None:
+    """The row's key in the store; rows written before the store existed have only a path under the file root."""
+    if row.storage_key:
+        return row.storage_key
+    if row.path and isinstance(store, FileStore):
+        path = Path(row.path).resolve()
+        return str(path.relative_to(store.root)) if path.is_relative_to(store.root) else None
+    return None
+
+
+def still_stored(row: Artifact, store: ArtifactStore, *, unknown: bool = False) -> bool:
+    """A stored row whose object is in the store with the recorded size (``unknown``: the answer when the store
+    cannot be asked right now)."""
+    key = stored_key(row, store) if row.status == "stored" else None
+    if key is None:
+        return False
+    try:
+        size = store.size(key)
+    except StoreError:
+        return unknown
+    return size is not None and (row.size is None or size == row.size)
 
 
 def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver = system_resolve) -> list[Artifact]:
-    """Keep every file of a succeeded job under ``artifact_dir/<job_id>/``; returns the job's artifact rows."""
+    """Keep every file of a succeeded job in the store under ``<job_id>/``; returns the job's artifact rows."""
+    store = open_store(settings)
     with open_session(settings) as session:
         job = session.scalar(select(Job).where(Job.id == job_id).options(selectinload(Job.clips)))
         if job is None or job.status != JobStatus.SUCCEEDED.value:
             return []
         sources = artifact_sources(job)
         kept = {row.source_url for row in session.scalars(select(Artifact).where(Artifact.job_id == job_id))
-                if _still_stored(row)}
+                if still_stored(row, store)}
     _announce(settings, job_id, [s for s in sources if s.url not in kept])
-    job_dir = Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve() / safe_name(job_id)
     for source in sources:
         if source.url not in kept:
-            record_outcome(settings, job_id, source, obtain(source, job_dir / source.filename, settings, resolve))
+            outcome = obtain(source, artifact_key(job_id, source.filename), store, settings, resolve)
+            record_outcome(settings, job_id, source, outcome, store)
     with open_session(settings) as session:
         return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))

@@ -26,6 +26,15 @@ def verify_hook_token(secret: bytes, job_id: str, attempt: int, token: str) -> b
     return hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace"))
 
 
+def verify_with_any(secrets: tuple[bytes, ...], job_id: str, attempt: int, token: str) -> bool:
+    """True when any configured secret made the token (a rotation: URLs signed by the old secret still arrive).
+    Every secret is tried, so the time taken does not say which one matched."""
+    matched = False
+    for secret in secrets:
+        matched |= verify_hook_token(secret, job_id, attempt, token)
+    return matched
+
+
 def notify_hook_url(settings: Settings, job_id: str, attempt: int) -> str | None:
     """The per-job, per-attempt callback URL, or None in polling mode (no public URL)."""
     if not settings.public_url:

@@ -13,6 +13,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def artifact_url(job_id: str, artifact_id: int) -> str:
+    """Where any receiver serves a stored artifact (relative to the receiver: ``GET /v1/jobs/<id>/artifacts/<aid>``)."""
+    return f"/v1/jobs/{job_id}/artifacts/{artifact_id}"
+
+
 def job_json(job: Job) -> dict[str, Any]:
     result = job.result or {}
     return {
@@ -41,8 +46,10 @@ def job_json(job: Job) -> dict[str, Any]:
         "pipeline_id": job.pipeline_id,
         "step": job.step_name,
         "artifacts": [
-            {"kind": a.kind, "clip_id": a.clip_id, "path": a.path, "size": a.size, "sha256": a.sha256,
-             "content_type": a.content_type, "status": a.status, "error": a.error, "source_url": a.source_url}
+            {"id": a.id, "kind": a.kind, "clip_id": a.clip_id, "key": a.storage_key if a.status == "stored" else None,
+             "url": artifact_url(job.id, a.id) if a.status == "stored" else None, "size": a.size,
+             "sha256": a.sha256, "content_type": a.content_type, "status": a.status, "error": a.error,
+             "source_url": a.source_url}
             for a in job.artifacts
         ],
         "created_at": _iso(job.created_at),

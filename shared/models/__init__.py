@@ -3,7 +3,7 @@
 - ``base``: the declarative base, UTC datetimes, ``new_id`` and ``utcnow``;
 - ``work``: jobs, upstream attempts (the ledger), callbacks received, clips, artifacts, pipelines and their steps;
 - ``producers``: API keys, idempotency records, bulk batches and lines, outgoing deliveries, disabled endpoints,
-  the limiter's rate buckets, heartbeats, dashboard sessions and failed logins;
+  the limiter's rate buckets, heartbeats, the beat lease, dashboard sessions and failed logins;
 - ``outbox``: task messages written with the state change that calls for them, until the broker took them.
 
 Schema changes go through Alembic (shared/migrations); tests check the two agree.
@@ -15,6 +15,7 @@ from shared.models.base import NAMING, Base, UTCDateTime, new_id, utcnow
 from shared.models.outbox import OutboxMessage
 from shared.models.producers import (
     ApiKey,
+    BeatLease,
     BulkBatch,
     BulkLine,
     DashboardSession,
@@ -33,6 +34,7 @@ __all__ = [
     "Artifact",
     "Attempt",
     "Base",
+    "BeatLease",
     "BulkBatch",
     "BulkLine",
     "CallbackRecord",

@@ -130,6 +130,17 @@ class Heartbeat(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class BeatLease(Base):
+    """The scheduler lock: the one beat process whose lease has not expired sends the periodic tasks; another beat
+    waits as a standby and takes the lease over once it lapses (``worker.beat_lock``)."""
+
+    __tablename__ = "beat_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class DashboardSession(Base):
     """One dashboard login. The signed cookie carries a random session id; the row holds only its SHA-256, and
     logging out deletes the row, so a copied cookie stops working on every receiver (``webhook.dashboard.sessions``)."""

@@ -166,7 +166,9 @@ class PipelineStep(Base):
 
 
 class Artifact(Base):
-    """A file a job produced, downloaded under HOOKLINE_ARTIFACT_DIR (or refused, and why)."""
+    """A file a job produced, an object in the artifact store under ``storage_key`` (or refused, and why).
+
+    ``path`` is the file on the host that stored it, for the file store only (what older versions served from)."""
 
     __tablename__ = "artifacts"
 
@@ -176,6 +178,7 @@ class Artifact(Base):
     clip_id: Mapped[str | None] = mapped_column(String(128))
     source_url: Mapped[str] = mapped_column(Text)
     path: Mapped[str | None] = mapped_column(Text)
+    storage_key: Mapped[str | None] = mapped_column(Text)  # "<job_id>/<file name>" in HOOKLINE_ARTIFACT_STORE
     size: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64))
     content_type: Mapped[str | None] = mapped_column(String(128))

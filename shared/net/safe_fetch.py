@@ -20,6 +20,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,12 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "hookline-downloader/0.1"
 
 
+Sink = Callable[[Iterable[bytes]], None]  # consumes the body's chunks once (a file, an artifact store upload)
+
+
 @dataclass(frozen=True)
 class FetchResult:
-    path: Path
+    path: Path | None  # None when the body went to a sink, not a file
     size: int
     sha256: str
     content_type: str | None
@@ -73,12 +77,34 @@ def backoff(attempt: int) -> float:
 def fetch_to_file(url: str, dest: Path, settings: Settings, *, max_bytes: int, timeout: float,
                   resolve: Resolver = system_resolve) -> FetchResult:
     """Download ``url`` to ``dest`` under the SSRF guard; 5xx and connection errors are tried again (3 tries)."""
+    fetched = fetch_into(url, lambda chunks: _write_file(chunks, dest), settings, max_bytes=max_bytes,
+                         timeout=timeout, resolve=resolve)
+    return FetchResult(dest, fetched.size, fetched.sha256, fetched.content_type)
+
+
+def _write_file(chunks: Iterable[bytes], dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(partial, dest)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def fetch_into(url: str, sink: Sink, settings: Settings, *, max_bytes: int, timeout: float,
+               resolve: Resolver = system_resolve) -> FetchResult:
+    """Stream ``url`` into ``sink`` under the SSRF guard, sha256 and size computed on the way (never the whole body
+    in memory); 5xx and connection errors are tried again (3 tries), each try a fresh ``sink`` call."""
     allowed, private_for = download_allowlist(settings)
     tries = len(RETRY_DELAYS) + 1
     for attempt in range(1, tries + 1):
         time.sleep(backoff(attempt))
         try:
-            return _fetch_following_redirects(url, dest, allowed, private_for, max_bytes, timeout, resolve)
+            return _fetch_following_redirects(url, sink, allowed, private_for, max_bytes, timeout, resolve)
         except DownloadFailed as exc:
             if not exc.retryable or attempt == tries:
                 suffix = f" (after {attempt} tries)" if attempt > 1 else ""
@@ -86,7 +112,7 @@ def fetch_to_file(url: str, dest: Path, settings: Settings, *, max_bytes: int, t
     raise AssertionError("unreachable")
 
 
-def _fetch_following_redirects(url: str, dest: Path, allowed: set[str], private_for: set[str], max_bytes: int,
+def _fetch_following_redirects(url: str, sink: Sink, allowed: set[str], private_for: set[str], max_bytes: int,
                                timeout: float, resolve: Resolver) -> FetchResult:
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
@@ -106,7 +132,7 @@ def _fetch_following_redirects(url: str, dest: Path, allowed: set[str], private_
             if response.status != 200:
                 raise DownloadFailed(f"HTTP {response.status} from {target.host_header}",
                                      retryable=response.status >= 500)
-            return _stream_to_file(response, dest, max_bytes)
+            return _stream_into(response, sink, max_bytes)
         finally:
             response.release_conn()
             pool.close()
@@ -139,27 +165,23 @@ def _headers(target: CheckedTarget) -> dict[str, str]:
     return {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
 
 
-def _stream_to_file(response: urllib3.BaseHTTPResponse, dest: Path, max_bytes: int) -> FetchResult:
+def _stream_into(response: urllib3.BaseHTTPResponse, sink: Sink, max_bytes: int) -> FetchResult:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise DownloadFailed(f"Content-Length {declared} is over the cap of {max_bytes} bytes")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    digest, size = hashlib.sha256(), 0
+    digest, counted = hashlib.sha256(), [0]
+
+    def body() -> Iterator[bytes]:
+        for chunk in response.stream(CHUNK_BYTES, decode_content=True):
+            counted[0] += len(chunk)  # counted after decoding, so a compressed bomb hits the cap too
+            if counted[0] > max_bytes:
+                raise DownloadFailed(f"body is over the cap of {max_bytes} bytes")
+            digest.update(chunk)
+            yield chunk
+
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in response.stream(CHUNK_BYTES, decode_content=True):
-                size += len(chunk)  # counted after decoding, so a compressed bomb hits the cap too
-                if size > max_bytes:
-                    raise DownloadFailed(f"body is over the cap of {max_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        os.replace(partial, dest)
+        sink(body())
     except urllib3.exceptions.HTTPError as exc:
-        Path(partial).unlink(missing_ok=True)
-        raise DownloadFailed(f"body read failed after {size} bytes: {exc}", retryable=True) from exc
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+        raise DownloadFailed(f"body read failed after {counted[0]} bytes: {exc}", retryable=True) from exc
     content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()[:128] or None
-    return FetchResult(dest, size, digest.hexdigest(), content_type)
+    return FetchResult(None, counted[0], digest.hexdigest(), content_type)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from shared.apikeys import webhook_secret_for
+from shared.apikeys import webhook_secret_for, webhook_secrets_for
 from shared.cometapi.retry import jitter, parse_retry_after
 from shared.config import Settings
 from shared.db import open_session
@@ -86,7 +86,8 @@ def signing_secret(settings: Settings, api_key_id: str | None) -> str:
 def signed_request(settings: Settings, delivery: Delivery, now: datetime) -> tuple[bytes, dict[str, str]]:
     """The exact bytes to send and the Standard Webhooks headers over them (a fresh timestamp per attempt)."""
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
-    signature = Webhook(signing_secret(settings, delivery.api_key_id)).sign(delivery.msg_id, now, body)
+    signature = " ".join(Webhook(secret).sign(delivery.msg_id, now, body)
+                         for secret in webhook_secrets_for(settings, delivery.api_key_id or LOCAL_OWNER))
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,

@@ -24,7 +24,7 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 PROCFILE = DEPLOY / "Procfile"
 
-SECRETS = {"COMETAPI_KEY", "HOOKLINE_HOOK_SECRET", "HOOKLINE_API_TOKEN"}
+SECRETS = {"COMETAPI_KEY", "HOOKLINE_HOOK_SECRET", "HOOKLINE_API_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
 
 
@@ -227,8 +227,10 @@ def compose_environment(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def interpolated(value: str) -> str:
-    """A compose value with ${...} interpolation replaced by a stand-in, so it can be parsed as a setting."""
-    return re.sub(r"\$\{[^}]*\}", "placeholder", str(value)).replace("$$", "$")
+    """A compose value with ${...} interpolation replaced by a stand-in (``${NAME:-default}``: its default, as
+    compose does when NAME is unset), so it can be parsed as a setting."""
+    value = re.sub(r"\$\{[A-Za-z0-9_]+:?-([^}]*)\}", r"\1", str(value))
+    return re.sub(r"\$\{[^}]*\}", "placeholder", value).replace("$$", "$")
 
 
 # ---------------------------------------------------------------------------------------------- kubernetes

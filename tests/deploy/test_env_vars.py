@@ -16,7 +16,7 @@ CORE = {"HOOKLINE_DATABASE_URL", "HOOKLINE_BROKER_URL", "HOOKLINE_PUBLIC_URL", "
 REQUIRED_BY_ROLE = {
     "receiver": CORE,
     "worker": CORE,
-    "beat": {"HOOKLINE_BROKER_URL"},
+    "beat": {"HOOKLINE_BROKER_URL", "HOOKLINE_DATABASE_URL", "HOOKLINE_HOOK_SECRET"},  # the lease is in the DB
     "migrate": {"HOOKLINE_DATABASE_URL"},
 }
 ENV_NAME = re.compile(r"\b(?:HOOKLINE|COMETAPI)_[A-Z0-9_]*[A-Z0-9]\b")

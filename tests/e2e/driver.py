@@ -23,6 +23,18 @@ def get_job(stack: Stack, job_id: str) -> dict[str, Any]:
     return resp.json()
 
 
+def artifact_bytes(base_url: str, artifact: dict[str, Any], headers: dict[str, str] | None = None) -> bytes:
+    """A stored artifact's file, fetched from a receiver at its ``url`` (checked against its size and sha256)."""
+    import hashlib
+
+    resp = requests.get(base_url + artifact["url"], headers=headers or {}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["ETag"] == f'"{artifact["sha256"]}"'
+    data = resp.content
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (artifact["size"], artifact["sha256"]), artifact
+    return data
+
+
 def wait_job(stack: Stack, job_id: str, until: set[str] | None = None, timeout: float = 60.0) -> dict[str, Any]:
     """The job once its status is in ``until`` (default: a terminal one); on timeout, fail showing the job."""
     wanted = until or TERMINAL

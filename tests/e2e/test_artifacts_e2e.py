@@ -11,7 +11,7 @@ import pytest
 
 from shared.cli.stack import Stack, wait_until
 from tests.conftest import StackFactory
-from tests.e2e.driver import create_job, get_job, wait_job
+from tests.e2e.driver import artifact_bytes, create_job, get_job, wait_job
 
 SONG = {"prompt": "[Verse]\nSalt on the rigging\n\n[Chorus]\nBring her home", "tags": "sea shanty",
         "title": "Rigging", "mv": "chirp-v4"}
@@ -43,12 +43,13 @@ def test_music_job_artifacts_are_downloaded_with_recorded_hashes(make_stack: Sta
     assert all(a["status"] == "stored" for a in artifacts), artifacts
     job_dir = Path(settings.artifact_dir).resolve() / job_id
     for artifact in artifacts:
-        path = Path(artifact["path"])
-        assert path.parent == job_dir
+        path = job_dir / Path(artifact["key"]).name  # the default store: files under var/artifacts/<job_id>/
         data = path.read_bytes()
         assert (len(data), hashlib.sha256(data).hexdigest()) == (artifact["size"], artifact["sha256"])
+        assert artifact_bytes(stack.receiver_url, artifact) == data
         assert artifact["content_type"] == ("audio/mpeg" if artifact["kind"] == "audio" else "image/png")
     durations = {c["id"]: c["duration"] for c in job["clips"]}
     for audio in (a for a in artifacts if a["kind"] == "audio"):
-        assert Path(audio["path"]).name == f"{audio['clip_id']}.mp3"
-        assert mutagen.mp3.MP3(audio["path"]).info.length == pytest.approx(durations[audio["clip_id"]], abs=0.15)
+        assert audio["key"] == f"{job_id}/{audio['clip_id']}.mp3"
+        length = mutagen.mp3.MP3(job_dir / f"{audio['clip_id']}.mp3").info.length
+        assert length == pytest.approx(durations[audio["clip_id"]], abs=0.15)

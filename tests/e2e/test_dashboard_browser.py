@@ -136,7 +136,7 @@ def test_operator_logs_in_finds_a_song_and_plays_its_stored_audio(make_stack: St
     assert browser.find_element(By.ID, "job-status").text == "succeeded"
     state = play_every_audio(browser)
     assert len(state) == 2 and all(a["source"] == "stored" for a in state), state
-    assert all(f"{stack.receiver_url}/ui/artifacts/" in a["src"] for a in state), state
+    assert all(a["src"].startswith(f"{stack.receiver_url}/v1/jobs/{job_id}/artifacts/") for a in state), state
     durations = sorted(c["duration"] for c in job["clips"])
     assert sorted(round(a["duration"], 1) for a in state) == pytest.approx(durations, abs=0.2)
     assert wait_until(lambda: all(w > 0 for w in images_loaded(browser)) and images_loaded(browser),

@@ -3,17 +3,16 @@ sha256 we recorded, and audio lengths are checked by decoding the files (MP3 wit
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import wave
-from pathlib import Path
 from typing import Any
 
 import mutagen.mp3
 import pytest
 
 from shared.cli.stack import wait_until
-from tests.e2e.driver import create_job, get_job, wait_job
+from tests.e2e.driver import artifact_bytes, create_job, get_job, wait_job
 
 CLIP = 8.0  # sandbox clip length (the second clip of a task is 1.5 s longer)
 CUSTOM = {"prompt": "[Verse]\nHarbour lights\n[Chorus]\nHold on", "tags": "synthwave", "title": "Harbour",
@@ -44,16 +43,15 @@ def stored_artifacts(stack, job: dict[str, Any], timeout: float = 60,
     bad = [a for a in arts if a["status"] != "stored"]
     assert not bad, bad
     for art in arts:
-        data = Path(art["path"]).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == art["sha256"] and len(data) == art["size"], art
+        art["data"] = artifact_bytes(stack.receiver_url, art)  # served by the receiver, checked against its sha256
     return arts
 
 
 def decoded_length(art: dict[str, Any]) -> float | None:
-    if art["path"].endswith(".mp3"):
-        return float(mutagen.mp3.MP3(art["path"]).info.length)
-    if art["path"].endswith(".wav"):
-        with wave.open(art["path"]) as w:
+    if art["key"].endswith(".mp3"):
+        return float(mutagen.mp3.MP3(io.BytesIO(art["data"])).info.length)
+    if art["key"].endswith(".wav"):
+        with wave.open(io.BytesIO(art["data"])) as w:
             return w.getnframes() / w.getframerate()
     return None
 
@@ -116,12 +114,12 @@ def test_every_operation_succeeds_with_verified_artifacts(make_stack, broker_url
         check_audio(stack, second[name])
     assert second["underpainting"]["clips"][0]["duration"] == pytest.approx(4.0)
     assert second["upload"]["clips"][0]["duration"] == pytest.approx(CLIP)
-    wav_art = [a for a in stored_artifacts(stack, second["wav"]) if a["path"].endswith(".wav")]
+    wav_art = [a for a in stored_artifacts(stack, second["wav"]) if a["key"].endswith(".wav")]
     assert wav_art and decoded_length(wav_art[0]) == pytest.approx(CLIP, abs=0.05)
     midi_kinds = {a["kind"] for a in stored_artifacts(stack, second["midi"])}
     assert "midi" in midi_kinds
     timing = [a for a in stored_artifacts(stack, second["timing"]) if a["kind"] == "timing"]
-    words = json.loads(Path(timing[0]["path"]).read_text())
+    words = json.loads(timing[0]["data"])
     assert any(w.get("word") == "Harbour" for w in _words(words)), words
     mp4 = [a for a in stored_artifacts(stack, second["mp4"]) if a["kind"] == "video"]
     assert mp4 and mp4[0]["content_type"].startswith("video/mp4")

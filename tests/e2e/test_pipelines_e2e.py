@@ -7,6 +7,7 @@ pipeline is advanced by the ``job_finished`` follow-up (and the reconciler's swe
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import requests
 
 from shared.cli.stack import Stack, wait_until
 from shared.pipelines import advance_for_job, create_pipeline, get_pipeline, retry_pipeline
-from tests.e2e.driver import submits
+from tests.e2e.driver import artifact_bytes, submits
 
 pytestmark = [pytest.mark.e2e]
 
@@ -177,7 +178,8 @@ def test_long_song_example_end_to_end(make_stack, broker_url):
 
     audio = wait_artifact(settings, steps["full_song"]["job_ids"][0], "audio")
     expected_length = 60 + steps["extend"]["clips"][0]["duration"]
-    assert mutagen.mp3.MP3(audio["path"]).info.length == pytest.approx(expected_length, abs=0.3)
+    data = artifact_bytes(stack.receiver_url, audio)
+    assert mutagen.mp3.MP3(io.BytesIO(data)).info.length == pytest.approx(expected_length, abs=0.3)
     for name in ("full_wav", "full_timing", "second_wav"):
         assert steps[name]["jobs"][0]["result"], name
     persona_id = steps["voice"]["jobs"][0]["result"]["persona_id"]

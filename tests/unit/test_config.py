@@ -62,6 +62,7 @@ UNITS = {
     "COMETAPI_READ_TIMEOUT": "number of seconds",
     "HOOKLINE_PORT": "port number, a whole number",
     "HOOKLINE_RECONCILE_INTERVAL": "number of seconds",
+    "HOOKLINE_BEAT_LEASE": "number of seconds",
     "HOOKLINE_CALLBACK_GRACE": "number of seconds",
     "HOOKLINE_QUEUED_GRACE": "number of seconds",
     "HOOKLINE_JOB_DEADLINE": "number of seconds",

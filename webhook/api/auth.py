@@ -72,9 +72,27 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+# Read-only routes a dashboard session may use too (its players and links fetch stored files from them). A cookie
+# is never enough for anything that changes state: the dashboard's SameSite=Lax cookie plus GET only.
+SESSION_READABLE = frozenset({"api.jobs.read_artifact"})
+
+
+def _dashboard_principal() -> Principal | None:
+    if request.method not in ("GET", "HEAD") or request.endpoint not in SESSION_READABLE:
+        return None
+    from webhook.dashboard.auth import viewer_from_session
+
+    viewer = viewer_from_session()
+    if viewer is None:
+        return None
+    return Principal("admin") if viewer.is_operator else Principal("key", viewer.api_key_id)
+
+
 def resolve_principal() -> Principal:
     """The caller of this request, or ApiError(401)."""
     token = _bearer()
+    if token is None and (from_session := _dashboard_principal()) is not None:
+        return from_session
     admin = settings().api_token
     if token and admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Principal("admin")

@@ -15,9 +15,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from shared.artifact_store import StoreError, open_store
 from shared.jobs.finishing import finish_job
 from shared.jobs.views import job_json
-from shared.models import Attempt, Job, utcnow
+from shared.models import Artifact, Attempt, Job, utcnow
 from shared.outbox import relay
 from shared.producer import add_job, enqueue_jobs
 from shared.states import AttemptOutcome, JobStatus
@@ -25,6 +26,8 @@ from webhook.api.auth import ApiError, principal
 from webhook.api.bodies import callback_url_of, json_object
 from webhook.api.idempotency import Reply, run_idempotent
 from webhook.api.listing import check_query, next_cursor, page, query_choices, query_limit, query_time
+from webhook.api.openapi_artifacts import MAX_ARTIFACT_ID
+from webhook.artifact_files import NotStored, artifact_response
 from webhook.context import db_session, settings
 
 jobs = Blueprint("jobs", __name__)
@@ -65,6 +68,24 @@ def read_job(job_id: str) -> ResponseReturnValue:
     check_query(())
     with db_session() as session:
         return jsonify(api_job(visible_job(session, job_id)))
+
+
+@jobs.get("/jobs/<job_id>/artifacts/<int:artifact_id>")
+def read_artifact(job_id: str, artifact_id: int) -> ResponseReturnValue:
+    """The stored file (ranges, ETag, or a signed-URL redirect: ``webhook.artifact_files``); the job's owner only."""
+    check_query(())
+    with db_session() as session:
+        visible_job(session, job_id)
+        artifact = session.get(Artifact, artifact_id) if artifact_id <= MAX_ARTIFACT_ID else None
+        if artifact is None or artifact.job_id != job_id:
+            raise ApiError(404, "not_found", f"no artifact {artifact_id} in job {job_id!r}")
+        session.expunge(artifact)
+    try:
+        return artifact_response(artifact, open_store(settings()), settings())
+    except NotStored as exc:
+        raise ApiError(404, "not_stored", f"artifact {artifact_id} is not stored (status {exc})") from exc
+    except StoreError as exc:
+        raise ApiError(503, "store_unavailable", "the artifact store cannot be read right now") from exc
 
 
 @jobs.get("/jobs")

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from shared.cometapi import OPERATIONS
 from shared.states import JobStatus, PipelineStatus
+from webhook.api.openapi_artifacts import artifact_download
 from webhook.api.openapi_schemas import SCHEMAS, ref
 
 JSON = "application/json"
@@ -101,6 +102,7 @@ def paths() -> dict[str, Any]:
         "/v1/jobs/{job_id}/retry": {"post": post(
             "Retry a failed or canceled job as a new job", {202: "JobRetried"}, (400, 404, 409), tag="jobs",
             parameters=[job_id], description="Never for a succeeded job; once per job (retry the new one next).")},
+        "/v1/jobs/{job_id}/artifacts/{artifact_id}": artifact_download(job_id),
         "/v1/pipelines": {
             "post": post("Create a pipeline", {202: "PipelineCreated"}, (400, 402), tag="pipelines",
                          body=_json_body("PipelineRequest")),

@@ -61,17 +61,29 @@ def csrf_token() -> str:
     return str(token)
 
 
-def _password_fingerprint(password: str) -> str:
+def _password_fingerprint(password: str, key: object = None) -> str:
     """Stored in the session instead of the password: changing the password logs every operator out."""
-    key = current_app.secret_key
+    key = current_app.secret_key if key is None else key
     secret = key if isinstance(key, bytes) else str(key).encode()
     return hmac.new(secret, password.encode(), hashlib.sha256).hexdigest()
+
+
+def _fingerprint_matches(stored: str, password: str) -> bool:
+    """Made with the signing key or a fallback (a hook-secret rotation keeps operators logged in)."""
+    keys = [current_app.secret_key, *current_app.config.get("SECRET_KEY_FALLBACKS", [])]
+    return any(hmac.compare_digest(stored, _password_fingerprint(password, key)) for key in keys)
 
 
 def _stored_session_id() -> str | None:
     stored = session.get(VIEWER)
     found = stored.get("sid") if isinstance(stored, dict) else None
     return found if isinstance(found, str) else None
+
+
+def viewer_from_session() -> Viewer | None:
+    """The dashboard viewer of this request's session cookie, or None (also used by the artifact download route,
+    so the dashboard's players can fetch from it)."""
+    return _viewer_from_session()
 
 
 def _viewer_from_session() -> Viewer | None:
@@ -81,7 +93,7 @@ def _viewer_from_session() -> Viewer | None:
         return None
     if stored.get("kind") == "operator":
         password = settings().ui_password
-        if not password or not hmac.compare_digest(str(stored.get("pw", "")), _password_fingerprint(password)):
+        if not password or not _fingerprint_matches(str(stored.get("pw", "")), password):
             return None
         with db_session() as db:
             return Viewer("operator") if session_is_live(db, session_id, None) else None

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, has_request_context, request
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSessionInterface
 
-from shared.config import Settings, hook_secret
+from shared.config import Settings, hook_secrets
 from shared.models import utcnow
 
 dashboard = Blueprint("dashboard", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
@@ -27,9 +27,10 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def session_key(settings: Settings) -> bytes:
-    """Derived from the hook secret, so every receiver of a deployment accepts the same session cookies."""
-    return hmac.new(hook_secret(settings), b"hookline dashboard session", hashlib.sha256).digest()
+def session_keys(settings: Settings) -> list[bytes]:
+    """Derived from the hook secrets, so every receiver of a deployment accepts the same session cookies; the first
+    signs, the others (a rotation's old secret) still verify (Flask's SECRET_KEY_FALLBACKS)."""
+    return [hmac.new(key, b"hookline dashboard session", hashlib.sha256).digest() for key in hook_secrets(settings)]
 
 
 class SecureOverHttpsSessions(SecureCookieSessionInterface):
@@ -49,7 +50,8 @@ def configure_sessions(state: BlueprintSetupState) -> None:
     app = state.app
     settings: Settings = app.extensions["hookline.settings"]
     if not app.secret_key:
-        app.secret_key = session_key(settings)
+        app.secret_key, *fallbacks = session_keys(settings)
+        app.config["SECRET_KEY_FALLBACKS"] = fallbacks
     if isinstance(app, Flask):  # always, on the receiver; the setup state only promises the sansio App
         app.session_interface = SecureOverHttpsSessions()
     if wants_secure_cookies(settings):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.artifact_store import StoreError, open_store
 from shared.cometapi.operation_record import AUDIO
 from shared.cometapi.operations import LYRICS_RESULT_KEY, export_artifacts
 from shared.config import Settings
+from shared.jobs.artifacts import stored_key
 from shared.models import Artifact, Attempt, CallbackRecord, Clip, Job
 from shared.redaction import redact_secrets
 from shared.states import AttemptOutcome, CallbackVerdict, JobStatus
@@ -62,18 +63,9 @@ def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord])
     return sorted(events, key=lambda e: e.at)
 
 
-def artifact_path(settings: Settings, artifact: Artifact) -> Path | None:
-    """The artifact's file if it is stored under settings.artifact_dir (symlinks resolved), else None."""
-    if artifact.status != "stored" or not artifact.path or settings.artifact_dir is None:
-        return None
-    root = Path(settings.artifact_dir).resolve()
-    stored = Path(artifact.path)
-    # Absolute, or relative to the working directory (like a relative artifact_dir), or to artifact_dir itself.
-    for candidate in (stored,) if stored.is_absolute() else (stored, root / stored):
-        resolved = candidate.resolve()
-        if resolved.is_relative_to(root) and resolved.is_file():
-            return resolved
-    return None
+def is_stored(artifact: Artifact) -> bool:
+    """Recorded as stored with a key (the page trusts the row; the file route asks the store)."""
+    return artifact.status == "stored" and bool(artifact.storage_key or artifact.path)
 
 
 def is_audio(artifact: Artifact) -> bool:
@@ -104,7 +96,8 @@ class JobDetails:
 
 
 def _artifact_url(artifact: Artifact) -> str:
-    return url_for("dashboard.artifact_file", artifact_id=artifact.id)
+    """The API's download route, which takes the dashboard session too (same ranges, ETag and redirect)."""
+    return url_for("api.jobs.read_artifact", job_id=artifact.job_id, artifact_id=artifact.id)
 
 
 def _clip_cards(clips: list[Clip], stored: list[Artifact]) -> tuple[list[ClipCard], set[int]]:
@@ -140,13 +133,15 @@ def find_timing_words(value: Any, depth: int = 0) -> list[dict[str, Any]]:
 
 
 def _timing_from_files(settings: Settings, artifacts: list[Artifact]) -> list[dict[str, Any]]:
+    store = open_store(settings)
     for artifact in artifacts:
-        path = artifact_path(settings, artifact)
-        if artifact.kind not in WORD_KINDS or path is None or path.stat().st_size > MAX_TIMING_FILE:
+        key = stored_key(artifact, store)
+        if artifact.kind not in WORD_KINDS or key is None:
             continue
         try:
-            words = find_timing_words(json.loads(path.read_text()))
-        except (ValueError, OSError):
+            data = store.read_all(key, MAX_TIMING_FILE)
+            words = find_timing_words(json.loads(data)) if data is not None else []
+        except (ValueError, OSError, StoreError):
             continue
         if words:
             return words
@@ -171,7 +166,7 @@ def job_details(session: Session, settings: Settings, job: Job) -> JobDetails:
     callbacks = list(session.scalars(
         select(CallbackRecord).where(CallbackRecord.job_id == job.id).order_by(CallbackRecord.id)))
     artifacts = list(session.scalars(select(Artifact).where(Artifact.job_id == job.id).order_by(Artifact.id)))
-    stored = [a for a in artifacts if artifact_path(settings, a) is not None]
+    stored = [a for a in artifacts if is_stored(a)]
     clips = list(job.clips)
     cards, used = _clip_cards(clips, stored)
     loose_audio = [a for a in stored if is_audio(a) and a.id not in used]

@@ -1,23 +1,20 @@
-"""Jobs: the filtered, paged list; one job's page; and its stored files (only from under settings.artifact_dir)."""
+"""Jobs: the filtered, paged list; one job's page; and its stored files, served from the artifact store exactly as
+the API's ``GET /v1/jobs/<id>/artifacts/<aid>`` serves them (``webhook.artifact_files``: ranges, ETag, redirect)."""
 
 from __future__ import annotations
 
-import mimetypes
-
-from flask import abort, render_template, request, send_file
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from shared.artifact_store import StoreError, open_store
 from shared.models import Artifact, Job
 from shared.redaction import redact_secrets
+from webhook.artifact_files import NotStored, artifact_response
 from webhook.context import db_session, settings
 from webhook.dashboard.auth import current_viewer
 from webhook.dashboard.blueprint import dashboard
-from webhook.dashboard.job_details import artifact_path, job_details
+from webhook.dashboard.job_details import job_details
 from webhook.dashboard.job_queries import STATUSES, JobFilters, list_jobs
-
-# Served inline; anything else (HTML, SVG, unknown) is a download, so a stored file can never run script here.
-INLINE_TYPES = ("audio/", "video/", "image/png", "image/jpeg", "image/gif", "image/webp", "application/json",
-                "text/plain", "audio/midi")
 
 
 @dashboard.get("/jobs")
@@ -39,23 +36,18 @@ def job(job_id: str) -> ResponseReturnValue:
         return render_template("dashboard/job.html", d=details, job=found, result=result)
 
 
-def _content_type(artifact: Artifact, name: str) -> str:
-    return artifact.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
 @dashboard.get("/artifacts/<int:artifact_id>")
 def artifact_file(artifact_id: int) -> ResponseReturnValue:
     with db_session() as session:
         artifact = session.get(Artifact, artifact_id)
         owner = session.get(Job, artifact.job_id).api_key_id if artifact is not None else None  # type: ignore[union-attr]
+        if artifact is not None:
+            session.expunge(artifact)
     if artifact is None or not current_viewer().may_see(owner):
         abort(404)
-    path = artifact_path(settings(), artifact)
-    if path is None:
+    try:
+        return artifact_response(artifact, open_store(settings()), settings())
+    except NotStored:
         abort(404)
-    content_type = _content_type(artifact, path.name)
-    inline = content_type.startswith(INLINE_TYPES)
-    response = send_file(path, mimetype=content_type if inline else "application/octet-stream",
-                         as_attachment=not inline, download_name=path.name, conditional=True, max_age=0)
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; media-src 'self'; img-src 'self'"
-    return response
+    except StoreError:
+        abort(503)
