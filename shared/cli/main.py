@@ -142,11 +142,13 @@ def _register() -> None:
     from shared.cli.ledger import costs, retry
     from shared.cli.pipeline import pipeline
     from shared.cli.producer import apikey, bulk, deliveries
+    from shared.cli.prune import prune
     from shared.cli.run import demo, sandbox, up
     from shared.cli.submit import status, submit
     from shared.cli.watch import watch
 
-    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries, db):
+    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries, db,
+                    prune):
         main.add_command(command)
 
 

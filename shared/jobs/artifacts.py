@@ -206,9 +206,35 @@ def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver
         kept = {row.source_url for row in session.scalars(select(Artifact).where(Artifact.job_id == job_id))
                 if _still_stored(row)}
     _announce(settings, job_id, [s for s in sources if s.url not in kept])
-    job_dir = Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve() / safe_name(job_id)
+    job_dir = artifact_root(settings) / safe_name(job_id)
     for source in sources:
         if source.url not in kept:
             record_outcome(settings, job_id, source, obtain(source, job_dir / source.filename, settings, resolve))
     with open_session(settings) as session:
         return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))
+
+
+def artifact_root(settings: Settings) -> Path:
+    """The folder every stored artifact lives under (HOOKLINE_ARTIFACT_DIR, default var/artifacts)."""
+    return Path(settings.artifact_dir or Path(settings.var_dir) / "artifacts").resolve()
+
+
+def remove_artifact_file(settings: Settings, path: str) -> int | None:
+    """Delete one stored artifact file (``hookline prune``); its size, or None when it was already gone. A path
+    outside the artifact folder is refused (ValueError): a row never makes prune delete another file. The job's
+    folder goes too once it is empty."""
+    root = artifact_root(settings)
+    target = Path(path).resolve()
+    if root not in target.parents:
+        raise ValueError(f"not under the artifact folder {root}")
+    try:
+        size = target.stat().st_size
+        target.unlink()
+    except FileNotFoundError:
+        return None
+    if target.parent != root:
+        try:
+            target.parent.rmdir()  # only when empty
+        except OSError:
+            pass
+    return size
