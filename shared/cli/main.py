@@ -139,6 +139,7 @@ def reconcile(as_json: bool) -> None:
 
 def _register() -> None:
     from shared.cli.db_commands import db
+    from shared.cli.health import health
     from shared.cli.ledger import costs, retry
     from shared.cli.pipeline import pipeline
     from shared.cli.producer import apikey, bulk, deliveries
@@ -148,7 +149,7 @@ def _register() -> None:
     from shared.cli.watch import watch
 
     for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries, db,
-                    prune):
+                    prune, health):
         main.add_command(command)
 
 
