@@ -127,8 +127,8 @@ def check_graph(driver: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_every_page_fits_the_width_and_the_graph_is_drawn_right(site: tuple[str, dict[str, str]], browser: Any,
-                                                               width: int) -> None:
+def test_every_page_fits_the_width_and_the_graph_is_drawn_right(
+        site: tuple[str, dict[str, str]], browser: Any, width: int) -> None:  # noqa: F811 - the imported fixture
     from selenium.webdriver.common.by import By
 
     base, ids = site

@@ -25,7 +25,8 @@ def web(settings: Settings) -> FlaskClient:
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ui/login").text)
     assert token
-    assert client.post("/ui/login", data={"credential": "pw-for-tests", "csrf_token": token.group(1)}).status_code == 302
+    answer = client.post("/ui/login", data={"credential": "pw-for-tests", "csrf_token": token.group(1)})
+    assert answer.status_code == 302
     return client
 
 
