@@ -182,7 +182,8 @@ def cancel(pipeline_id: str, as_json: bool) -> None:
 
 
 @pipeline.command("examples")
-def examples() -> None:
+@JSON_OPTION
+def examples(as_json: bool) -> None:
     """List the bundled example specs (run one by name: `hookline pipeline run long-song`)."""
-    for name in example_names():
-        click.echo(name)
+    names = list(example_names())
+    click.echo(json.dumps(names) if as_json else "\n".join(names))

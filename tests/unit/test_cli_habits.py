@@ -149,3 +149,22 @@ def test_wait_exit_codes(settings: Settings, env: dict[str, str]) -> None:
     view, code = progress.wait_job(settings, job_id, timeout=5, quiet=True)
     assert (view["status"], code) == ("failed", progress.EXIT_FAILED)
     assert progress.exit_code("succeeded", True) == progress.EXIT_OK
+
+
+def test_json_on_commands_that_print_a_result(env: dict[str, str], settings: Settings) -> None:
+    key = json.loads(hookline("apikey", "create", "--name", "acme", "--json").stdout)["id"]
+    assert json.loads(hookline("apikey", "disable", key, "--json").stdout) == {"id": key, "disabled": True}
+    secret = json.loads(hookline("apikey", "webhook-secret", "--local", "--json").stdout)
+    assert secret["id"] == "local" and secret["webhook_secret"].startswith("whsec_")
+    enabled = json.loads(hookline("deliveries", "enable-endpoint", "https://example.com/h", "--json").stdout)
+    assert enabled == {"url": "https://example.com/h", "was_disabled": False}
+    assert "long-song" in json.loads(hookline("pipeline", "examples", "--json").stdout)
+    retried = hookline("retry", "0" * 32, "--json")
+    assert retried.exit_code == 2 and "no job" in retried.stderr  # bad input stays a one-line error
+    job_id = submit_job("lyrics", {"prompt": "x"}, settings=settings)
+    with open_session(settings) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(status="failed", error="budget exceeded: cap"))
+        session.commit()
+    assert json.loads(hookline("retry", job_id, "--json").stdout) == {"requeued": [job_id], "refused": []}
+    swept = json.loads(hookline("reconcile", "--json").stdout)
+    assert set(swept) == {"fetched", "fetch_calls", "applied", "requeued", "timed_out"}
