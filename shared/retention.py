@@ -154,10 +154,11 @@ def fold_attempts(session: Session, attempts: list[Attempt]) -> None:
         key = (day, attempt.operation, attempt.api_key_id or "")
         row = session.get(CostDay, key)
         if row is None:
-            row = CostDay(day=key[0], operation=key[1], api_key_id=key[2], calls=0, usd=0.0,
+            row = CostDay(day=key[0], operation=key[1], api_key_id=key[2], calls=0, paid_calls=0, usd=0.0,
                           possible_duplicate_usd=0.0)
             session.add(row)
         row.calls += 1
+        row.paid_calls += 1 if attempt.cost_usd > 0 else 0
         row.usd += attempt.cost_usd
         if attempt.possible_duplicate:
             row.possible_duplicate_usd += attempt.cost_usd

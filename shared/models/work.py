@@ -193,6 +193,7 @@ class CostDay(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
     operation: Mapped[str] = mapped_column(String(32), primary_key=True)
     api_key_id: Mapped[str] = mapped_column(String(32), primary_key=True, default="")  # "" for no key
-    calls: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # charged attempts (as `hookline costs` counts them)
+    paid_calls: Mapped[int] = mapped_column(Integer, default=0)  # those with a price (as /v1/costs counts them)
     usd: Mapped[float] = mapped_column(Float, default=0.0)
     possible_duplicate_usd: Mapped[float] = mapped_column(Float, default=0.0)

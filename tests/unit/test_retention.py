@@ -31,6 +31,7 @@ from shared.models import (
     utcnow,
 )
 from shared.retention import parse_age, prune
+from tests.unit.api_clients import api_client
 
 OLD = utcnow() - timedelta(days=40)
 RECENT = utcnow() - timedelta(days=2)
@@ -97,6 +98,18 @@ def world(any_db: Settings, tmp_path: Path) -> dict[str, object]:
     return ids
 
 
+def dashboard_costs(settings: Settings) -> tuple[object, object]:
+    from webhook.dashboard.auth import Viewer
+    from webhook.dashboard.cost_pages import spend_per_day, spend_per_operation
+
+    operator = Viewer("operator")
+    with open_session(settings) as s:
+        per_day = [(r.label, round(r.spent, 6), r.calls) for r in spend_per_day(s, operator, 60, None) if r.calls]
+        per_op = [(r.label, round(r.spent, 6)) for r in spend_per_operation(s, operator, 60)]
+    assert per_day and per_op
+    return per_day, per_op
+
+
 def remaining(settings: Settings) -> dict[str, int]:
     with open_session(settings) as s:
         return {model.__tablename__: int(s.scalar(select(func.count()).select_from(model)) or 0)
@@ -110,6 +123,11 @@ def test_prune_keeps_unfinished_work_and_the_ledger_totals(world: dict[str, obje
     with open_session(settings) as s:
         before_costs = cost_summary(s)
     before = remaining(settings)
+    api = api_client(settings)
+    window = f"/v1/costs?since={(OLD - timedelta(days=1)).date().isoformat()}"
+    before_api = api.get(window).json
+    assert before_api["total_usd"] > 0
+    before_page = dashboard_costs(settings)
 
     dry = prune(settings, timedelta(days=30), dry_run=True)
     assert remaining(settings) == before and Path(str(world["file"])).is_file()  # a dry run changes nothing
@@ -134,6 +152,8 @@ def test_prune_keeps_unfinished_work_and_the_ledger_totals(world: dict[str, obje
         after_costs = cost_summary(s)
         folded = {(d.day, d.operation, d.calls, round(d.usd, 6)) for d in s.scalars(select(CostDay))}
     assert after_costs == before_costs  # totals, by day, by operation, possible duplicates: unchanged
+    assert api.get(window).json == before_api  # the API's per-day spend too
+    assert dashboard_costs(settings) == before_page  # and the dashboard's cost page
     # 0.2 + 0.3 (ambiguous: maybe charged) + 0.1 (the pipeline job); the free fetches count as calls, as in costs
     assert folded == {(OLD.astimezone(UTC).date().isoformat(), "music", 6, 0.6)}
 

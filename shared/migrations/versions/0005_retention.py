@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('operation', sa.String(length=32), nullable=False),
     sa.Column('api_key_id', sa.String(length=32), nullable=False),
     sa.Column('calls', sa.Integer(), nullable=False),
+    sa.Column('paid_calls', sa.Integer(), nullable=False),
     sa.Column('usd', sa.Float(), nullable=False),
     sa.Column('possible_duplicate_usd', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'operation', 'api_key_id', name=op.f('pk_cost_days'))
