@@ -96,6 +96,8 @@ def watch(fetch: Callable[[], dict[str, Any]], *, terminal: Callable[[dict[str, 
                 time.sleep(POLL_SECONDS)
                 view = fetch()
                 live.update(renderable(view, time.monotonic() - started))
+        if not terminal(view):
+            click.echo(f"timed out after {timeout:g}s; still {view['status']}", file=stream)
         return view
     shown: set[str] = set()
     while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -168,3 +169,40 @@ def test_json_on_commands_that_print_a_result(env: dict[str, str], settings: Set
     assert json.loads(hookline("retry", job_id, "--json").stdout) == {"requeued": [job_id], "refused": []}
     swept = json.loads(hookline("reconcile", "--json").stdout)
     assert set(swept) == {"fetched", "fetch_calls", "applied", "requeued", "timed_out"}
+
+
+def test_wait_shows_live_progress_on_a_terminal(settings: Settings, env: dict[str, str]) -> None:
+    """stderr on a pseudo-terminal: rich's live view (cursor control, the status) instead of plain lines; stdout
+    still gets the plain final result, and the exit code still says the wait timed out."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([HOOKLINE, "submit", "lyrics", "--prompt", "tides", "--wait", "--timeout", "1.5"],
+                              env={**os.environ, **env, "TERM": "xterm", "COLUMNS": "100"}, stdout=subprocess.PIPE,
+                              stderr=follower, text=True, timeout=120)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == progress.EXIT_TIMED_OUT
+    text = shown.decode(errors="replace")
+    assert "\x1b[" in text and "queued" in text  # drawn by rich's Live, with the job's status
+    assert "timed out after 1.5s; still queued" in text
+    assert done.stdout.startswith("job ") and "queued" in done.stdout
+
+
+def test_pipeline_run_wait_prints_step_lines_when_piped(settings: Settings, env: dict[str, str]) -> None:
+    result = hookline("pipeline", "run", "long-song", "--wait", "--timeout", "1")
+    assert result.exit_code == progress.EXIT_TIMED_OUT, (result.output, result.exception)
+    assert re.search(r"pipeline [0-9a-f]{32}: running", result.stderr), result.stderr
+    assert re.search(r"step \w+ \w+: (pending|dispatched)", result.stderr), result.stderr
+    assert "timed out after 1s; still running" in result.stderr

@@ -70,3 +70,37 @@ def test_the_beat_writes_a_heartbeat_that_health_reads(env: Settings) -> None:
         beat = heartbeats._running.pop(f"beat:{HOST}")
         beat.stop()
     assert health("--beat")[0] == 1  # stopped
+
+
+def test_a_real_worker_with_loglevel_is_alive_then_stopped(env: Settings, base_env: dict[str, str],
+                                                           tmp_path: object) -> None:
+    """`hookline worker --loglevel DEBUG` (a real Celery worker on the embedded broker) logs at DEBUG, its heartbeat
+    makes `hookline health --worker` exit 0, and after a warm shutdown the probe exits 1."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from shared.cli.stack import wait_until
+
+    hookline = str(Path(sys.executable).with_name("hookline"))
+    log = Path(str(tmp_path)) / "worker.log"
+    full_env = {**os.environ, **base_env}
+    with log.open("w") as out:
+        proc = subprocess.Popen([hookline, "worker", "--loglevel", "debug", "--pool", "solo", "--name", "probe"],
+                                env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def alive() -> bool:
+            done = subprocess.run([hookline, "health", "--worker", "probe"], env=full_env, capture_output=True)
+            assert proc.poll() is None, log.read_text()[-3000:]
+            return done.returncode == 0
+        wait_until(alive, timeout=90, interval=0.5, what="the worker's heartbeat")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert " DEBUG " in log.read_text() or "[DEBUG" in log.read_text()
+    stopped = subprocess.run([hookline, "health", "--worker", "probe"], env=full_env, capture_output=True, text=True)
+    assert stopped.returncode == 1 and "stopped" in stopped.stdout
+    bad = subprocess.run([hookline, "worker", "--loglevel", "LOUD"], env=full_env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--loglevel" in bad.stderr
