@@ -201,3 +201,20 @@ def test_prune_cli(settings: Settings, base_env: dict[str, str], monkeypatch: py
     bad = runner.invoke(main, ["prune", "--older-than", "5m"])
     assert bad.exit_code == 2 and "--older-than" in bad.stderr
     assert parse_age("2w") == timedelta(days=14) and parse_age("36h") == timedelta(hours=36)
+
+
+def test_the_beat_prunes_daily_only_with_retention_days(settings: Settings) -> None:
+    from worker.celery_app import create_celery
+
+    without = create_celery(settings)
+    without.loader.import_default_modules()  # registers the tasks, as a worker does
+    assert "prune" not in without.conf.beat_schedule
+    with open_session(settings) as s:
+        add_job(s, status="succeeded", at=OLD)
+        s.commit()
+    assert without.tasks["hookline.prune"].apply().get() == {"skipped": "HOOKLINE_RETENTION_DAYS is not set"}
+    with_retention = create_celery(settings.with_overrides(retention_days=30))
+    with_retention.loader.import_default_modules()
+    assert with_retention.conf.beat_schedule["prune"]["task"] == "hookline.prune"
+    report = with_retention.tasks["hookline.prune"].apply().get()
+    assert report["rows"]["jobs"] == 1 and report["dry_run"] is False
