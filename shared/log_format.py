@@ -117,7 +117,7 @@ class AlembicStartupFilter(logging.Filter):
     INFO: every process reads the schema revision at start, and nine such lines each time drown the real ones.
     "Running upgrade …" (a migration actually applied) stays INFO."""
 
-    _CHATTER = ("setup plugin ", "Context impl ", "Will assume ")
+    _CHATTER = ("setup plugin ", "setting up autogenerate plugin ", "Context impl ", "Will assume ")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.INFO or not str(record.msg).startswith(self._CHATTER):

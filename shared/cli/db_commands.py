@@ -137,12 +137,17 @@ def _check_revision(settings: Any, revision: str) -> None:
 
 
 def _alembic(action: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run an Alembic command; its CommandError (a bad revision, a step past base) becomes one clear line."""
+    """Run an Alembic command; its CommandError (a bad revision, a step past base) becomes one clear line. What
+    Alembic prints ("Generating …") goes to stderr: stdout holds the command's result only (--json stays JSON)."""
+    import contextlib
+    import sys
+
     from alembic.util import CommandError
 
     from shared.errors import HooklineError
 
     try:
-        return action(*args, **kwargs)
+        with contextlib.redirect_stdout(sys.stderr):
+            return action(*args, **kwargs)
     except CommandError as exc:
         raise HooklineError(f"alembic: {exc}") from None

@@ -206,3 +206,17 @@ def test_pipeline_run_wait_prints_step_lines_when_piped(settings: Settings, env:
     assert re.search(r"pipeline [0-9a-f]{32}: running", result.stderr), result.stderr
     assert re.search(r"step \w+ \w+: (pending|dispatched)", result.stderr), result.stderr
     assert "timed out after 1s; still running" in result.stderr
+
+
+def test_db_revision_writes_a_migration(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into a copy of the migrations (the repo gains no file); --json stays JSON though Alembic prints too."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(REPO / "shared" / "migrations", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", copy)
+    assert hookline("db", "upgrade").exit_code == 0
+    made = hookline("db", "revision", "-m", "nothing new", "--autogenerate", "--rev-id", "0099_probe", "--json")
+    assert made.exit_code == 0, made.output
+    (written,) = json.loads(made.stdout)["revisions"]
+    assert written["revision"] == "0099_probe" and Path(written["path"]).parent == copy / "versions"
+    assert "op." not in Path(written["path"]).read_text().split("def upgrade()")[1].split("def downgrade()")[0]
+    assert "Generating" in made.stderr
