@@ -70,6 +70,11 @@ def db_downgrade(revision: str, as_json: bool) -> None:
     settings = load_settings()
     _check_revision(settings, revision)
     before = database.current_revision(settings)
+    if before is None:
+        from shared.errors import HooklineError
+
+        raise HooklineError("the database has no hookline schema yet, nothing to downgrade: "
+                            "run `hookline db upgrade` to create it")
     _alembic(command.downgrade, database.alembic_config(settings), revision)
     current = database.current_revision(settings)
     echo_result(as_json, {"current": current, "previous": before, "head": database.head_revision(settings)},

@@ -117,6 +117,7 @@ def beat(loglevel: str | None) -> None:
     """Run Celery beat (exactly one per deployment): schedules the reconciler (and pruning, with
     HOOKLINE_RETENTION_DAYS)."""
     settings = load_settings()
+    require_current_schema(settings)  # it writes its heartbeat, and the tasks it schedules need the tables
     os.makedirs(settings.var_dir, exist_ok=True)
     from worker.app import app
 

@@ -126,7 +126,8 @@ def test_process_start_logs_no_alembic_chatter_at_info(env: dict[str, str]) -> N
 @pytest.mark.parametrize("args", [
     ["status", "0" * 32], ["costs"], ["costs", "--json"], ["deliveries"], ["retry", "--budget-exceeded"],
     ["reconcile"], ["pipeline", "status", "0" * 32], ["apikey", "list"], ["watch", "--once"],
-    ["submit", "lyrics", "--prompt", "x"], ["prune", "--older-than", "30d"],
+    ["submit", "lyrics", "--prompt", "x"], ["prune", "--older-than", "30d"], ["health", "--beat"],
+    ["worker"], ["beat"], ["receiver"], ["db", "downgrade", "-1"], ["pipeline", "cancel", "0" * 32],
 ])
 def test_a_never_migrated_database_says_run_db_upgrade(env: dict[str, str], args: list[str]) -> None:
     Path(env["HOOKLINE_VAR_DIR"], "hookline.db").touch()  # exists, never migrated
