@@ -4,13 +4,26 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint up bench clean
+.PHONY: demo test lint up bench clean lock
 
-$(STAMP): pyproject.toml
+# Reproducible: every dependency comes from the lock file, pinned and hash-checked; then the project itself.
+LOCK    = requirements/dev.txt
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# Re-pin after changing dependencies in pyproject.toml: requirements/dev.txt (make, CI) and runtime.txt (the image).
+# uv keeps the versions already pinned unless pyproject.toml needs others; `make lock UPGRADE=--upgrade` moves all.
+lock: $(STAMP)
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra postgres --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" -o requirements/dev.txt $(UPGRADE)
+	$(BIN)/uv pip compile pyproject.toml --extra postgres --extra flower --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" -o requirements/runtime.txt $(UPGRADE)
 
 demo: $(STAMP)
 	$(BIN)/hookline demo

@@ -73,6 +73,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_MAX_PROMPT_CHARS": ("max_prompt_chars", "characters"),
     "HOOKLINE_MAX_TAGS_CHARS": ("max_tags_chars", "characters"),
     "HOOKLINE_MAX_TITLE_CHARS": ("max_title_chars", "characters"),
+    "HOOKLINE_RETENTION_DAYS": ("retention_days", "days"),
 }
 
 
@@ -133,6 +134,7 @@ class Settings:
     max_prompt_chars: int = 10_000  # prompt, gpt_description_prompt, lyrics
     max_tags_chars: int = 1_000  # tags, negative_tags, Udio negative_prompt
     max_title_chars: int = 200
+    retention_days: int | None = None  # when set, the beat prunes finished work older than this once a day
 
     @property
     def polling_mode(self) -> bool:

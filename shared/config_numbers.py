@@ -61,6 +61,7 @@ NUMBER_RULES: dict[str, NumberRule] = {
     "branches": NumberRule("branches", 1, 10**6, whole=True),
     "lines": NumberRule("lines", 1, 10**9, whole=True),
     "characters": NumberRule("characters", 1, 10**9, whole=True),
+    "days": NumberRule("days", 1, 36500, whole=True),  # HOOKLINE_RETENTION_DAYS: today's ledger is never pruned
     # Unit-less kinds, for a new setting whose unit has no rule yet (prefer adding one: errors should name it).
     "positive_float": NumberRule("", 0, 1e9, exclusive_minimum=True),
     "nonneg_int": NumberRule("", 0, 10**9, whole=True),

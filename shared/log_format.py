@@ -112,6 +112,28 @@ class PlainFormatter(logging.Formatter):
         return redact_tokens(super().format(record))
 
 
+class AlembicStartupFilter(logging.Filter):
+    """Alembic's start-up chatter ("setup plugin …", "Context impl …", "Will assume … DDL") is logged at DEBUG, not
+    INFO: every process reads the schema revision at start, and nine such lines each time drown the real ones.
+    "Running upgrade …" (a migration actually applied) stays INFO."""
+
+    _CHATTER = ("setup plugin ", "setting up autogenerate plugin ", "Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not str(record.msg).startswith(self._CHATTER):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_alembic_startup() -> None:
+    """Install AlembicStartupFilter on Alembic's loggers (idempotent)."""
+    for name in ("alembic.runtime.plugins", "alembic.runtime.migration"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, AlembicStartupFilter) for f in logger.filters):
+            logger.addFilter(AlembicStartupFilter())
+
+
 def log_format_of(settings: Settings) -> str:
     value = (settings.log_format or "text").strip().lower()
     if value == "plain":
@@ -137,4 +159,5 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("hookline").setLevel(level)
+    quiet_alembic_startup()
     return handler

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, case, extract, func, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared.config import Settings
-from shared.models import Attempt, CallbackRecord, Heartbeat, Job, OutboxMessage, Pipeline, utcnow
+from shared.models import Attempt, CallbackRecord, CostDay, Heartbeat, Job, OutboxMessage, Pipeline, utcnow
 from shared.states import IN_FLIGHT
 
 log = logging.getLogger("hookline.metrics")
@@ -78,6 +78,32 @@ def overdue_filter(now: datetime) -> list[ColumnElement[bool]]:
 
 def overdue_count(session: Session, now: datetime | None = None) -> int:
     return int(session.scalar(select(func.count()).select_from(Job).where(*overdue_filter(now or utcnow()))) or 0)
+
+
+@lru_cache(maxsize=1)
+def _build_labels() -> tuple[str, str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("hookline")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        ours = "unknown"
+    from shared.db import head_revision
+
+    try:
+        schema = head_revision(Settings()) or ""  # read from the migration scripts; no database is opened
+    except Exception:  # noqa: BLE001 - build info must never fail a scrape
+        schema = ""
+    return ours, platform.python_version(), schema
+
+
+def build_info() -> Metric:
+    """``hookline_build_info{version, python, schema} 1``: which code answers (join it onto other series)."""
+    info = GaugeMetricFamily("hookline_build_info", "The hookline version, Python version and the schema revision "
+                             "this code expects; always 1.", labels=["version", "python", "schema"])
+    info.add_metric(list(_build_labels()), 1)
+    return info
 
 
 @lru_cache(maxsize=4)
@@ -161,6 +187,7 @@ class HooklineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
+        yield build_info()
         with self.sessions() as session:
             dialect = session.get_bind().dialect.name
             yield from self._counts(session)
@@ -203,12 +230,15 @@ class HooklineCollector(Collector):
         ):
             calls.add_metric([operation, endpoint, str(status) if status is not None else "none", outcome], count)
             spent[operation] = spent.get(operation, 0.0) + float(usd)
+        for operation, usd in session.execute(  # attempts `hookline prune` removed: a counter never goes down
+                select(CostDay.operation, func.sum(CostDay.usd)).group_by(CostDay.operation)):
+            spent[operation] = spent.get(operation, 0.0) + float(usd or 0)
         for operation, usd in sorted(spent.items()):
             cost.add_metric([operation], usd)
         yield calls
         yield cost
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        today = GaugeMetricFamily("hookline_spend_usd_today", "Spend since 00:00 UTC by API key ('' for none).",
+        today = GaugeMetricFamily("hookline_spend_today_usd", "Spend since 00:00 UTC by API key ('' for none).",
                                   labels=["api_key"])
         for key_id, usd in session.execute(
             select(Attempt.api_key_id, func.sum(Attempt.cost_usd)).where(Attempt.started_at >= midnight)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 import worker.heartbeats  # noqa: F401 - connects worker_ready / worker_shutdown
 from shared.config import Settings, load_settings
-from shared.tasks import QUEUE, RECONCILE, SEND_OVERDUE_WEBHOOKS, configure_broker
+from shared.tasks import PRUNE, QUEUE, RECONCILE, SEND_OVERDUE_WEBHOOKS, configure_broker
 
 __all__ = ["QUEUE", "create_celery"]
+
+PRUNE_AT = {"hour": 3, "minute": 17}  # UTC, daily: a crontab survives beat restarts (an interval would start over)
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -36,4 +39,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
             },
         },
     )
+    if settings.retention_days is not None:  # HOOKLINE_RETENTION_DAYS: prune finished work once a day
+        app.conf.beat_schedule["prune"] = {"task": PRUNE, "schedule": crontab(**PRUNE_AT),
+                                           "options": {"expires": 3600}}
     return app

@@ -16,7 +16,7 @@ import socket
 import threading
 from typing import Any, cast
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import beat_init, worker_ready, worker_shutdown
 from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ log = logging.getLogger("hookline.heartbeats")
 
 HEARTBEAT_SECONDS = 10.0
 WORKER_PREFIX = "worker:"
+BEAT_PREFIX = "beat:"  # the beat process marks itself too: its liveness is not the workers' (`hookline health --beat`)
 RECONCILE = "reconcile"
 
 
@@ -69,9 +70,10 @@ def _jsonable(value: Any) -> bool:
 class WorkerHeartbeat:
     """A daemon thread that marks ``worker:<hostname>`` every HEARTBEAT_SECONDS until stopped."""
 
-    def __init__(self, settings: Settings, hostname: str, interval: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, settings: Settings, hostname: str, interval: float = HEARTBEAT_SECONDS,
+                 prefix: str = WORKER_PREFIX) -> None:
         self.settings = settings
-        self.name = WORKER_PREFIX + hostname
+        self.name = prefix + hostname
         self.interval = interval
         self.started_at = utcnow().isoformat()
         self._stop = threading.Event()
@@ -124,3 +126,18 @@ def stop_worker_heartbeats(**_: Any) -> None:
     while _running:
         _hostname, heartbeat = _running.popitem()
         heartbeat.stop()
+
+
+@beat_init.connect
+def start_beat_heartbeat(sender: Any = None, **_: Any) -> None:
+    """``beat:<hostname>`` every HEARTBEAT_SECONDS while the beat runs (a daemon thread: it ends with the process)."""
+    from shared.tasks import settings_of
+
+    app = getattr(sender, "app", None)
+    settings = settings_of(app) if app is not None else None
+    name = BEAT_PREFIX + socket.gethostname()
+    if settings is None or name in _running:
+        return
+    heartbeat = WorkerHeartbeat(settings, socket.gethostname(), prefix=BEAT_PREFIX)
+    _running[name] = heartbeat
+    heartbeat.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from shared.outbox import relay
-from shared.tasks import JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, settings_of
+from shared.tasks import JOB_FINISHED, POLL_JOB, PRUNE, RECONCILE, SUBMIT_JOB, settings_of
 from worker.followups import run_follow_ups
 from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
@@ -55,3 +55,16 @@ def reconcile(self: Task) -> dict[str, int]:
     report = reconcile_overdue(settings_of(self.app))
     return {"fetched": report.fetched, "requeued": report.requeued, "timed_out": report.timed_out,
             "republished": report.republished, "follow_ups_rerun": report.follow_ups_rerun}
+
+
+@shared_task(name=PRUNE, bind=True)
+def prune(self: Task) -> dict[str, object]:
+    """The beat's daily ``hookline prune --older-than ${HOOKLINE_RETENTION_DAYS}d`` (shared.retention)."""
+    from datetime import timedelta
+
+    from shared.retention import prune as run_prune
+
+    settings = settings_of(self.app)
+    if settings.retention_days is None:
+        return {"skipped": "HOOKLINE_RETENTION_DAYS is not set"}
+    return run_prune(settings, timedelta(days=settings.retention_days)).as_json()

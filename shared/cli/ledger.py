@@ -55,7 +55,8 @@ def costs(since: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("job_ids", nargs=-1)
 @click.option("--budget-exceeded", is_flag=True, help="requeue every job that failed with 'budget exceeded'")
-def retry(job_ids: tuple[str, ...], budget_exceeded: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print {requeued: [...], refused: [...]}")
+def retry(job_ids: tuple[str, ...], budget_exceeded: bool, as_json: bool) -> None:
     """Requeue failed jobs the upstream never accepted (e.g. after raising the budget cap). Never re-pays."""
     from sqlalchemy import select
 
@@ -77,6 +78,9 @@ def retry(job_ids: tuple[str, ...], budget_exceeded: bool) -> None:
             (requeued if requeue_unsent(session, job_id) else refused).append(job_id)
         session.commit()
     enqueue_jobs(settings, requeued)
+    if as_json:
+        click.echo(json.dumps({"requeued": requeued, "refused": refused}))
+        raise SystemExit(1 if refused else 0)
     for job_id in requeued:
         click.echo(f"requeued {job_id}")
     for job_id in refused:

@@ -9,9 +9,14 @@ from typing import Any, NoReturn
 
 import click
 
+from shared.cli.db_commands import echo_result, json_option
 from shared.config import Settings, load_settings, require_shared_secret
 from shared.errors import ConfigError, HooklineError
 from shared.schema_check import require_current_schema
+
+LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+loglevel_option = click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+                               help="default: HOOKLINE_LOG_LEVEL (INFO)")
 
 
 class HooklineGroup(click.Group):
@@ -63,7 +68,8 @@ def _explain_os_error(exc: OSError, settings: Settings) -> str:
     return problem
 
 
-@click.group(cls=HooklineGroup)
+@click.group(cls=HooklineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hookline", prog_name="hookline", message="%(prog)s %(version)s")
 def main() -> None:
     """hookline: a job system for the CometAPI music API."""
     from shared.log_format import configure_logging
@@ -92,13 +98,15 @@ def receiver(host: str, port: int | None) -> None:
 @click.option("--concurrency", type=int, default=2, show_default=True)
 @click.option("--pool", type=click.Choice(["prefork", "threads", "solo"]), default="threads", show_default=True)
 @click.option("--name", default="worker", show_default=True)
-def worker(concurrency: int, pool: str, name: str) -> None:
+@loglevel_option
+def worker(concurrency: int, pool: str, name: str, loglevel: str | None) -> None:
     """Run a Celery worker (celery -A worker.app worker)."""
 
     settings = load_settings()
     require_shared_secret(settings)
     require_current_schema(settings)
-    args = ["worker", "-Q", "hookline", "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", "INFO",
+    level = (loglevel or settings.log_level).upper()
+    args = ["worker", "-Q", "hookline", "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", level,
             "--without-gossip", "--without-mingle"]
     from worker.app import app
 
@@ -106,59 +114,46 @@ def worker(concurrency: int, pool: str, name: str) -> None:
 
 
 @main.command()
-def beat() -> None:
-    """Run Celery beat (exactly one per deployment): schedules the reconciler."""
+@loglevel_option
+def beat(loglevel: str | None) -> None:
+    """Run Celery beat (exactly one per deployment): schedules the reconciler (and pruning, with
+    HOOKLINE_RETENTION_DAYS)."""
     settings = load_settings()
     require_shared_secret(settings)
+    require_current_schema(settings)  # it writes its heartbeat, and the tasks it schedules need the tables
     os.makedirs(settings.var_dir, exist_ok=True)
     from worker.app import app
 
-    app.start(["beat", "-l", "INFO", "--schedule", str(settings.var_dir / "celerybeat-schedule")])
+    app.start(["beat", "-l", (loglevel or settings.log_level).upper(),
+               "--schedule", str(settings.var_dir / "celerybeat-schedule")])
 
 
 @main.command()
-def reconcile() -> None:
+@json_option
+def reconcile(as_json: bool) -> None:
     """Run one reconcile sweep now, in this process."""
     from worker.reconciling import reconcile_overdue
 
     report = reconcile_overdue(load_settings())
-    click.echo(f"fetched={report.fetched} fetch_calls={report.fetch_calls} applied={report.applied} "
-               f"requeued={report.requeued} timed_out={report.timed_out}")
-
-
-@main.group()
-def db() -> None:
-    """Database schema."""
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every migration up to head."""
-    from shared import db as database
-
-    settings = load_settings()
-    database.upgrade(settings)
-    click.echo(f"database at revision {database.current_revision(settings)}")
-
-
-@db.command("current")
-def db_current() -> None:
-    """Show the applied and the newest revision."""
-    from shared import db as database
-
-    settings = load_settings()
-    click.echo(f"current={database.current_revision(settings)} head={database.head_revision(settings)}")
+    fields = ("fetched", "fetch_calls", "applied", "requeued", "timed_out")
+    echo_result(as_json, {name: getattr(report, name) for name in fields},
+                f"fetched={report.fetched} fetch_calls={report.fetch_calls} applied={report.applied} "
+                f"requeued={report.requeued} timed_out={report.timed_out}")
 
 
 def _register() -> None:
+    from shared.cli.db_commands import db
+    from shared.cli.health import health
     from shared.cli.ledger import costs, retry
     from shared.cli.pipeline import pipeline
     from shared.cli.producer import apikey, bulk, deliveries
+    from shared.cli.prune import prune
     from shared.cli.run import demo, sandbox, up
     from shared.cli.submit import status, submit
     from shared.cli.watch import watch
 
-    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries):
+    for command in (up, sandbox, demo, submit, status, costs, retry, pipeline, bulk, watch, apikey, deliveries, db,
+                    prune, health):
         main.add_command(command)
 
 

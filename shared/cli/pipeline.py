@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, NoReturn
 
 import click
 
+from shared.cli.progress import wait_pipeline
 from shared.cli.submit import parse_param, with_options
 from shared.config import Settings, load_settings
 from shared.errors import ValidationError
@@ -25,7 +25,6 @@ from shared.pipelines import (
 from shared.pipelines.estimate import estimate_spec
 from shared.pipelines.spec import SpecLimits
 from shared.schema_check import require_database
-from shared.states import PipelineStatus
 
 
 def parse_overrides(values: tuple[str, ...]) -> dict[str, Any]:
@@ -54,17 +53,18 @@ def print_pipeline(view: dict[str, Any]) -> None:
 
 
 def _show(pipeline_id: str, *, wait: bool, as_json: bool, timeout: float, settings: Settings) -> None:
-    view = get_pipeline(pipeline_id, settings=settings)
-    deadline = time.monotonic() + timeout
-    while wait and view["status"] == PipelineStatus.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.5)
+    """Print a pipeline; with ``wait``, after live progress (shared.cli.progress), exiting 1 failed / 3 timed out."""
+    code = 0
+    if wait:
+        view, code = wait_pipeline(settings, pipeline_id, timeout=timeout, quiet=as_json)
+    else:
         view = get_pipeline(pipeline_id, settings=settings)
     if as_json:
         click.echo(json.dumps(view))
     else:
         print_pipeline(view)
-    if wait and view["status"] != PipelineStatus.SUCCEEDED:
-        raise SystemExit(1)
+    if code:
+        raise SystemExit(code)
 
 
 def _spec_errors(exc: ValidationError, as_json: bool) -> NoReturn:
@@ -182,7 +182,8 @@ def cancel(pipeline_id: str, as_json: bool) -> None:
 
 
 @pipeline.command("examples")
-def examples() -> None:
+@JSON_OPTION
+def examples(as_json: bool) -> None:
     """List the bundled example specs (run one by name: `hookline pipeline run long-song`)."""
-    for name in example_names():
-        click.echo(name)
+    names = list(example_names())
+    click.echo(json.dumps(names) if as_json else "\n".join(names))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk, check_bulk_budget, validate_bulk
 from shared.bulk.source import FORMATS, BulkSource
+from shared.cli.db_commands import echo_result, json_option
 from shared.config import load_settings
 from shared.db import open_session
 from shared.errors import ValidationError
@@ -201,7 +202,8 @@ def apikey_list(as_json: bool) -> None:
 
 @apikey.command("disable")
 @click.argument("key_id")
-def apikey_disable(key_id: str) -> None:
+@json_option
+def apikey_disable(key_id: str, as_json: bool) -> None:
     """Disable a key: it is refused from now on (its jobs stay)."""
     require_database(load_settings())
     with open_session(load_settings()) as session:
@@ -210,13 +212,14 @@ def apikey_disable(key_id: str) -> None:
             raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
         key.disabled = True
         session.commit()
-    click.echo(f"key {key_id} disabled")
+    echo_result(as_json, {"id": key_id, "disabled": True}, f"key {key_id} disabled")
 
 
 @apikey.command("webhook-secret")
 @click.argument("key_id", required=False)
 @click.option("--local", is_flag=True, help="the secret for work with no API key (CLI, admin token, open API)")
-def apikey_webhook_secret(key_id: str | None, local: bool) -> None:
+@json_option
+def apikey_webhook_secret(key_id: str | None, local: bool, as_json: bool) -> None:
     """Print the Standard Webhooks secret (whsec_…) that signs a key's events, to verify them with."""
     require_database(load_settings())
     from shared.apikeys import webhook_secret_for
@@ -229,7 +232,8 @@ def apikey_webhook_secret(key_id: str | None, local: bool) -> None:
         with open_session(settings) as session:
             if session.get(ApiKey, key_id) is None:
                 raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
-    click.echo(webhook_secret_for(settings, key_id or LOCAL_OWNER))
+    secret = webhook_secret_for(settings, key_id or LOCAL_OWNER)
+    echo_result(as_json, {"id": key_id or LOCAL_OWNER, "webhook_secret": secret}, secret)
 
 
 @click.group(invoke_without_command=True)
@@ -282,11 +286,13 @@ def deliveries_redeliver(delivery_id: str, as_json: bool) -> None:
 
 @deliveries.command("enable-endpoint")
 @click.argument("url")
-def deliveries_enable_endpoint(url: str) -> None:
+@json_option
+def deliveries_enable_endpoint(url: str, as_json: bool) -> None:
     """Forget a 410 Gone: events to URL are sent again (redeliver the ones it missed)."""
     require_database(load_settings())
     from shared.outgoing import enable_endpoint
 
     with open_session(load_settings()) as session:
         changed = enable_endpoint(session, url)
-    click.echo(f"{url}: {'enabled' if changed else 'was not disabled'}")
+    echo_result(as_json, {"url": url, "was_disabled": changed},
+                f"{url}: {'enabled' if changed else 'was not disabled'}")

@@ -61,12 +61,14 @@ def _submit(operation: str, params: dict[str, Any], wait: bool, as_json: bool, t
     if not wait:
         click.echo(json.dumps({"id": job_id}) if as_json else job_id)
         return
-    (job,) = wait_for([job_id], timeout, settings)
+    from shared.cli.progress import wait_job
+
+    job, code = wait_job(settings, job_id, timeout=timeout, quiet=as_json)  # live progress; exit 1 failed, 3 timeout
     click.echo(json.dumps(job) if as_json else "", nl=as_json)
     if not as_json:
         print_job(job)
-    if job["status"] != JobStatus.SUCCEEDED.value:
-        raise SystemExit(1)
+    if code:
+        raise SystemExit(code)
 
 
 WAIT = [

@@ -244,3 +244,14 @@ def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver
             record_outcome(settings, job_id, source, outcome, store)
     with open_session(settings) as session:
         return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))
+
+
+
+def remove_stored(store: ArtifactStore, key: str) -> int | None:
+    """Delete one stored object (``hookline prune``); its size, or None when it was already gone. Keys cannot leave
+    the store's root (``check_key``), so a row never makes prune delete anything else."""
+    size = store.size(key)
+    if size is None:
+        return None
+    store.delete(key)
+    return size

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from shared.cometapi.endpoints import ENDPOINTS
 from shared.config import Settings
 from shared.errors import ValidationError
-from shared.models import ApiKey, Attempt, Job, utcnow
+from shared.models import ApiKey, Attempt, CostDay, Job, utcnow
 from shared.states import AttemptOutcome, JobStatus, transition
 
 # Outcomes after which the upstream may have charged us: the money counts against the budget.
@@ -103,6 +103,21 @@ def requeue_unsent(session: Session, job_id: str) -> bool:
                       finished_at=None, next_check_at=utcnow() + timedelta(seconds=120))
 
 
+def paid_endpoint(endpoint: str | None) -> bool:
+    """A call to an endpoint that charges (an unknown endpoint counts as paid: never under-report spend)."""
+    known = ENDPOINTS.get(endpoint) if endpoint else None
+    return known is None or known.paid
+
+
+def pruned_costs(since: datetime | None = None) -> Select[str, str, int, float, float]:
+    """The daily totals of attempts ``hookline prune`` removed (day, operation, calls, usd, possible duplicate usd),
+    per day, operation and API key: every cost report adds these to the attempts still present."""
+    stmt = select(CostDay.day, CostDay.operation, CostDay.calls, CostDay.usd, CostDay.possible_duplicate_usd)
+    if since is not None:  # whole days: a prune keeps no time of day (the cutoff is a day back at least)
+        stmt = stmt.where(CostDay.day >= since.astimezone(UTC).date().isoformat())
+    return stmt
+
+
 def cost_summary(session: Session, since: datetime | None = None) -> dict[str, Any]:
     """Spend by day and operation, with possible duplicate charges called out. ``calls`` counts the calls to paid
     endpoints only; the free ones (export GETs, task fetches) are ``free_calls``."""
@@ -116,8 +131,7 @@ def cost_summary(session: Session, since: datetime | None = None) -> dict[str, A
     calls = free_calls = 0
     charged = stmt.where(Attempt.outcome.in_(_words(CHARGED)))
     for started, operation, cost, possible_duplicate, endpoint in session.execute(charged):
-        known = ENDPOINTS.get(endpoint)
-        if known is not None and not known.paid:
+        if not paid_endpoint(endpoint):
             free_calls += 1
             continue
         day = started.date().isoformat()
@@ -129,6 +143,14 @@ def cost_summary(session: Session, since: datetime | None = None) -> dict[str, A
         calls += 1
         if possible_duplicate:
             duplicates += cost
+    for day, operation, pruned_calls, usd, duplicate_usd in session.execute(pruned_costs(since)):
+        by_day[day] = by_day.get(day, 0.0) + usd
+        entry = by_operation.setdefault(operation, {"calls": 0, "usd": 0.0})
+        entry["calls"] += pruned_calls
+        entry["usd"] += usd
+        total += usd
+        calls += pruned_calls
+        duplicates += duplicate_usd
     return {"total_usd": round(total, 6), "calls": calls, "free_calls": free_calls,
             "possible_duplicate_usd": round(duplicates, 6),
             "by_day": {d: round(v, 6) for d, v in sorted(by_day.items())},

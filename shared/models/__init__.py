@@ -1,7 +1,8 @@
 """SQLAlchemy 2.0 models. ``from shared.models import Job`` is the way in; the package keeps one module per concern:
 
 - ``base``: the declarative base, UTC datetimes, ``new_id`` and ``utcnow``;
-- ``work``: jobs, upstream attempts (the ledger), callbacks received, clips, artifacts, pipelines and their steps;
+- ``work``: jobs, upstream attempts (the ledger) and the daily totals of pruned ones, callbacks received, clips,
+  artifacts, pipelines and their steps;
 - ``producers``: API keys, idempotency records, bulk batches and lines, outgoing deliveries, disabled endpoints,
   the limiter's rate buckets, heartbeats, the beat lease, dashboard sessions and failed logins;
 - ``outbox``: task messages written with the state change that calls for them, until the broker took them.
@@ -26,7 +27,7 @@ from shared.models.producers import (
     LoginFailure,
     RateBucket,
 )
-from shared.models.work import Artifact, Attempt, CallbackRecord, Clip, Job, Pipeline, PipelineStep
+from shared.models.work import Artifact, Attempt, CallbackRecord, Clip, CostDay, Job, Pipeline, PipelineStep
 
 __all__ = [
     "NAMING",
@@ -39,6 +40,7 @@ __all__ = [
     "BulkLine",
     "CallbackRecord",
     "Clip",
+    "CostDay",
     "DashboardSession",
     "Delivery",
     "DisabledEndpoint",

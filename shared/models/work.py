@@ -187,3 +187,18 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("job_id", "source_url", name="uq_artifacts_job_source"),)
+
+
+class CostDay(Base):
+    """The ledger's totals of one UTC day, operation and API key, for attempts ``hookline prune`` removed: the
+    cost reports add these to the attempts still present, so pruning never changes a total."""
+
+    __tablename__ = "cost_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
+    operation: Mapped[str] = mapped_column(String(32), primary_key=True)
+    api_key_id: Mapped[str] = mapped_column(String(32), primary_key=True, default="")  # "" for no key
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # charged attempts (as `hookline costs` counts them)
+    paid_calls: Mapped[int] = mapped_column(Integer, default=0)  # those with a price (as /v1/costs counts them)
+    usd: Mapped[float] = mapped_column(Float, default=0.0)
+    possible_duplicate_usd: Mapped[float] = mapped_column(Float, default=0.0)

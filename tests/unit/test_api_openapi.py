@@ -11,6 +11,8 @@ from tests.unit.api_clients import api_client
 from webhook.api.openapi import openapi_document
 
 DESCRIBED_PREFIXES = ("/v1", "/hooks", "/healthz", "/openapi.json")
+# Described before its route lands (issue 13 serves it): tolerated only while the app has no such route.
+DESCRIBED_AHEAD = {("/v1/jobs/{job_id}/artifacts/{artifact_id}", "GET")}
 
 
 def flask_routes(app) -> set[tuple[str, str]]:
@@ -27,7 +29,8 @@ def test_every_route_is_described_and_nothing_else(settings):
     app = api_client(settings).application
     document = app.test_client().get("/openapi.json").json
     described = {(path, method.upper()) for path, item in document["paths"].items() for method in item}
-    assert flask_routes(app) == described
+    routes = flask_routes(app)
+    assert routes == described - (DESCRIBED_AHEAD - routes)
 
 
 def test_path_parameters_match_the_path(settings):

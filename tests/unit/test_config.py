@@ -84,6 +84,7 @@ UNITS = {
     "HOOKLINE_MAX_PROMPT_CHARS": "whole number of characters",
     "HOOKLINE_MAX_TAGS_CHARS": "whole number of characters",
     "HOOKLINE_MAX_TITLE_CHARS": "whole number of characters",
+    "HOOKLINE_RETENTION_DAYS": "whole number of days",
 }
 NUMERIC = sorted(name for name, (_, kind) in VARIABLES.items() if kind in NUMBER_RULES)
 NOT_NUMBERS = ["nan", "NaN", "-nan", "+NAN", "inf", "-inf", "+Inf", "INFINITY", "-Infinity", "1e999", "-1e999",

@@ -3,6 +3,7 @@ and the broker queue depth on the embedded broker and a real Redis."""
 
 from __future__ import annotations
 
+import platform
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -126,9 +127,16 @@ def test_every_family_matches_the_rows(metrics_settings: Settings) -> None:
                  outcome="error") == 1
     assert value(m, "hookline_upstream_cost_usd_total", operation="music") == pytest.approx(0.288)
     assert value(m, "hookline_upstream_cost_usd_total", operation="lyrics") == pytest.approx(0.02)
-    assert value(m, "hookline_spend_usd_today", api_key=ids["key"]) == pytest.approx(0.144)
-    assert value(m, "hookline_spend_usd_today", api_key="") == pytest.approx(0.144)  # 3-day-old spend excluded
+    assert value(m, "hookline_spend_today_usd", api_key=ids["key"]) == pytest.approx(0.144)
+    assert value(m, "hookline_spend_today_usd", api_key="") == pytest.approx(0.144)  # 3-day-old spend excluded
     assert value(m, "hookline_budget_usd_per_day") == 5
+    from importlib.metadata import version
+
+    info = [k for k in m if k[0] == "hookline_build_info"]
+    assert len(info) == 1 and m[info[0]] == 1
+    assert dict(info[0][1]) == {"version": version("hookline"), "python": platform.python_version(),
+                                "schema": db.head_revision(metrics_settings)}
+    assert not [k for k in m if k[0] == "hookline_spend_usd_today"]  # renamed: the unit goes last
 
     # Job durations: one failed after 4000 s.
     assert value(m, "hookline_job_duration_seconds_count", status="failed") == 1

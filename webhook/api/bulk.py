@@ -19,7 +19,7 @@ from shared.bulk.progress import bulk_progress, list_batches
 from shared.bulk.source import BulkSource
 from shared.errors import ValidationError
 from shared.jobs.ledger import OverBudget
-from shared.models import Attempt, BulkBatch, Job
+from shared.models import Attempt, BulkBatch, CostDay, Job
 from webhook.api.auth import ApiError, principal
 from webhook.api.idempotency import KeepAlive, Reply, run_claimed
 from webhook.api.listing import check_query, query_limit
@@ -136,8 +136,16 @@ def read_costs() -> ResponseReturnValue:
     who = principal()
     if who.kind == "key":
         stmt = stmt.join(Job, Job.id == Attempt.job_id).where(Job.api_key_id == who.api_key_id)
+    pruned = (select(CostDay.day, func.sum(CostDay.usd), func.sum(CostDay.paid_calls))  # what `hookline prune` folded
+              .where(CostDay.day >= since.isoformat(), CostDay.day <= until.isoformat()).group_by(CostDay.day))
+    if who.kind == "key":
+        pruned = pruned.where(CostDay.api_key_id == who.api_key_id)
     with db_session() as session:
-        rows = [(str(d), round(float(c), 6), int(n)) for d, c, n in session.execute(stmt)]
+        by_day: dict[str, tuple[float, int]] = {}
+        for d, c, n in [*session.execute(stmt), *session.execute(pruned)]:
+            cost, calls = by_day.get(str(d), (0.0, 0))
+            by_day[str(d)] = (cost + float(c or 0), calls + int(n or 0))
+        rows = [(d, round(c, 6), n) for d, (c, n) in sorted(by_day.items()) if n or c]
     return jsonify({"currency": "USD", "since": since.isoformat(), "until": until.isoformat(),
                     "total_usd": round(sum(cost for _, cost, _ in rows), 6),
                     "days": [{"day": d, "cost_usd": c, "paid_calls": n} for d, c, n in rows]})

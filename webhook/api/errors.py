@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -34,10 +34,12 @@ def unexpected_error(exc: Exception) -> ResponseReturnValue:
 
 
 def routing_error(exc: HTTPException) -> ResponseReturnValue:
-    """No route (404) or method (405) under /v1 or /hooks: the JSON error shape there, Flask's page elsewhere."""
+    """No route (404) or method (405) under /v1 or /hooks: the JSON error shape there, the dashboard's styled page
+    elsewhere (Flask's plain one without the dashboard)."""
     if request.path.startswith(("/v1/", "/hooks/")) or request.path == "/v1":
         return http_error(exc)
-    return exc
+    page = current_app.extensions.get("hookline.html_error_page")  # the dashboard's styled page, when registered
+    return page(exc) if page is not None else exc
 
 
 def _json_routing_errors(state: BlueprintSetupState) -> None:

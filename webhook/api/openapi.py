@@ -13,7 +13,9 @@ from flask.typing import ResponseReturnValue
 from shared.cometapi import OPERATIONS
 from shared.states import JobStatus, PipelineStatus
 from webhook.api.openapi_artifacts import artifact_download
+from webhook.api.openapi_params import params_schemas
 from webhook.api.openapi_schemas import SCHEMAS, ref
+from webhook.api.openapi_webhooks import webhook_schemas, webhooks
 
 JSON = "application/json"
 MAX_ATTEMPT = 2**31 - 1  # attempt numbers are small; the receiver stores them in an integer column
@@ -148,6 +150,31 @@ def paths() -> dict[str, Any]:
     }
 
 
+# (path, method) -> operationId: stable names for client generators (a missing one fails the document's build).
+OPERATION_IDS = {
+    ("/v1/jobs", "post"): "createJob", ("/v1/jobs", "get"): "listJobs", ("/v1/jobs/{job_id}", "get"): "getJob",
+    ("/v1/jobs/{job_id}/cancel", "post"): "cancelJob", ("/v1/jobs/{job_id}/retry", "post"): "retryJob",
+    ("/v1/jobs/{job_id}/artifacts/{artifact_id}", "get"): "downloadArtifact",
+    ("/v1/pipelines", "post"): "createPipeline", ("/v1/pipelines", "get"): "listPipelines",
+    ("/v1/pipelines/{pipeline_id}", "get"): "getPipeline",
+    ("/v1/pipelines/{pipeline_id}/cancel", "post"): "cancelPipeline",
+    ("/v1/pipelines/{pipeline_id}/retry", "post"): "retryPipeline",
+    ("/v1/bulk", "post"): "createBulk", ("/v1/bulk", "get"): "listBulk", ("/v1/bulk/{bulk_id}", "get"): "getBulk",
+    ("/v1/costs", "get"): "getCosts",
+    ("/hooks/cometapi/{job_id}/{attempt}/{token}", "post"): "receiveUpstreamCallback",
+    ("/hooks/cometapi/{job_id}/{attempt}", "post"): "refuseCallbackWithoutToken",
+    ("/hooks/cometapi/{job_id}/{attempt}/", "post"): "refuseCallbackWithoutTokenSlash",
+    ("/healthz", "get"): "getHealth", ("/openapi.json", "get"): "getOpenapiDocument",
+}
+
+
+def with_operation_ids(described: dict[str, Any]) -> dict[str, Any]:
+    for path, item in described.items():
+        for method, op in item.items():
+            op["operationId"] = OPERATION_IDS[(path, method)]
+    return described
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -157,12 +184,13 @@ def openapi_document() -> dict[str, Any]:
                            "`Authorization: Bearer <API key>` (`hookline apikey create`) or the admin token "
                            "(HOOKLINE_API_TOKEN); with neither configured the API is open. Errors are "
                            '`{"error": {"code", "message", "field"?}}`. Outgoing events (`callback_url`) are '
-                           "signed with Standard Webhooks; their body is the WebhookEvent schema.",
+                           "signed with Standard Webhooks: see `webhooks` for every event, its body and headers.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": paths(),
-        "components": {"schemas": SCHEMAS,
+        "paths": with_operation_ids(paths()),
+        "webhooks": webhooks(),
+        "components": {"schemas": {**SCHEMAS, **params_schemas(), **webhook_schemas()},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
 

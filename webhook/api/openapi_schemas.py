@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.cometapi import OPERATIONS
 from shared.outgoing import EVENT_TYPES
 from shared.states import JobStatus, PipelineStatus
 
@@ -48,16 +47,18 @@ SCHEMAS: dict[str, Any] = {
                      "sent as given, fields inspiration mode does not document"},
         "progress": nullable("string"), "clips": {"type": "array", "items": ref("Clip")},
         "lyrics": {"type": ["object", "null"]}, "result": {"type": ["object", "null"]},
-        "pipeline_id": nullable("string"), "step": nullable("string"), "artifacts": {"type": "array", "items": OBJECT},
+        "pipeline_id": nullable("string"), "step": nullable("string"),
+        "artifacts": {"type": "array", "items": ref("Artifact")},
         "callback_url": nullable("string"), "bulk_id": nullable("string"),
         "created_at": TIME, "updated_at": TIME, "finished_at": nullable("string"),
     }, ["id", "operation", "status", "attempts", "clips", "created_at"]),
-    "JobRequest": obj({
-        "operation": {"enum": list(OPERATIONS)},
-        "params": {"type": "object", "description": "the upstream's own field names for the operation"},
-        "callback_url": {"type": "string", "format": "uri",
-                         "description": "gets job.succeeded / job.failed / job.canceled (Standard Webhooks)"},
-    }, ["operation", "params"], additionalProperties=False),
+    "Artifact": obj({
+        "id": INTEGER, "kind": STRING, "clip_id": nullable("string"), "path": nullable("string"),
+        "size": nullable("integer"), "sha256": nullable("string"), "content_type": nullable("string"),
+        "status": {"enum": ["pending", "stored", "refused", "failed"]}, "error": nullable("string"),
+        "source_url": STRING,
+    }, ["kind", "status", "source_url"], description="a file the job produced; `id` (where given) names it in "
+       "GET /v1/jobs/{job_id}/artifacts/{artifact_id}"),
     "JobPage": obj({"data": {"type": "array", "items": ref("Job")}, "next_cursor": nullable("string")}),
     "JobRetried": obj({"id": STRING, "retry_of": STRING, "warning": STRING}, ["id", "retry_of"]),
     "Pipeline": obj({

@@ -5,7 +5,14 @@ Public surface: ``dashboard``, the blueprint to register on the receiver (``app.
 
 from __future__ import annotations
 
-from webhook.dashboard import auth, cost_pages, health_page, job_pages, pipeline_pages  # noqa: F401 - routes
+from webhook.dashboard import (  # noqa: F401 - routes
+    auth,
+    cost_pages,
+    error_pages,
+    health_page,
+    job_pages,
+    pipeline_pages,
+)
 from webhook.dashboard.blueprint import dashboard
 
 __all__ = ["dashboard"]

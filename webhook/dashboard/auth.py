@@ -19,6 +19,7 @@ from sqlalchemy.sql import Select
 
 from shared.apikeys import KEY_PREFIX, authenticate
 from shared.models import ApiKey
+from shared.states import JobStatus
 from webhook.context import db_session, settings
 from webhook.dashboard.blueprint import dashboard
 from webhook.dashboard.login_throttle import record_failure, retry_after, throttle_keys
@@ -123,9 +124,13 @@ def require_login_and_csrf() -> ResponseReturnValue | None:
     return None
 
 
+# Statuses of work still moving (jobs not terminal, running pipelines): list pages refresh while a row has one.
+IN_FLIGHT_WORDS = [s.value for s in JobStatus if not s.terminal]
+
+
 @dashboard.context_processor
 def template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "viewer": g.get("hl_viewer")}
+    return {"csrf_token": csrf_token, "viewer": g.get("hl_viewer"), "in_flight": IN_FLIGHT_WORDS}
 
 
 def _safe_next(target: str | None) -> str:

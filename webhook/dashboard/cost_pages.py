@@ -6,14 +6,15 @@ Spend is the attempts ledger (Attempt.cost_usd), the same rows the budget cap ch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from shared.models import ApiKey, Attempt, utcnow
+from shared.models import ApiKey, Attempt, CostDay, utcnow
 from webhook.context import db_session, settings
 from webhook.dashboard.auth import Viewer, current_viewer
 from webhook.dashboard.blueprint import dashboard
@@ -50,6 +51,9 @@ def spend_per_day(session: Session, viewer: Viewer, days: int, budget: float | N
         Attempt.api_key_id,
     ).group_by(day)
     found = {str(d): (float(usd), int(calls)) for d, usd, calls in session.execute(stmt)}
+    for d, usd, calls in session.execute(_pruned(viewer, start, CostDay.day)):  # attempts `hookline prune` folded
+        old_usd, old_calls = found.get(str(d), (0.0, 0))
+        found[str(d)] = (old_usd + float(usd), old_calls + int(calls))
     rows = []
     for offset in range(days):
         label = (today.date() - timedelta(days=offset)).isoformat()
@@ -75,8 +79,18 @@ def spend_per_operation(session: Session, viewer: Viewer, days: int) -> list[Spe
     start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     stmt = viewer.scope(select(Attempt.operation, func.coalesce(func.sum(Attempt.cost_usd), 0.0), func.count())
                         .where(Attempt.started_at >= start), Attempt.api_key_id).group_by(Attempt.operation)
-    return sorted((SpendRow(op, float(usd), int(calls), None) for op, usd, calls in session.execute(stmt)),
-                  key=lambda r: -r.spent)
+    totals: dict[str, tuple[float, int]] = {}
+    for op, usd, calls in [*session.execute(stmt), *session.execute(_pruned(viewer, start, CostDay.operation))]:
+        old_usd, old_calls = totals.get(op, (0.0, 0))
+        totals[op] = (old_usd + float(usd), old_calls + int(calls))
+    return sorted((SpendRow(op, usd, calls, None) for op, (usd, calls) in totals.items()), key=lambda r: -r.spent)
+
+
+def _pruned(viewer: Viewer, start: datetime, by: Any) -> Select[Any]:
+    """The ledger's daily totals of pruned attempts since ``start``, grouped ``by`` day or operation (the viewer's
+    own key only, unless an operator)."""
+    return viewer.scope(select(by, func.sum(CostDay.usd), func.sum(CostDay.calls))
+                        .where(CostDay.day >= start.date().isoformat()), CostDay.api_key_id).group_by(by)
 
 
 @dashboard.get("/costs")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.artifact_store import StoreError, open_store
+from shared.cometapi import REGISTRY
 from shared.cometapi.operation_record import AUDIO
 from shared.cometapi.operations import LYRICS_RESULT_KEY, export_artifacts
 from shared.config import Settings
@@ -39,6 +40,17 @@ class TimelineEvent:
     tone: str = ""  # ok | bad | muted, for the colour
 
 
+def submitted_detail(job: Job) -> str:
+    """What the submit started: the upstream task, or (exports and other calls answered without a task id) what
+    was asked, never "upstream task None"."""
+    if job.upstream_task_id:
+        return f"upstream task {job.upstream_task_id}"
+    record = REGISTRY.get(job.operation)
+    if record is not None and record.artifact is not None:
+        return "export requested"
+    return "request sent (the upstream answers this one without a task id)"
+
+
 def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord]) -> list[TimelineEvent]:
     events = [TimelineEvent(job.created_at, "job", "created", f"{job.operation}, status queued")]
     events += [TimelineEvent(job.created_at, "job", "warning", text, "muted") for text in job.warnings or []]
@@ -56,7 +68,7 @@ def timeline(job: Job, attempts: list[Attempt], callbacks: list[CallbackRecord])
         events.append(TimelineEvent(c.received_at, "callback", title, f"{c.reason or ''} (answered {c.http_status})",
                                     tone))
     if job.submitted_at:
-        events.append(TimelineEvent(job.submitted_at, "job", "submitted", f"upstream task {job.upstream_task_id}"))
+        events.append(TimelineEvent(job.submitted_at, "job", "submitted", submitted_detail(job)))
     if job.finished_at:
         tone = "ok" if job.status == JobStatus.SUCCEEDED else "bad"
         events.append(TimelineEvent(job.finished_at, "job", job.status, job.error or "", tone))

@@ -1,4 +1,5 @@
-"""A pipeline's DAG, laid out for an inline SVG: columns by depth (longest path from a root), edges as curves.
+"""A pipeline's DAG, laid out for an inline SVG: columns by depth (longest path from a root); edges run only
+through the gaps between boxes (never under one), and labels are cut to fit their box.
 
 The edges come from the stored spec, read liberally: steps as a list (``name``) or a mapping, and a step's inputs
 under ``from`` / ``after`` / ``needs`` / ``depends_on`` / ``inputs`` as a name, "name.0"-like reference, a list,
@@ -14,7 +15,7 @@ from typing import Any
 from shared.models import PipelineStep
 
 DEPENDENCY_KEYS = ("from", "persona", "after", "needs", "depends_on", "inputs", "input")
-BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 180, 58, 70, 22, 16
+BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 180, 58, 70, 24, 16
 _LEADING_NAME = re.compile(r"[A-Za-z0-9_\-]+")
 
 
@@ -27,6 +28,14 @@ class Box:
     y: int
     width: int = BOX_W
     height: int = BOX_H
+
+    @property
+    def name_label(self) -> str:
+        return label(self.name, NAME_CHARS)
+
+    @property
+    def meta_label(self) -> str:
+        return label(f"{self.operation} · {self.status}", META_CHARS)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,38 @@ def _depths(names: list[str], parents: dict[str, list[str]]) -> dict[str, int]:
     return depth
 
 
+def _channels(rows: int) -> list[float]:
+    """The y of every horizontal lane no box covers: above the first row, between rows, below the last."""
+    pitch = BOX_H + GAP_Y
+    return [PAD / 2, *(PAD + k * pitch - GAP_Y / 2 for k in range(1, rows)), PAD + rows * pitch - GAP_Y + PAD / 2]
+
+
+def _edge_path(a: Box, b: Box, channels: list[float], lane_use: dict[float, int]) -> str:
+    """From the right side of ``a`` to the left side of ``b``, never under a box.
+
+    Adjacent columns: one curve inside the gap between them. Further apart: out into the gap after ``a``'s column,
+    along a lane between rows (no box is there), and into the gap before ``b``'s column: orthogonal segments that
+    only cross the gaps. Edges sharing a lane are spread a few pixels apart."""
+    x1, y1, x2, y2 = a.x + a.width, a.y + a.height // 2, b.x, b.y + b.height // 2
+    if x2 - x1 <= GAP_X:  # neighbours: the curve stays between x1 and x2
+        mid = (x1 + x2) // 2
+        return f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+    lane = min(channels, key=lambda c: (abs(c - (y1 + y2) / 2), c))
+    n = lane_use.get(lane, 0)
+    lane_use[lane] = n + 1
+    y = lane + (3 * ((n + 1) // 2) * (1 if n % 2 else -1) if n else 0)
+    out, back = x1 + GAP_X // 2 - 4 * (n % 3), x2 - GAP_X // 2 + 4 * (n % 3)
+    return f"M{x1},{y1} H{out} V{y:g} H{back} V{y2} H{x2}"
+
+
+def label(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis: a box's label never runs past its box."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+NAME_CHARS, META_CHARS = 19, 26  # what fits in BOX_W at the stylesheet's sizes (13px bold, 11.5px)
+
+
 def layout(steps: list[PipelineStep], spec: dict[str, Any] | None) -> Graph:
     names = [s.name for s in steps]
     parents = parents_from_spec(spec, names)
@@ -107,14 +148,10 @@ def layout(steps: list[PipelineStep], spec: dict[str, Any] | None) -> Graph:
         rows_used[column] = row + 1
         boxes[step.name] = Box(step.name, step.operation, step.status,
                                PAD + column * (BOX_W + GAP_X), PAD + row * (BOX_H + GAP_Y))
-    edges = []
-    for child, its_parents in parents.items():
-        for parent in its_parents:
-            a, b = boxes[parent], boxes[child]
-            x1, y1, x2, y2 = a.x + a.width, a.y + a.height // 2, b.x, b.y + b.height // 2
-            mid = (x1 + x2) // 2
-            edges.append(Edge(parent, child, f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2 - 6},{y2}"))
-    columns = max(depth.values(), default=0) + 1
     rows = max(rows_used.values(), default=1)
+    channels, lane_use = _channels(rows), dict[float, int]()
+    edges = [Edge(parent, child, _edge_path(boxes[parent], boxes[child], channels, lane_use))
+             for child, its_parents in parents.items() for parent in its_parents]
+    columns = max(depth.values(), default=0) + 1
     return Graph(list(boxes.values()), edges, 2 * PAD + columns * BOX_W + (columns - 1) * GAP_X,
                  2 * PAD + rows * BOX_H + (rows - 1) * GAP_Y)
