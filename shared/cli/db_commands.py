@@ -105,7 +105,7 @@ def db_history(as_json: bool) -> None:
 @db.command("revision")
 @click.option("-m", "--message", required=True, help="what the migration does")
 @click.option("--autogenerate", is_flag=True, help="compare the models with the database and write the difference")
-@click.option("--rev-id", default=None, help="the revision id (the repo's convention: 0005_<topic>)")
+@click.option("--rev-id", default=None, help="the revision id (the repo's convention: NNNN_<topic>, the next number)")
 @json_option
 def db_revision(message: str, autogenerate: bool, rev_id: str | None, as_json: bool) -> None:
     """Write a new migration file into shared/migrations/versions (a developer's command)."""

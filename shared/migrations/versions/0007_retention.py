@@ -1,7 +1,7 @@
 """retention: daily cost totals of pruned attempts
 
-Revision ID: 0005_retention
-Revises: 0004_dashboard_sessions
+Revision ID: 0007_retention
+Revises: 0006_artifact_store
 Create Date: 2026-11-30 02:40:00.000000
 
 `hookline prune` deletes old attempts; their money is folded into one row per day, operation and API key first,
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_retention'
-down_revision = '0004_dashboard_sessions'
+revision = '0007_retention'
+down_revision = '0006_artifact_store'
 branch_labels = None
 depends_on = None
 

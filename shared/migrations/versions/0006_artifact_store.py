@@ -1,7 +1,7 @@
 """artifact store keys and the beat lease
 
-Revision ID: 0005_artifact_store
-Revises: 0004_dashboard_sessions
+Revision ID: 0006_artifact_store
+Revises: 0005_upstream_dialects
 Create Date: 2026-11-30 02:45:00.000000
 
 Several hosts (issue 13): each artifact row names its object in the artifact store (``storage_key``), so any host
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_artifact_store'
-down_revision = '0004_dashboard_sessions'
+revision = '0006_artifact_store'
+down_revision = '0005_upstream_dialects'
 branch_labels = None
 depends_on = None
 
