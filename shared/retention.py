@@ -180,7 +180,7 @@ def _delete_attempts(session: Session, where: Any) -> int:
 def _prune_jobs(settings: Settings, cutoff: datetime, report: PruneReport, files: list[str]) -> None:
     for session, ids in _batches(settings, _old_jobs(cutoff)):
         report.add("upstream_attempts", _delete_attempts(session, Attempt.job_id.in_(ids)))
-        files.extend(_stored_keys(settings, session.scalars(select(Artifact).where(Artifact.job_id.in_(ids)))))
+        files.extend(_stored_keys(settings, session.scalars(select(Artifact).where(Artifact.job_id.in_(ids))), report))
         for table, model, column in (("artifacts", Artifact, Artifact.job_id), ("clips", Clip, Clip.job_id),
                                      ("callbacks", CallbackRecord, CallbackRecord.job_id),
                                      ("jobs", Job, Job.id)):
@@ -244,13 +244,21 @@ def prune(settings: Settings, older_than: timedelta, *, dry_run: bool = False,
     return report
 
 
-def _stored_keys(settings: Settings, rows: Iterable[Artifact]) -> list[str]:
-    """The store keys of artifact rows (rows written before the store existed: their path under the file root)."""
+def _stored_keys(settings: Settings, rows: Iterable[Artifact], report: PruneReport | None = None) -> list[str]:
+    """The store keys of artifact rows (rows written before the store existed: their path under the file root). A
+    row whose path lies outside the store is reported and its file left alone: a row never deletes anything else."""
     from shared.artifact_store import open_store
     from shared.jobs.artifacts import stored_key
 
     store = open_store(settings)
-    return [key for key in (stored_key(row, store) for row in rows) if key]
+    keys = []
+    for row in rows:
+        key = stored_key(row, store)
+        if key:
+            keys.append(key)
+        elif row.path and report is not None:
+            report.file_errors.append(f"{row.path}: not in the artifact store {store.url}; left alone")
+    return keys
 
 
 def _remove_files(settings: Settings, keys: list[str], report: PruneReport) -> None:

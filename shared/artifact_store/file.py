@@ -52,4 +52,13 @@ class FileStore(ArtifactStore):
                 yield chunk
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        """Remove the file, then its folders up to the root once they are empty (a pruned job leaves no folder)."""
+        path = self.path(key)
+        path.unlink(missing_ok=True)
+        for folder in path.parents:
+            if folder == self.root or not folder.is_relative_to(self.root):
+                break
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
