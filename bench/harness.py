@@ -184,14 +184,69 @@ class BenchEnv:
         return self.root / "logs"
 
 
+DATABASES = ("sqlite", "postgres")
+_POSTGRES: list[Any] = []  # the one throwaway PostgreSQL server of this bench process, started on first use
+
+
+def _postgres_server() -> Any:
+    """A throwaway PostgreSQL server (tests/fixtures_pg.py's settings: loopback, trust, fsync off), started once per
+    bench process and stopped at exit."""
+    if _POSTGRES:
+        return _POSTGRES[0]
+    import atexit
+
+    from tests.fixtures_pg import SUPERUSER, PostgresServer, _demote, _server_user, find_postgres_bin
+
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)")
+    ids = _server_user()
+    root = Path(tempfile.mkdtemp(prefix="hookline-bench-pg-"))
+    if ids is not None:
+        os.chown(root, *ids)
+    demote, port, data = _demote(ids), free_port(), root / "data"
+    subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
+                    "--no-sync"], check=True, stdout=subprocess.DEVNULL, preexec_fn=demote, cwd=root)
+    # fsync on (as deployed); synchronous_commit off would flatter every commit.
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300"
+    subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w",
+                    "-t", "60", "start"], check=True, stdout=subprocess.DEVNULL, preexec_fn=demote, cwd=root)
+
+    def stop() -> None:
+        subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=demote, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(stop)
+    server = PostgresServer("127.0.0.1", port, bin_dir)
+    _POSTGRES.append(server)
+    return server
+
+
+def database_url(root: Path, db_kind: str) -> str:
+    """A fresh, empty database for one benchmark stack: a SQLite file in ``root`` or a new PostgreSQL database."""
+    if db_kind == "sqlite":
+        return f"sqlite:///{root / 'var' / 'hookline.db'}"
+    if db_kind != "postgres":
+        raise ValueError(f"--db must be one of {', '.join(DATABASES)}, not {db_kind!r}")
+    import psycopg
+
+    server = _postgres_server()
+    name = f"bench_{os.urandom(6).hex()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return str(server.url(name))
+
+
 def make_env(root: Path, *, broker_url: str | None = None, public: bool = True, receiver_port: int | None = None,
-             sandbox_port: int | None = None, extra: dict[str, str] | None = None) -> BenchEnv:
-    """Env for a stack in ``root`` (SQLite), migrated. ``public``: callbacks to the receiver port."""
+             sandbox_port: int | None = None, extra: dict[str, str] | None = None, db_kind: str = "sqlite") -> BenchEnv:
+    """Env for a stack in ``root`` on ``db_kind`` (sqlite or postgres), migrated. ``public``: callbacks to the
+    receiver port."""
     var = root / "var"
     var.mkdir(parents=True, exist_ok=True)
     env = {
         "HOOKLINE_VAR_DIR": str(var),
-        "HOOKLINE_DATABASE_URL": f"sqlite:///{var / 'hookline.db'}",
+        "HOOKLINE_DATABASE_URL": database_url(root, db_kind),
         "HOOKLINE_HOOK_SECRET": "bench-hook-secret-" + os.urandom(8).hex(),
         "HOOKLINE_HOOK_RATE_PER_SOURCE": UNLIMITED_SOURCE_RATE,
     }
@@ -395,6 +450,7 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
     parser.add_argument("--profile", action="store_true", help="py-spy the busy processes during the run")
     parser.add_argument("--keep", action="store_true", help="keep the run's working folder")
+    parser.add_argument("--db", choices=DATABASES, default="sqlite", help="the database hookline runs on")
     return parser
 
 

@@ -167,7 +167,7 @@ def _fetch_batch(
             outcome = record_task_update(session, job, task, settings)
             report.applied += int(outcome.changed)
             if outcome.changed and outcome.status is not None and outcome.status.terminal:
-                follow_ups.append(add_finished(session, settings, job.id, now=now))
+                follow_ups.extend(add_finished(session, settings, job.id, now=now))
                 continue
         if JobStatus(job.status).terminal:
             continue
