@@ -153,7 +153,7 @@ class _BackgroundRelay:
     BATCH = 200
     # After the first row, wait this long for more: one connection and one UPDATE for a batch instead of each row
     # (P1-CPU), for at most this much latency before the next step (P4's budget is 100 ms).
-    LINGER = 0.003
+    LINGER = 0.005
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

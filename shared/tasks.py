@@ -31,6 +31,7 @@ RECONCILE = "hookline.reconcile"
 ENQUEUE_SUBMITS = "hookline.enqueue_submits"
 DELIVER_WEBHOOK = "hookline.deliver_webhook"
 SEND_OVERDUE_WEBHOOKS = "hookline.send_overdue_webhooks"
+FETCH_BATCH = "hookline.fetch_batch"  # the reconcile sweep's fan-out: one batch fetch of claimed overdue jobs
 
 # On Redis a countdown longer than the visibility timeout (one hour) is redelivered again and again, so a long
 # wait is made of hops no longer than this: the task sees it woke early and asks for the rest.
