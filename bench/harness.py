@@ -63,6 +63,7 @@ class Figure:
     target: str = ""
     met: bool | None = None  # None: no target, just reported
     notes: list[str] = field(default_factory=list)
+    db: str = ""  # the database hookline ran on (set by ``report`` and run_all from ``current_db``)
 
     def verdict(self) -> str:
         return {True: "MET", False: "MISSED", None: "-"}[self.met]
@@ -79,11 +80,13 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 
 def render_table(figures: list[Figure]) -> str:
-    header = ["id", "figure", "value", "baseline", "ratio", "target", "verdict"]
+    """One row per figure and database; a figure's rows for SQLite and PostgreSQL next to each other."""
+    header = ["id", "db", "figure", "value", "baseline", "ratio", "target", "verdict"]
     rows = [header, ["---"] * len(header)]
-    for f in figures:
+    order = {key: n for n, key in enumerate(dict.fromkeys((f.id, f.what) for f in figures))}
+    for f in sorted(figures, key=lambda f: (order[(f.id, f.what)], DATABASES.index(f.db) if f.db in DATABASES else 9)):
         rows.append([
-            f.id, f.what, f"{fmt(f.value)} {f.unit}".strip(),
+            f.id, f.db or "-", f.what, f"{fmt(f.value)} {f.unit}".strip(),
             f"{fmt(f.baseline)} ({f.baseline_what})" if f.baseline is not None else (f.baseline_what or "-"),
             fmt(f.ratio, 3) if f.ratio is not None else "-", f.target or "-", f.verdict(),
         ])
@@ -94,7 +97,7 @@ def print_figures(figures: list[Figure]) -> None:
     print(render_table(figures))
     for f in figures:
         for note in f.notes:
-            print(f"  [{f.id}] {note}")
+            print(f"  [{f.id}{' ' + f.db if f.db else ''}] {note}")
     sys.stdout.flush()
 
 
@@ -104,7 +107,7 @@ def append_results(figures: list[Figure], command: str, extra: str = "") -> Path
     if not path.exists():
         path.write_text("# Benchmark results\n\nAppended by `python -m bench.run_all` (and each `bench/p*.py`).\n")
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    notes = [f"- [{f.id}] {note}" for f in figures for note in f.notes]
+    notes = [f"- [{f.id}{' ' + f.db if f.db else ''}] {note}" for f in figures for note in f.notes]
     machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
     with path.open("a") as out:
         out.write(f"\n## {stamp}\n\n`{command}` ({machine})\n\n{render_table(figures)}\n")
@@ -185,6 +188,22 @@ class BenchEnv:
 
 
 DATABASES = ("sqlite", "postgres")
+_DB = ["sqlite"]  # the database the benchmarks of this process run on now (``use_db``)
+
+
+def use_db(kind: str) -> None:
+    """Run what follows on ``kind`` (sqlite or postgres): every ``make_env`` makes its database there."""
+    if kind not in DATABASES:
+        raise ValueError(f"--db must be one of {', '.join(DATABASES)}, not {kind!r}")
+    _DB[0] = kind
+
+
+def current_db() -> str:
+    return _DB[0]
+
+
+def db_label() -> str:
+    return {"sqlite": "SQLite", "postgres": "PostgreSQL"}[current_db()]
 _POSTGRES: list[Any] = []  # the one throwaway PostgreSQL server of this bench process, started on first use
 
 
@@ -239,14 +258,15 @@ def database_url(root: Path, db_kind: str) -> str:
 
 
 def make_env(root: Path, *, broker_url: str | None = None, public: bool = True, receiver_port: int | None = None,
-             sandbox_port: int | None = None, extra: dict[str, str] | None = None, db_kind: str = "sqlite") -> BenchEnv:
+             sandbox_port: int | None = None, extra: dict[str, str] | None = None,
+             db_kind: str | None = None) -> BenchEnv:
     """Env for a stack in ``root`` on ``db_kind`` (sqlite or postgres), migrated. ``public``: callbacks to the
     receiver port."""
     var = root / "var"
     var.mkdir(parents=True, exist_ok=True)
     env = {
         "HOOKLINE_VAR_DIR": str(var),
-        "HOOKLINE_DATABASE_URL": database_url(root, db_kind),
+        "HOOKLINE_DATABASE_URL": database_url(root, db_kind or current_db()),
         "HOOKLINE_HOOK_SECRET": "bench-hook-secret-" + os.urandom(8).hex(),
         "HOOKLINE_HOOK_RATE_PER_SOURCE": UNLIMITED_SOURCE_RATE,
     }
@@ -454,7 +474,22 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def tag(figures: list[Figure]) -> list[Figure]:
+    """The figures, each marked with the database it ran on (unless it says already)."""
+    for f in figures:
+        f.db = f.db or current_db()
+    return figures
+
+
+def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """``parser.parse_args()``, and ``--db`` applied (``use_db``)."""
+    args = parser.parse_args()
+    use_db(args.db)
+    return args
+
+
 def report(figures: list[Figure], module: str) -> None:
     """Print the figures and append them, with the command that made them, to bench/RESULTS.md."""
+    tag(figures)
     print_figures(figures)
     append_results(figures, f"python -m {module} " + " ".join(sys.argv[1:]))

@@ -27,8 +27,10 @@ from bench.harness import (
     Figure,
     bench_parser,
     bench_stack,
+    current_db,
     insert_in_flight_jobs,
     make_env,
+    parse_args,
     report,
     start_redis,
     wait_until,
@@ -94,8 +96,10 @@ def _succeeded(settings: Any, ids: list[str]) -> int:
             Job.id.in_(ids[i:i + 500]), Job.status == "succeeded")) or 0) for i in range(0, len(ids), 500))
 
 
-def run(callbacks: int = 2000, db_kind: str = "sqlite", keep: bool = False) -> list[Figure]:
+def run(callbacks: int = 2000, db_kind: str | None = None, keep: bool = False) -> list[Figure]:
     from webhook.app import create_app
+
+    db_kind = db_kind or current_db()
 
     with workdir("p1cpu", keep) as root:
         env = make_env(root, receiver_port=1, db_kind=db_kind)
@@ -143,7 +147,7 @@ def run(callbacks: int = 2000, db_kind: str = "sqlite", keep: bool = False) -> l
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--callbacks", type=int, default=2000)
-    args = parser.parse_args()
+    args = parse_args(parser)
     report(run(args.callbacks, args.db, args.keep), "bench.p1_callback_cpu")
 
 

@@ -35,7 +35,8 @@ log = logging.getLogger("hookline.reconcile")
 Enqueue = Callable[[str], None]  # sends a job id to the submit queue
 
 FETCH_BATCH = 50  # the upstream's batch fetch takes at most this many ids
-SWEEP_LIMIT = 2000  # jobs looked at per sweep; the rest wait for the next one
+SWEEP_LIMIT = 2000  # queued or submitting jobs looked at per sweep; the rest wait for the next one
+CLAIM_LIMIT = 10_000  # overdue in-flight jobs claimed per sweep (one UPDATE; each batch of 50 is one message)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def poll_in_flight(session: Session, settings: Settings, client: CometClient | N
     ``dispatch`` is given (the beat's sweep: they run in parallel, the sweep only hands them out), else fetched here
     (``hookline reconcile``, tests). A batch whose message cannot be sent is fetched here."""
     now = utcnow()
-    claimed = claim_overdue_in_flight(session, settings, now, SWEEP_LIMIT)
+    claimed = claim_overdue_in_flight(session, settings, now, CLAIM_LIMIT)
     session.commit()
     by_action: dict[str, list[str]] = defaultdict(list)
     for job in claimed:
