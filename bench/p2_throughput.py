@@ -231,7 +231,7 @@ def run(jobs: int = 400, noop_tasks: int = 3000, profile: bool = False, keep: bo
     return [Figure("P2", "jobs/s done (files stored), Redis, 1 worker x 2 threads", result.per_second, "/s",
                    noop_rate, "no-op Celery tasks/s", ratio, "ratio >= 0.33", ratio >= 0.33, notes),
             Figure("P2", "CPU a job: receiver + worker + beat", cpu, "ms", CPU_BEFORE_MS, "main, ms a job",
-                   cpu / CPU_BEFORE_MS if cpu else None, "< 10 ms", cpu is not None and cpu < 10)]
+                   cpu / CPU_BEFORE_MS if cpu and CPU_BEFORE_MS else None, "< 10 ms", cpu is not None and cpu < 10)]
 
 
 def main() -> None:

@@ -144,6 +144,7 @@ def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: f
             profiles = []
             first = run_sweep(sender, log, timeout=120)  # nothing overdue; and now the worker is up
             sweeps: dict[int, tuple[float, float]] = {}  # overdue -> (sweep runtime, time until all succeeded)
+            notes_drain: list[str] = []
             with RssSampler(worker.pid) as rss:
                 idle_sweeps = [first]
                 for _ in range(3):
@@ -152,6 +153,12 @@ def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: f
                 time.sleep(1.5)
                 start = 0
                 for size in overdue:
+                    # Each slice starts on an empty queue: its time to done is its own, not the last slice's tail.
+                    drained = time.monotonic()
+                    wait_until(lambda: not queue.llen("hookline"), 900, 0.5, "follow-ups of the last slice drained")
+                    if start:
+                        notes_drain.append(f"follow-ups of the {start} before drained in "
+                                           f"{time.monotonic() - drained:.0f}s more")
                     piece = real[start:start + size]
                     start += size
                     make_overdue(settings, piece)
@@ -175,6 +182,7 @@ def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: f
                        for size, (runtime, done) in sweeps.items()),
                      "sweeps with nothing overdue (100k in flight): "
                      + ", ".join(f"{1000 * s:.0f} ms" for s in idle_sweeps),
+                     *notes_drain,
                      f"follow-ups left on the queue after {watch:.0f}s of watching: {backlog}"]
             phases = ["idle", "sweep", "follow-ups"]
             notes.append("worker RSS MiB (min/max) " + "; ".join(

@@ -64,11 +64,11 @@ def reconcile(self: Task) -> dict[str, int]:
 # Not acks_late: a lost batch is claimed again by a sweep once its lease (HOOKLINE_QUEUED_GRACE) runs out.
 @shared_task(name=FETCH_BATCH, bind=True)
 def fetch_batch(self: Task, action: str, job_ids: list[str]) -> dict[str, int]:
-    from shared.cometapi import CometClient
+    from worker.submitting import upstream_client
 
     settings = settings_of(self.app)
     report = SweepReport()
-    with open_session(settings) as session:
-        fetch_claimed(session, settings, CometClient.from_settings(settings), action, job_ids, report)
+    with open_session(settings) as session:  # the thread's client: its HTTP connections are kept between batches
+        fetch_claimed(session, settings, upstream_client(settings), action, job_ids, report)
     return {"fetched": report.fetched, "applied": report.applied, "timed_out": report.timed_out,
             "errors": len(report.errors)}
