@@ -17,6 +17,7 @@ plus one task that only counts itself (one Redis INCR), run by the same worker c
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ from bench.harness import (
     bench_stack,
     child_pids,
     cpu_seconds,
+    current_db,
     finish_profiles,
     hot_frames,
     make_env,
@@ -55,7 +57,11 @@ if TYPE_CHECKING:
     from celery import Celery
 
 COUNTER_KEY = "bench:noop:done"
-CPU_BEFORE_MS: float | None = None  # set from the before/after runs in RESULTS.md (issue 16)
+# main at 1cd30f4, this script (done = files stored), 400 jobs: CPU ms a job and jobs/s done, by database
+# (bench/RESULTS.md, issue 16 section; measured 2026-11-30 02:53-02:57 UTC)
+CPU_BEFORE_MS = {"sqlite": 51.0, "postgres": 66.7}
+DONE_BEFORE = {"sqlite": "5.02/s done, ratio 0.012 (no-op 416.5/s)",
+               "postgres": "2.83/s done, ratio 0.0027 (no-op 1,060/s)"}
 WORKER_ARGS = ["worker", "-Q", "hookline", "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
                "--without-mingle"]  # what `hookline worker` passes (its defaults: 2 threads)
 SANDBOX_ARGS = ["--step-seconds", "0.05", "--clip-seconds", "4", "--latency", "0"]
@@ -187,12 +193,14 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         started = time.monotonic()
         enqueue_bulk(settings, jobs)
         enqueued = time.monotonic() - started
-        if profile:
+        if profile:  # the whole run, submits to the last file: stopped (SIGINT: py-spy writes its file) when done
             pids = [worker.pid, *child_pids(stack.procs["receiver"].pid)[1:]]
-            profiles = profile_pids(pids, 10, root / "profiles", "e2e")
+            profiles = profile_pids(pids, 900, root / "profiles", "e2e")
         wait_until(lambda: _done(settings) >= jobs + len(warm), 600, 0.1, f"{jobs} jobs done (files stored)")
         seconds = time.monotonic() - started
         cpu_ms = 1000 * (_cpu(hookline_pids) - cpu_before) / jobs
+        for spy in profiles:
+            spy.send_signal(signal.SIGINT)
         finish_profiles(profiles)
         with open_session(settings) as session:
             last = session.scalar(select(func.max(Job.finished_at)))
@@ -211,9 +219,10 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         if profiles:
             raw = sorted((root / "profiles").glob("e2e-*.txt"))
             worker_raw = [p for p in raw if p.name == f"e2e-{worker.pid}.txt"]
-            result.profile = hot_frames(worker_raw, top=25, include=(".py:",))
+            ours = ("(shared/", "(worker/", "(webhook/")  # hookline's own frames: where its time goes
+            result.profile = hot_frames(worker_raw, top=25, include=ours)
             receiver_raw = [p for p in raw if p not in worker_raw]
-            result.profile += [("(receiver) " + f, i, s) for f, i, s in hot_frames(receiver_raw, 10, (".py:",))]
+            result.profile += [("(receiver) " + f, i, s) for f, i, s in hot_frames(receiver_raw, 10, ours)]
     finally:
         stack.stop()
     return result, baseline
@@ -227,11 +236,12 @@ def run(jobs: int = 400, noop_tasks: int = 3000, profile: bool = False, keep: bo
     ratio = result.per_second / noop_rate
     notes = [noop_note, *result.notes]
     notes += [f"profile: {i:5.1f}% incl, {s:4.1f}% self  {f}" for f, i, s in result.profile]
-    cpu = result.cpu_ms
+    cpu, before = result.cpu_ms, CPU_BEFORE_MS[current_db()]
+    notes.append(f"main before issue 16 on {current_db()}: {DONE_BEFORE[current_db()]}, CPU {before} ms a job")
     return [Figure("P2", "jobs/s done (files stored), Redis, 1 worker x 2 threads", result.per_second, "/s",
                    noop_rate, "no-op Celery tasks/s", ratio, "ratio >= 0.33", ratio >= 0.33, notes),
-            Figure("P2", "CPU a job: receiver + worker + beat", cpu, "ms", CPU_BEFORE_MS, "main, ms a job",
-                   cpu / CPU_BEFORE_MS if cpu and CPU_BEFORE_MS else None, "< 10 ms", cpu is not None and cpu < 10)]
+            Figure("P2", "CPU a job: receiver + worker + beat", cpu, "ms", before, "main before issue 16, ms",
+                   before / cpu if cpu else None, "< 10 ms", cpu is not None and cpu < 10)]
 
 
 def main() -> None:
