@@ -63,6 +63,7 @@ class Figure:
     target: str = ""
     met: bool | None = None  # None: no target, just reported
     notes: list[str] = field(default_factory=list)
+    db: str = ""  # the database hookline ran on (set by ``report`` and run_all from ``current_db``)
 
     def verdict(self) -> str:
         return {True: "MET", False: "MISSED", None: "-"}[self.met]
@@ -79,11 +80,13 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 
 def render_table(figures: list[Figure]) -> str:
-    header = ["id", "figure", "value", "baseline", "ratio", "target", "verdict"]
+    """One row per figure and database; a figure's rows for SQLite and PostgreSQL next to each other."""
+    header = ["id", "db", "figure", "value", "baseline", "ratio", "target", "verdict"]
     rows = [header, ["---"] * len(header)]
-    for f in figures:
+    order = {key: n for n, key in enumerate(dict.fromkeys((f.id, f.what) for f in figures))}
+    for f in sorted(figures, key=lambda f: (order[(f.id, f.what)], DATABASES.index(f.db) if f.db in DATABASES else 9)):
         rows.append([
-            f.id, f.what, f"{fmt(f.value)} {f.unit}".strip(),
+            f.id, f.db or "-", f.what, f"{fmt(f.value)} {f.unit}".strip(),
             f"{fmt(f.baseline)} ({f.baseline_what})" if f.baseline is not None else (f.baseline_what or "-"),
             fmt(f.ratio, 3) if f.ratio is not None else "-", f.target or "-", f.verdict(),
         ])
@@ -94,7 +97,7 @@ def print_figures(figures: list[Figure]) -> None:
     print(render_table(figures))
     for f in figures:
         for note in f.notes:
-            print(f"  [{f.id}] {note}")
+            print(f"  [{f.id}{' ' + f.db if f.db else ''}] {note}")
     sys.stdout.flush()
 
 
@@ -104,7 +107,7 @@ def append_results(figures: list[Figure], command: str, extra: str = "") -> Path
     if not path.exists():
         path.write_text("# Benchmark results\n\nAppended by `python -m bench.run_all` (and each `bench/p*.py`).\n")
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    notes = [f"- [{f.id}] {note}" for f in figures for note in f.notes]
+    notes = [f"- [{f.id}{' ' + f.db if f.db else ''}] {note}" for f in figures for note in f.notes]
     machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
     with path.open("a") as out:
         out.write(f"\n## {stamp}\n\n`{command}` ({machine})\n\n{render_table(figures)}\n")
@@ -184,14 +187,86 @@ class BenchEnv:
         return self.root / "logs"
 
 
+DATABASES = ("sqlite", "postgres")
+_DB = ["sqlite"]  # the database the benchmarks of this process run on now (``use_db``)
+
+
+def use_db(kind: str) -> None:
+    """Run what follows on ``kind`` (sqlite or postgres): every ``make_env`` makes its database there."""
+    if kind not in DATABASES:
+        raise ValueError(f"--db must be one of {', '.join(DATABASES)}, not {kind!r}")
+    _DB[0] = kind
+
+
+def current_db() -> str:
+    return _DB[0]
+
+
+def db_label() -> str:
+    return {"sqlite": "SQLite", "postgres": "PostgreSQL"}[current_db()]
+_POSTGRES: list[Any] = []  # the one throwaway PostgreSQL server of this bench process, started on first use
+
+
+def _postgres_server() -> Any:
+    """A throwaway PostgreSQL server (tests/fixtures_pg.py's settings: loopback, trust, fsync off), started once per
+    bench process and stopped at exit."""
+    if _POSTGRES:
+        return _POSTGRES[0]
+    import atexit
+
+    from tests.fixtures_pg import SUPERUSER, PostgresServer, _demote, _server_user, find_postgres_bin
+
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)")
+    ids = _server_user()
+    root = Path(tempfile.mkdtemp(prefix="hookline-bench-pg-"))
+    if ids is not None:
+        os.chown(root, *ids)
+    demote, port, data = _demote(ids), free_port(), root / "data"
+    subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
+                    "--no-sync"], check=True, stdout=subprocess.DEVNULL, preexec_fn=demote, cwd=root)
+    # fsync on (as deployed); synchronous_commit off would flatter every commit.
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300"
+    subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w",
+                    "-t", "60", "start"], check=True, stdout=subprocess.DEVNULL, preexec_fn=demote, cwd=root)
+
+    def stop() -> None:
+        subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=demote, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(stop)
+    server = PostgresServer("127.0.0.1", port, bin_dir)
+    _POSTGRES.append(server)
+    return server
+
+
+def database_url(root: Path, db_kind: str) -> str:
+    """A fresh, empty database for one benchmark stack: a SQLite file in ``root`` or a new PostgreSQL database."""
+    if db_kind == "sqlite":
+        return f"sqlite:///{root / 'var' / 'hookline.db'}"
+    if db_kind != "postgres":
+        raise ValueError(f"--db must be one of {', '.join(DATABASES)}, not {db_kind!r}")
+    import psycopg
+
+    server = _postgres_server()
+    name = f"bench_{os.urandom(6).hex()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return str(server.url(name))
+
+
 def make_env(root: Path, *, broker_url: str | None = None, public: bool = True, receiver_port: int | None = None,
-             sandbox_port: int | None = None, extra: dict[str, str] | None = None) -> BenchEnv:
-    """Env for a stack in ``root`` (SQLite), migrated. ``public``: callbacks to the receiver port."""
+             sandbox_port: int | None = None, extra: dict[str, str] | None = None,
+             db_kind: str | None = None) -> BenchEnv:
+    """Env for a stack in ``root`` on ``db_kind`` (sqlite or postgres), migrated. ``public``: callbacks to the
+    receiver port."""
     var = root / "var"
     var.mkdir(parents=True, exist_ok=True)
     env = {
         "HOOKLINE_VAR_DIR": str(var),
-        "HOOKLINE_DATABASE_URL": f"sqlite:///{var / 'hookline.db'}",
+        "HOOKLINE_DATABASE_URL": database_url(root, db_kind or current_db()),
         "HOOKLINE_HOOK_SECRET": "bench-hook-secret-" + os.urandom(8).hex(),
         "HOOKLINE_HOOK_RATE_PER_SOURCE": UNLIMITED_SOURCE_RATE,
     }
@@ -395,10 +470,26 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
     parser.add_argument("--profile", action="store_true", help="py-spy the busy processes during the run")
     parser.add_argument("--keep", action="store_true", help="keep the run's working folder")
+    parser.add_argument("--db", choices=DATABASES, default="sqlite", help="the database hookline runs on")
     return parser
+
+
+def tag(figures: list[Figure]) -> list[Figure]:
+    """The figures, each marked with the database it ran on (unless it says already)."""
+    for f in figures:
+        f.db = f.db or current_db()
+    return figures
+
+
+def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """``parser.parse_args()``, and ``--db`` applied (``use_db``)."""
+    args = parser.parse_args()
+    use_db(args.db)
+    return args
 
 
 def report(figures: list[Figure], module: str) -> None:
     """Print the figures and append them, with the command that made them, to bench/RESULTS.md."""
+    tag(figures)
     print_figures(figures)
     append_results(figures, f"python -m {module} " + " ".join(sys.argv[1:]))

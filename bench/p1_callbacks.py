@@ -13,6 +13,7 @@ Counted afterwards: the jobs really applied and the follow-ups really on the Red
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,16 +27,19 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bench.harness import (
+    GUNICORN_WORKERS,
     SONG,
     Figure,
     bench_parser,
     bench_stack,
     child_pids,
+    current_db,
     finish_profiles,
     fmt,
     hot_frames,
     insert_in_flight_jobs,
     make_env,
+    parse_args,
     profile_pids,
     report,
     start_gunicorn,
@@ -132,13 +136,17 @@ def applied_count(settings: Settings) -> int:
 
 
 def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_round: int = 5000,
-        profile: bool = False, keep: bool = False) -> list[Figure]:
+        profile: bool = False, keep: bool = False, workers: tuple[int, ...] | None = None) -> list[Figure]:
+    """``workers``: the gunicorn -w counts to measure (default: 1, 2, 4 on PostgreSQL, where the receiver can scale
+    with processes; 4 on SQLite, whose one write lock it cannot)."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    workers = workers or ((1, 2, 4) if current_db() == "postgres" else (GUNICORN_WORKERS,))
     with workdir("p1", keep) as root:
-        sandbox_port, hook_port, bare_port = free_port(), free_port(), free_port()
-        env = make_env(root, receiver_port=hook_port, sandbox_port=sandbox_port)
-        stack = bench_stack(env)  # redis, sandbox and both servers
+        sandbox_port, bare_port = free_port(), free_port()
+        hook_ports = {w: free_port() for w in workers}
+        env = make_env(root, receiver_port=hook_ports[workers[-1]], sandbox_port=sandbox_port)
+        stack = bench_stack(env)  # redis, sandbox and the servers
         try:
             broker = start_redis(stack)
             env.env["HOOKLINE_BROKER_URL"] = broker
@@ -147,7 +155,8 @@ def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_r
             template.write_text(complete_task_template(f"http://127.0.0.1:{sandbox_port}"))
             settings = env.settings
             secret = hook_secret(settings)
-            slices = rounds + 1  # slice 0 warms both servers up (imports, connections, first send_task)
+            # slice 0 warms every server up (imports, connections, first send_task); then one per round and -w
+            slices = 1 + rounds * len(workers)
             task_ids = [f"bench-{n:07d}-task" for n in range(slices * jobs_per_round)]
             job_ids = insert_in_flight_jobs(settings, task_ids)
             target_files = []
@@ -159,35 +168,42 @@ def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_r
                 target_files.append(path)
             script = root / "callbacks.lua"
             script.write_text(WRK_SCRIPT)
-            hook_proc = start_gunicorn(stack, "receiver", "webhook.wsgi:app", hook_port)
+            hook_procs = {w: start_gunicorn(stack, f"receiver-w{w}", "webhook.wsgi:app", port, workers=w)
+                          for w, port in hook_ports.items()}
             start_gunicorn(stack, "bare", "bench.p1_callbacks:bare_app", bare_port)
             queue = redis.Redis.from_url(broker)
             bare_rps: list[float] = []
-            hook_rps: list[float] = []
+            hook_rps: dict[int, list[float]] = {w: [] for w in workers}
             notes: list[str] = []
             profiles: list[subprocess.Popen[bytes]] = []
-            for port in (bare_port, hook_port):
-                run_wrk(f"http://127.0.0.1:{port}", script, target_files[0], template, WARMUP_SECONDS, connections)
-            for r in range(1, slices):
-                bare = run_wrk(f"http://127.0.0.1:{bare_port}", script, target_files[r], template, seconds, connections)
+            warm = target_files[0]
+            for port in (bare_port, *hook_ports.values()):
+                run_wrk(f"http://127.0.0.1:{port}", script, warm, template, WARMUP_SECONDS, connections)
+            next_slice = iter(target_files[1:])
+            for r in range(1, rounds + 1):
+                bare = run_wrk(f"http://127.0.0.1:{bare_port}", script, target_files[r], template, seconds,
+                               connections)
                 bare_rps.append(bare["rps"])
-                before_applied, before_queued = applied_count(settings), queue.llen("hookline")
-                if profile and r == rounds:
-                    pids = child_pids(hook_proc.pid)[1:]  # the gunicorn workers
-                    profiles = profile_pids(pids, seconds, root / "profiles", "receiver")
-                hook = run_wrk(f"http://127.0.0.1:{hook_port}", script, target_files[r], template, seconds, connections)
-                finish_profiles(profiles)
-                time.sleep(0.5)  # requests still in flight when wrk stopped
-                applied = applied_count(settings) - before_applied
-                enqueued = queue.llen("hookline") - before_queued
-                hook_rps.append(applied / (hook["duration_us"] / 1e6))
                 notes.append(f"round {r}: bare {bare['rps']:.0f} req/s (errors {bare['errors']:.0f}, p99 "
-                             f"{bare['p99_us'] / 1000:.1f} ms); hookline {hook['rps']:.0f} req/s answered, {applied} "
-                             f"applied, {enqueued} follow-ups on Redis (errors {hook['errors']:.0f}, p50 "
-                             f"{hook['p50_us'] / 1000:.1f} ms, p99 {hook['p99_us'] / 1000:.1f} ms)")
-                if hook["requests"] > jobs_per_round:
-                    notes.append(f"round {r}: more requests than prepared jobs ({jobs_per_round}); raise "
-                                 "--jobs-per-round (the excess were duplicates, cheaper than applies)")
+                             f"{bare['p99_us'] / 1000:.1f} ms)")
+                for w, port in hook_ports.items():
+                    targets = next(next_slice)
+                    before_applied, before_queued = applied_count(settings), queue.llen("hookline")
+                    if profile and r == rounds and w == workers[-1]:
+                        pids = child_pids(hook_procs[w].pid)[1:]  # the gunicorn workers
+                        profiles = profile_pids(pids, seconds, root / "profiles", "receiver")
+                    hook = run_wrk(f"http://127.0.0.1:{port}", script, targets, template, seconds, connections)
+                    finish_profiles(profiles)
+                    time.sleep(0.5)  # requests still in flight when wrk stopped, and the relay threads
+                    applied = applied_count(settings) - before_applied
+                    enqueued = queue.llen("hookline") - before_queued
+                    hook_rps[w].append(applied / (hook["duration_us"] / 1e6))
+                    notes.append(f"round {r}, -w {w}: hookline {hook['rps']:.0f} req/s answered, {applied} applied, "
+                                 f"{enqueued} follow-ups on Redis (errors {hook['errors']:.0f}, p50 "
+                                 f"{hook['p50_us'] / 1000:.1f} ms, p99 {hook['p99_us'] / 1000:.1f} ms)")
+                    if hook["requests"] > jobs_per_round:
+                        notes.append(f"round {r}: more requests than prepared jobs ({jobs_per_round}); raise "
+                                     "--jobs-per-round (the excess were duplicates, cheaper than applies)")
             if profiles:
                 raw = sorted((root / "profiles").glob("receiver-*.txt"))
                 for frame, incl, own in hot_frames(raw, top=14, include=(".py:",)):
@@ -195,13 +211,22 @@ def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_r
         finally:
             stack.stop()
     bare_mean = sum(bare_rps) / len(bare_rps)
-    hook_mean = sum(hook_rps) / len(hook_rps)
-    ratio = hook_mean / bare_mean if bare_mean else None
-    figure = Figure("P1", "callbacks applied/s (gunicorn -w 4, SQLite, Redis)", hook_mean, "/s", bare_mean,
+    means = {w: sum(v) / len(v) for w, v in hook_rps.items()}
+    top = workers[-1]
+    ratio = means[top] / bare_mean if bare_mean else None
+    figure = Figure("P1", f"callbacks applied/s (gunicorn -w {top}, Redis)", means[top], "/s", bare_mean,
                     "bare Flask {} /s", ratio, "ratio >= 0.60", ratio is not None and ratio >= 0.60, notes)
     figure.notes.insert(0, f"wrk -t1 -c{connections} -d{seconds:g}s x {rounds} rounds, alternating; "
-                           f"mean hookline {fmt(hook_mean)}/s vs bare {fmt(bare_mean)}/s")
-    return [figure]
+                           f"mean hookline {fmt(means[top])}/s vs bare {fmt(bare_mean)}/s; {os.cpu_count()} cores "
+                           "shared by wrk, gunicorn, the database server and Redis")
+    figures = [figure]
+    if len(workers) > 1:
+        for w in workers[1:]:
+            scale = means[w] / means[workers[0]] if means[workers[0]] else None
+            figures.append(Figure("P1-scale", f"receiver scaling: callbacks/s at -w {w} vs -w {workers[0]}",
+                                  means[w], "/s", means[workers[0]], f"-w {workers[0]} /s", scale,
+                                  f"report (ideal {w / workers[0]:g}x; {os.cpu_count()} cores)", None))
+    return figures
 
 
 def main() -> None:
@@ -210,8 +235,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--jobs-per-round", type=int, default=5000)
-    args = parser.parse_args()
-    figures = run(args.seconds, args.rounds, args.connections, args.jobs_per_round, args.profile, args.keep)
+    parser.add_argument("--workers", default="", help="gunicorn -w counts, e.g. 1,2,4 (default: 1,2,4 on "
+                        "postgres, 4 on sqlite)")
+    args = parse_args(parser)
+    workers = tuple(int(w) for w in args.workers.split(",")) if args.workers else None
+    figures = run(args.seconds, args.rounds, args.connections, args.jobs_per_round, args.profile, args.keep, workers)
     report(figures, "bench.p1_callbacks")
 
 

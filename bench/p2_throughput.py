@@ -6,8 +6,10 @@ on the same broker and worker settings.
 Real processes on loopback: the sandbox at zero latency (``--step-seconds 0.05``, so a task's three callbacks
 come 50 ms apart), the receiver under gunicorn (the deploy command), one ``hookline worker`` (its defaults: 2
 threads) and beat. The clock starts before the jobs are written (one transaction, as a bulk producer does) and
-stops at the last job's ``finished_at``. Follow-ups (artifact downloads, pipeline advance, events) run on the
-same worker meanwhile, as they would.
+stops when the last job is done: succeeded, every file stored, its follow-ups ended (when a user has the song),
+polled every 100 ms. Follow-ups (artifact downloads, pipeline advance, events) run on the same worker meanwhile.
+CPU a job: user + system time of the receiver (gunicorn master and workers), the worker and beat over the run,
+divided by the jobs (the sandbox and the database server are not counted).
 
 The baseline is a Celery app identical to hookline's (``create_celery``: same broker options, queue, prefetch)
 plus one task that only counts itself (one Redis INCR), run by the same worker command.
@@ -15,6 +17,7 @@ plus one task that only counts itself (one Redis INCR), run by the same worker c
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -33,9 +36,12 @@ from bench.harness import (
     bench_parser,
     bench_stack,
     child_pids,
+    cpu_seconds,
+    current_db,
     finish_profiles,
     hot_frames,
     make_env,
+    parse_args,
     profile_pids,
     report,
     start_gunicorn,
@@ -51,6 +57,11 @@ if TYPE_CHECKING:
     from celery import Celery
 
 COUNTER_KEY = "bench:noop:done"
+# main at 1cd30f4, this script (done = files stored), 400 jobs: CPU ms a job and jobs/s done, by database
+# (bench/RESULTS.md, issue 16 section; measured 2026-11-30 02:53-02:57 UTC)
+CPU_BEFORE_MS = {"sqlite": 51.0, "postgres": 66.7}
+DONE_BEFORE = {"sqlite": "5.02/s done, ratio 0.012 (no-op 416.5/s)",
+               "postgres": "2.83/s done, ratio 0.0027 (no-op 1,060/s)"}
 WORKER_ARGS = ["worker", "-Q", "hookline", "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
                "--without-mingle"]  # what `hookline worker` passes (its defaults: 2 threads)
 SANDBOX_ARGS = ["--step-seconds", "0.05", "--clip-seconds", "4", "--latency", "0"]
@@ -114,6 +125,7 @@ class EndToEnd:
     per_second: float
     notes: list[str] = field(default_factory=list)
     profile: list[tuple[str, float, float]] = field(default_factory=list)
+    cpu_ms: float | None = None  # CPU a job across receiver, worker and beat
 
 
 def enqueue_bulk(settings: Any, count: int) -> list[str]:
@@ -132,6 +144,23 @@ def _succeeded(settings: Any) -> int:
     """All succeeded jobs in the database (the warm-up ones included)."""
     with open_session(settings) as session:
         return int(session.scalar(select(func.count()).select_from(Job).where(Job.status == "succeeded")) or 0)
+
+
+def _done(settings: Any) -> int:
+    """Jobs a user has the song of: succeeded, with files, none of them still pending, and their follow-ups seen to
+    the end (``follow_ups_done`` cleared the check, which it does only when no file is pending)."""
+    from sqlalchemy import exists
+
+    stored = exists().where(Artifact.job_id == Job.id, Artifact.status == "stored")
+    pending = exists().where(Artifact.job_id == Job.id, Artifact.status == "pending")
+    with open_session(settings) as session:
+        return int(session.scalar(select(func.count()).select_from(Job).where(
+            Job.status == "succeeded", Job.next_check_at.is_(None), stored, ~pending)) or 0)
+
+
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes and their children still alive."""
+    return sum(cpu_seconds(pid) for root in pids for pid in child_pids(root))
 
 
 def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
@@ -154,42 +183,49 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         start_sandbox(stack, sandbox_port, SANDBOX_ARGS)
         start_gunicorn(stack, "receiver", "webhook.wsgi:app", receiver_port)
         worker = stack.start_worker("worker0")
-        stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
+        beat = stack._spawn("beat", [sys.executable, "-m", "shared.cli", "beat"])
         warm = enqueue_bulk(settings, 5)  # worker up, connections open, imports done
-        wait_until(lambda: _succeeded(settings) >= len(warm), 120, 0.1, "warm-up jobs")
-        wait_until(lambda: _artifacts_settled(settings), 60, 0.2, "warm-up follow-ups")
+        wait_until(lambda: _done(settings) >= len(warm), 120, 0.1, "warm-up jobs done")
+        hookline_pids = [stack.procs["receiver"].pid, worker.pid, beat.pid]  # not the sandbox, not the database
         profiles: list[subprocess.Popen[bytes]] = []
         started_wall = datetime.now(UTC)
+        cpu_before = _cpu(hookline_pids)
         started = time.monotonic()
         enqueue_bulk(settings, jobs)
         enqueued = time.monotonic() - started
-        if profile:
+        if profile:  # the whole run, submits to the last file: stopped (SIGINT: py-spy writes its file) when done
             pids = [worker.pid, *child_pids(stack.procs["receiver"].pid)[1:]]
-            profiles = profile_pids(pids, 10, root / "profiles", "e2e")
-        wait_until(lambda: _succeeded(settings) >= jobs + len(warm), 600, 0.2, f"{jobs} jobs succeeded")
+            profiles = profile_pids(pids, 900, root / "profiles", "e2e")
+        wait_until(lambda: _done(settings) >= jobs + len(warm), 600, 0.1, f"{jobs} jobs done (files stored)")
+        seconds = time.monotonic() - started
+        cpu_ms = 1000 * (_cpu(hookline_pids) - cpu_before) / jobs
+        for spy in profiles:
+            spy.send_signal(signal.SIGINT)
         finish_profiles(profiles)
         with open_session(settings) as session:
             last = session.scalar(select(func.max(Job.finished_at)))
-            artifacts = int(session.scalar(select(func.count()).select_from(Artifact)) or 0)
+            artifacts = int(session.scalar(select(func.count()).select_from(Artifact)
+                                           .where(Artifact.status == "stored")) or 0)
+            stored_bytes = int(session.scalar(select(func.sum(Artifact.size))) or 0)
         assert last is not None
-        seconds = (last - started_wall).total_seconds()
-        result = EndToEnd(jobs, seconds, jobs / seconds)
+        succeeded = (last - started_wall).total_seconds()
+        result = EndToEnd(jobs, seconds, jobs / seconds, cpu_ms=cpu_ms)
         result.notes.append(f"{jobs} jobs on {broker}: written+enqueued in {enqueued:.2f}s, last succeeded after "
-                            f"{seconds:.2f}s; {artifacts} artifact rows stored by then (follow-ups keep running)")
+                            f"{succeeded:.2f}s ({jobs / succeeded:.1f}/s), all done (every file stored, follow-ups "
+                            f"ended) after {seconds:.2f}s; {artifacts} artifacts stored, "
+                            f"{stored_bytes / max(1, jobs + len(warm)) / 1024:.0f} KiB a job")
+        result.notes.append(f"CPU {cpu_ms:.1f} ms a job: receiver (gunicorn master + workers), worker, beat; "
+                            "not the sandbox or the database server")
         if profiles:
             raw = sorted((root / "profiles").glob("e2e-*.txt"))
             worker_raw = [p for p in raw if p.name == f"e2e-{worker.pid}.txt"]
-            result.profile = hot_frames(worker_raw, top=25, include=(".py:",))
+            ours = ("(shared/", "(worker/", "(webhook/")  # hookline's own frames: where its time goes
+            result.profile = hot_frames(worker_raw, top=25, include=ours)
             receiver_raw = [p for p in raw if p not in worker_raw]
-            result.profile += [("(receiver) " + f, i, s) for f, i, s in hot_frames(receiver_raw, 10, (".py:",))]
+            result.profile += [("(receiver) " + f, i, s) for f, i, s in hot_frames(receiver_raw, 10, ours)]
     finally:
         stack.stop()
     return result, baseline
-
-
-def _artifacts_settled(settings: Any) -> bool:
-    with open_session(settings) as session:
-        return bool(session.scalar(select(func.count()).select_from(Artifact)))
 
 
 def run(jobs: int = 400, noop_tasks: int = 3000, profile: bool = False, keep: bool = False) -> list[Figure]:
@@ -200,15 +236,19 @@ def run(jobs: int = 400, noop_tasks: int = 3000, profile: bool = False, keep: bo
     ratio = result.per_second / noop_rate
     notes = [noop_note, *result.notes]
     notes += [f"profile: {i:5.1f}% incl, {s:4.1f}% self  {f}" for f, i, s in result.profile]
-    return [Figure("P2", "jobs/s end to end (Redis, SQLite, 1 worker x 2 threads)", result.per_second, "/s",
-                   noop_rate, "no-op Celery tasks/s", ratio, "ratio >= 0.33", ratio >= 0.33, notes)]
+    cpu, before = result.cpu_ms, CPU_BEFORE_MS[current_db()]
+    notes.append(f"main before issue 16 on {current_db()}: {DONE_BEFORE[current_db()]}, CPU {before} ms a job")
+    return [Figure("P2", "jobs/s done (files stored), Redis, 1 worker x 2 threads", result.per_second, "/s",
+                   noop_rate, "no-op Celery tasks/s", ratio, "ratio >= 0.33", ratio >= 0.33, notes),
+            Figure("P2", "CPU a job: receiver + worker + beat", cpu, "ms", before, "main before issue 16, ms",
+                   before / cpu if cpu else None, "< 10 ms", cpu is not None and cpu < 10)]
 
 
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=400)
     parser.add_argument("--noop-tasks", type=int, default=3000)
-    args = parser.parse_args()
+    args = parse_args(parser)
     figures = run(args.jobs, args.noop_tasks, args.profile, args.keep)
     report(figures, "bench.p2_throughput")
 

@@ -28,6 +28,7 @@ from bench.harness import (
     bench_parser,
     make_env,
     median,
+    parse_args,
     percentile,
     report,
     sandbox_requests,
@@ -151,7 +152,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--step-seconds", type=float, default=20.0)
-    args = parser.parse_args()
+    args = parse_args(parser)
     figures = run(args.jobs, args.clients, args.step_seconds, args.keep)
     report(figures, "bench.p3_upstream_calls")
 

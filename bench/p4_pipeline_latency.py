@@ -35,6 +35,7 @@ from bench.harness import (
     hot_frames,
     make_env,
     median,
+    parse_args,
     percentile,
     profile_pids,
     report,
@@ -159,7 +160,7 @@ def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--pipelines", type=int, default=30)
     parser.add_argument("--rate", type=float, default=1.0, help="pipelines started per second")
-    args = parser.parse_args()
+    args = parse_args(parser)
     figures = run(args.pipelines, args.rate, args.profile, args.keep)
     report(figures, "bench.p4_pipeline_latency")
 

@@ -1,6 +1,6 @@
 """P5: 100,000 jobs in flight: worker RSS while it idles and handles an overdue slice, and the reconcile sweep time.
 
-    python -m bench.p5_in_flight [--jobs 100000] [--overdue 1000] [--watch 30] [--profile]
+    python -m bench.p5_in_flight [--db sqlite|postgres] [--jobs 100000] [--overdue 1000,10000] [--watch 30]
 
 100,000 ``submitted`` music jobs are bulk-INSERTed (SQLite, the default database): ``--overdue`` of them with
 ``next_check_at`` a minute ago and a real task on the sandbox (submitted there beforehand, already COMPLETE, as if
@@ -8,8 +8,10 @@ their callbacks had been lost), the rest an hour ahead. One ``hookline worker`` 
 sweeps are sent by hand so each one is known. The worker runs:
 
 1. idle, with 100,000 jobs in flight (RSS sampled from here on);
-2. one sweep with the overdue slice: batched ``POST /suno/fetch`` (50 ids a call), each job applied and its
-   follow-up enqueued; its runtime is the worker's own log line for the task;
+2. for each overdue slice (1,000, then 10,000): one sweep, which claims the slice in one UPDATE … RETURNING and
+   hands its fetches out as ``hookline.fetch_batch`` tasks (50 ids each); its runtime (the dispatch time) is the
+   worker's own log line for the task; "time to done" runs from sending the sweep until every job of the slice has
+   succeeded (the batch tasks fetched and applied them);
 3. the follow-ups of that slice (artifact downloads, ...) for ``--watch`` seconds (RSS sampled);
 before 2., four sweeps with nothing overdue (the cost of looking at 100,000 in-flight rows through the
 (status, next_check_at) index).
@@ -38,6 +40,7 @@ from bench.harness import (
     hot_frames,
     insert_in_flight_jobs,
     make_env,
+    parse_args,
     profile_pids,
     report,
     rss_mb,
@@ -51,6 +54,7 @@ from shared.models import Job
 
 SWEEP_RUNTIME = re.compile(r"Task hookline\.reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
 RSS_LIMIT_MB = 200.0
+SWEEP_BEFORE = {1000: 3.35}  # main before issue 16 (bench/RESULTS.md, 2026-11-21): one sweep fetched everything itself
 
 
 def submit_upstream_tasks(sandbox_url: str, count: int, threads: int = 8) -> list[str]:
@@ -112,7 +116,7 @@ def run_sweep(sender: Any, log: Path, timeout: float = 300) -> float:
     return sweep_runtimes(log)[-1]
 
 
-def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: bool = False,
+def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: float = 30.0, profile: bool = False,
         keep: bool = False) -> list[Figure]:
     from shared.tasks import sender as _sender
 
@@ -126,9 +130,9 @@ def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: 
             settings = env.settings
             start_sandbox(stack, sandbox_port, ["--step-seconds", "0.01", "--clip-seconds", "4"])
             started = time.monotonic()
-            real = submit_upstream_tasks(f"http://127.0.0.1:{sandbox_port}", overdue)
-            fake = [f"inflight-{n:07d}" for n in range(jobs - overdue)]
-            insert_in_flight_jobs(settings, fake + real)  # all an hour ahead; the slice is made overdue later
+            real = submit_upstream_tasks(f"http://127.0.0.1:{sandbox_port}", sum(overdue))
+            fake = [f"inflight-{n:07d}" for n in range(jobs - len(real))]
+            insert_in_flight_jobs(settings, fake + real)  # all an hour ahead; the slices are made overdue later
             setup = time.monotonic() - started
             with open_session(settings) as session:
                 in_flight = int(session.scalar(select(func.count()).select_from(Job)
@@ -139,30 +143,46 @@ def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: 
             queue = redis.Redis.from_url(broker)
             profiles = []
             first = run_sweep(sender, log, timeout=120)  # nothing overdue; and now the worker is up
+            sweeps: dict[int, tuple[float, float]] = {}  # overdue -> (sweep runtime, time until all succeeded)
+            notes_drain: list[str] = []
             with RssSampler(worker.pid) as rss:
                 idle_sweeps = [first]
                 for _ in range(3):
                     time.sleep(1.5)
                     idle_sweeps.append(run_sweep(sender, log))
                 time.sleep(1.5)
-                make_overdue(settings, real)
-                rss.phase = "sweep"
-                if profile:
-                    profiles = profile_pids([worker.pid], 10, root / "profiles", "p5")
-                sweep = run_sweep(sender, log)
-                rss.phase = "follow-ups"
-                with suppress(TimeoutError):  # what is left after `watch` seconds is the figure
-                    wait_until(lambda: not queue.llen("hookline"), watch, 0.5, "follow-up queue drained")
+                start = 0
+                for size in overdue:
+                    # Each slice starts on an empty queue: its time to done is its own, not the last slice's tail.
+                    drained = time.monotonic()
+                    wait_until(lambda: not queue.llen("hookline"), 900, 0.5, "follow-ups of the last slice drained")
+                    if start:
+                        notes_drain.append(f"follow-ups of the {start} before drained in "
+                                           f"{time.monotonic() - drained:.0f}s more")
+                    piece = real[start:start + size]
+                    start += size
+                    make_overdue(settings, piece)
+                    rss.phase = "sweep"
+                    if profile and size == overdue[0]:
+                        profiles = profile_pids([worker.pid], 10, root / "profiles", "p5")
+                    began = time.monotonic()
+                    runtime = run_sweep(sender, log)
+                    wait_until(lambda piece=piece: count_succeeded(settings, piece) >= len(piece), 600, 0.2,
+                               f"{size} overdue jobs succeeded")
+                    sweeps[size] = (runtime, time.monotonic() - began)
+                    rss.phase = "follow-ups"
+                    with suppress(TimeoutError):  # what is left after `watch` seconds is the figure
+                        wait_until(lambda: not queue.llen("hookline"), watch, 0.5, "follow-up queue drained")
                 backlog = queue.llen("hookline")
             finish_profiles(profiles)
-            with open_session(settings) as session:
-                succeeded = int(session.scalar(select(func.count()).select_from(Job)
-                                               .where(Job.status == "succeeded")) or 0)
-            notes = [f"setup: {overdue} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; "
-                     f"{in_flight:,} in flight",
-                     f"sweep with {overdue} overdue: {sweep:.2f}s in the worker; {succeeded} jobs succeeded",
+            notes = [f"setup: {sum(overdue)} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; "
+                     f"{in_flight:,} in flight; one worker (hookline worker defaults), no beat: sweeps sent by hand",
+                     *(f"sweep with {size} overdue: claimed and dispatched in {runtime:.2f}s (the reconcile task's "
+                       f"runtime in the worker), all {size} succeeded {done:.1f}s after the sweep was sent"
+                       for size, (runtime, done) in sweeps.items()),
                      "sweeps with nothing overdue (100k in flight): "
                      + ", ".join(f"{1000 * s:.0f} ms" for s in idle_sweeps),
+                     *notes_drain,
                      f"follow-ups left on the queue after {watch:.0f}s of watching: {backlog}"]
             phases = ["idle", "sweep", "follow-ups"]
             notes.append("worker RSS MiB (min/max) " + "; ".join(
@@ -176,15 +196,30 @@ def run(jobs: int = 100_000, overdue: int = 1000, watch: float = 30.0, profile: 
             flat = peak - min(idle) if idle else None
         finally:
             stack.stop()
+    figures = []
+    for n, (size, (runtime, done)) in enumerate(sweeps.items()):
+        figures.append(Figure("P5", f"one sweep's dispatch, {size:,} of {jobs:,} in flight overdue", runtime, "s",
+                              SWEEP_BEFORE.get(size), "main, one sweep, s" if size in SWEEP_BEFORE else "",
+                              SWEEP_BEFORE[size] / runtime if size in SWEEP_BEFORE and runtime else None,
+                              "<= 1 s", runtime <= 1.0, notes if n == 0 else []))
+        figures.append(Figure("P5", f"time to done, {size:,} overdue (sweep sent -> all succeeded)", done, "s"))
     return [
-        Figure("P5", f"one reconcile sweep, {overdue} of {jobs:,} in flight overdue", sweep, "s", None,
-               "", None, "<= 1 s", sweep <= 1.0, notes),
+        *figures,
         Figure("P5", "worker RSS peak (idle, sweep, follow-ups)", peak, "MiB", min(idle) if idle else None,
                "idle RSS, MiB", None, f"< {RSS_LIMIT_MB:.0f} MiB, flat", peak < RSS_LIMIT_MB,
                [f"growth over idle: {flat:.0f} MiB" if flat is not None else ""]),
         Figure("P5", "one reconcile sweep, nothing overdue, 100k in flight", max(idle_sweeps), "s", None, "", None,
                "<= 1 s", max(idle_sweeps) <= 1.0),
     ]
+
+
+def count_succeeded(settings: Any, task_ids: list[str]) -> int:
+    total = 0
+    with open_session(settings) as session:
+        for start in range(0, len(task_ids), 500):
+            total += int(session.scalar(select(func.count()).select_from(Job).where(
+                Job.upstream_task_id.in_(task_ids[start:start + 500]), Job.status == "succeeded")) or 0)
+    return total
 
 
 def make_overdue(settings: Any, task_ids: list[str]) -> None:
@@ -204,10 +239,11 @@ def make_overdue(settings: Any, task_ids: list[str]) -> None:
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=100_000)
-    parser.add_argument("--overdue", type=int, default=1000)
+    parser.add_argument("--overdue", default="1000,10000", help="comma-separated sizes of the overdue slices")
     parser.add_argument("--watch", type=float, default=30.0, help="seconds to watch the follow-ups")
-    args = parser.parse_args()
-    figures = run(args.jobs, args.overdue, args.watch, args.profile, args.keep)
+    args = parse_args(parser)
+    sizes = tuple(int(n) for n in args.overdue.split(","))
+    figures = run(args.jobs, sizes, args.watch, args.profile, args.keep)
     report(figures, "bench.p5_in_flight")
 
 

@@ -10,7 +10,7 @@ separate Redis, so only the broker differs from P2's baseline).
 
 from __future__ import annotations
 
-from bench.harness import Figure, bench_parser, report, workdir
+from bench.harness import Figure, bench_parser, parse_args, report, workdir
 from bench.p2_throughput import run_end_to_end
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--noop-tasks", type=int, default=1000)
-    args = parser.parse_args()
+    args = parse_args(parser)
     figures = run(args.jobs, args.noop_tasks, args.keep)
     report(figures, "bench.p6_embedded")
 

@@ -32,6 +32,7 @@ ENQUEUE_SUBMITS = "hookline.enqueue_submits"
 DELIVER_WEBHOOK = "hookline.deliver_webhook"
 SEND_OVERDUE_WEBHOOKS = "hookline.send_overdue_webhooks"
 PRUNE = "hookline.prune"  # beat, once a day, when HOOKLINE_RETENTION_DAYS is set
+FETCH_BATCH = "hookline.fetch_batch"  # the reconcile sweep's fan-out: one batch fetch of claimed overdue jobs
 
 # On Redis a countdown longer than the visibility timeout (one hour) is redelivered again and again, so a long
 # wait is made of hops no longer than this: the task sees it woke early and asks for the rest.
@@ -93,6 +94,12 @@ def publish_in_order(settings: Settings, messages: Sequence[tuple[str, list[Any]
     app, published = sender(settings), 0
     try:
         with app.producer_or_acquire() as producer:
+            batch = getattr(producer, "batch", None)  # kombu >= 5.7: one Redis pipeline for all, one round trip
+            if batch is not None and len(messages) > 1:
+                with batch(max_size=len(messages)):
+                    for name, args in messages:
+                        app.send_task(name, args=list(args), producer=producer)
+                return len(messages), None  # all went at the flush; a failed flush sent none (or some: harmless)
             for name, args in messages:
                 app.send_task(name, args=list(args), producer=producer)
                 published += 1

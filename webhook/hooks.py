@@ -21,10 +21,11 @@ from shared.config import hook_secrets
 from shared.errors import CallbackRejected, UpstreamError
 from shared.jobs.finishing import add_finished
 from shared.jobs.hook_urls import verify_with_any
+from shared.jobs.lean_apply import apply_lean
 from shared.jobs.updates import UpdateOutcome, record_task_update
 from shared.models import CallbackRecord, Job
 from shared.nesting import NestingTooDeep, loads_bounded
-from shared.outbox import relay
+from shared.outbox import relay_in_background
 from shared.states import CallbackVerdict, JobStatus, from_upstream
 from webhook.context import db_session, settings
 from webhook.orphans import match_task
@@ -130,10 +131,19 @@ def read_callback(req: Request, job_id: str, attempt: int, token: str) -> dict[s
 
 
 def apply_callback(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Compare-and-set the job from a verified task: the answer's body and status, or CallbackRejected."""
+    """Compare-and-set the job from a verified task: the answer's body and status, or CallbackRejected.
+
+    The common case (the job's own task moving it forward) takes the lean path (``apply_lean``: Core statements,
+    nothing loaded); whatever it declines, the full path judges and records."""
     for _ in range(3):  # a concurrent receiver may win the race on clips; the retry sees its result
         try:
-            return _apply(job_id, attempt, task)
+            lean = apply_lean(settings(), job_id, attempt, task, _source(request))
+            if lean is None:
+                return _apply(job_id, attempt, task)
+            log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
+                     lean.verdict.value, lean.reason)
+            relay_in_background(settings(), lean.follow_ups)  # after the commit; no broker round trip here
+            return {"ok": True, "verdict": lean.verdict.value, "status": lean.status.value}, 200
         except (IntegrityError, OperationalError) as exc:
             log.info("callback job=%s: concurrent update (%s); retrying", job_id, type(exc).__name__)
     raise CallbackRejected(503, "could not apply the callback; retry later")
@@ -155,7 +165,7 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
         follow_ups: list[str] = []
         if outcome.changed and outcome.status is not None and outcome.status.terminal:
             # Its follow-ups commit with the transition that calls for them (the transactional outbox).
-            follow_ups.append(add_finished(session, settings(), job_id))
+            follow_ups.extend(add_finished(session, settings(), job_id))
         session.add(
             CallbackRecord(
                 job_id=job_id, attempt_no=attempt, verdict=outcome.verdict.value, reason=outcome.reason,
@@ -166,9 +176,9 @@ def _apply(job_id: str, attempt: int, task: dict[str, Any]) -> tuple[dict[str, A
         status = job.status
     log.info("callback job=%s attempt=%s task=%s: %s (%s)", job_id, attempt, task.get("task_id"),
              outcome.verdict.value, outcome.reason)
-    # Published after the commit, outside the transaction; if the broker cannot take it now, the row stays and the
-    # reconciler's sweep publishes it. Either way the callback was recorded: answer 2xx.
-    relay(settings(), follow_ups)
+    # Published after the commit by this process's relay thread, not in this request; if the broker cannot take it,
+    # the row stays and the reconciler's sweep publishes it. Either way the callback was recorded: answer 2xx.
+    relay_in_background(settings(), follow_ups)
     return {"ok": True, "verdict": outcome.verdict.value, "status": status}, 200
 
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.cometapi import REGISTRY, CometClient
-from shared.cometapi.operation_record import MUSIC_TASKS, Poll
+from shared.cometapi.operation_record import MUSIC_TASKS
 from shared.config import Settings
 from shared.db import open_session
 from shared.errors import UpstreamError
@@ -28,13 +28,15 @@ from shared.models import Attempt, Job, utcnow
 from shared.outbox import prune_sent, relay, republish_unsent
 from shared.states import IN_FLIGHT, AttemptOutcome, JobStatus, transition
 from shared.tasks import enqueue_poll
+from worker.overdue import claim_overdue_in_flight
 
 log = logging.getLogger("hookline.reconcile")
 
 Enqueue = Callable[[str], None]  # sends a job id to the submit queue
 
 FETCH_BATCH = 50  # the upstream's batch fetch takes at most this many ids
-SWEEP_LIMIT = 2000  # jobs looked at per sweep; the rest wait for the next one
+SWEEP_LIMIT = 2000  # queued or submitting jobs looked at per sweep; the rest wait for the next one
+CLAIM_LIMIT = 10_000  # overdue in-flight jobs claimed per sweep (one UPDATE; each batch of 50 is one message)
 
 
 @dataclass
@@ -44,21 +46,10 @@ class SweepReport:
     applied: int = 0
     requeued: int = 0
     timed_out: int = 0
+    dispatched: int = 0  # batch fetches handed to the workers (hookline.fetch_batch)
     republished: int = 0  # outbox messages that stayed unsent, published by this sweep
     follow_ups_rerun: int = 0  # finished jobs whose follow-ups did not complete in time, run again
     errors: list[str] = field(default_factory=list)
-
-
-def fetch_action_of(job: Job) -> str:
-    """The batch fetch ``action`` that finds this job's task (an operation no longer registered: MUSIC)."""
-    operation = REGISTRY.get(job.operation)
-    return operation.fetch_action if operation is not None else MUSIC_TASKS
-
-
-def poll_of(job: Job) -> Poll | None:
-    """How this job is polled, if its operation never calls back and has no task to fetch."""
-    operation = REGISTRY.get(job.operation)
-    return operation.poll if operation is not None else None
 
 
 def _overdue(session: Session, statuses: frozenset[JobStatus], now: datetime) -> list[Job]:
@@ -118,25 +109,52 @@ def recover_stuck_submits(session: Session, settings: Settings, report: SweepRep
             session.rollback()
 
 
-def poll_in_flight(session: Session, settings: Settings, client: CometClient, report: SweepReport) -> None:
+Dispatch = Callable[[str, list[str]], None]  # sends one batch fetch (action, job ids) to the workers; may raise
+
+
+def poll_in_flight(session: Session, settings: Settings, client: CometClient | None, report: SweepReport,
+                   dispatch: Dispatch | None = None) -> None:
+    """Claim the overdue in-flight jobs in one statement (``worker.overdue``), restart lost poll chains, and fetch
+    the rest in batches of FETCH_BATCH: each batch sent to the workers as one ``hookline.fetch_batch`` task when
+    ``dispatch`` is given (the beat's sweep: they run in parallel, the sweep only hands them out), else fetched here
+    (``hookline reconcile``, tests). A batch whose message cannot be sent is fetched here."""
     now = utcnow()
-    overdue = _overdue(session, IN_FLIGHT, now)
-    for job in overdue:
-        poll = poll_of(job)
-        if poll is None:
-            continue
-        # Its poll chain was lost (worker crash, expired message): start it again.
-        job.next_check_at = now + timedelta(seconds=poll.max_delay + settings.queued_grace)
-        session.commit()
-        enqueue_poll(settings, job.id)
-        report.requeued += 1
-    jobs = [j for j in overdue if j.upstream_task_id and poll_of(j) is None]
-    by_action: dict[str, list[Job]] = defaultdict(list)
-    for job in jobs:
-        by_action[fetch_action_of(job)].append(job)
-    for action, group in by_action.items():
-        for start in range(0, len(group), FETCH_BATCH):
-            _fetch_batch(session, settings, client, action, group[start : start + FETCH_BATCH], report)
+    claimed = claim_overdue_in_flight(session, settings, now, CLAIM_LIMIT)
+    session.commit()
+    by_action: dict[str, list[str]] = defaultdict(list)
+    for job in claimed:
+        operation = REGISTRY.get(job.operation)
+        poll = operation.poll if operation is not None else None
+        if poll is not None:  # its poll chain was lost (worker crash, expired message): start it again
+            session.execute(update(Job).where(Job.id == job.id).values(
+                next_check_at=now + timedelta(seconds=poll.max_delay + settings.queued_grace)))
+            session.commit()
+            enqueue_poll(settings, job.id)
+            report.requeued += 1
+        elif job.upstream_task_id:
+            by_action[operation.fetch_action if operation is not None else MUSIC_TASKS].append(job.id)
+    for action, ids in by_action.items():
+        for start in range(0, len(ids), FETCH_BATCH):
+            batch = ids[start : start + FETCH_BATCH]
+            if dispatch is not None:
+                try:
+                    dispatch(action, batch)
+                    report.dispatched += 1
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the broker is down: fetch it here instead
+                    log.warning("could not hand a batch fetch of %d jobs to the workers (%s); fetching here",
+                                len(batch), exc)
+            client = client or CometClient.from_settings(settings)
+            fetch_claimed(session, settings, client, action, batch, report)
+
+
+def fetch_claimed(session: Session, settings: Settings, client: CometClient, action: str, job_ids: list[str],
+                  report: SweepReport) -> None:
+    """One batch fetch of claimed jobs (``hookline.fetch_batch``, or the sweep itself): apply what came back."""
+    jobs = list(session.scalars(select(Job).where(Job.id.in_(job_ids), Job.status.in_([s.value for s in IN_FLIGHT]))
+                                .order_by(Job.next_check_at)))
+    if jobs:
+        _fetch_batch(session, settings, client, action, jobs, report)
 
 
 def _fetch_batch(
@@ -151,6 +169,8 @@ def _fetch_batch(
     except UpstreamError as exc:
         attempt.outcome, attempt.http_status, attempt.error = AttemptOutcome.ERROR.value, exc.status, str(exc)[:2000]
         attempt.finished_at = utcnow()
+        for job in jobs:  # looked at again by the next sweep, not after the claim's lease
+            job.next_check_at = attempt.finished_at + timedelta(seconds=settings.reconcile_interval)
         session.commit()
         report.errors.append(str(exc))
         log.warning("batch fetch of %d %s tasks failed: %s", len(ids), action, exc)
@@ -167,7 +187,7 @@ def _fetch_batch(
             outcome = record_task_update(session, job, task, settings)
             report.applied += int(outcome.changed)
             if outcome.changed and outcome.status is not None and outcome.status.terminal:
-                follow_ups.append(add_finished(session, settings, job.id, now=now))
+                follow_ups.extend(add_finished(session, settings, job.id, now=now))
                 continue
         if JobStatus(job.status).terminal:
             continue
@@ -184,18 +204,17 @@ def _fetch_batch(
 
 
 def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
-                      enqueue: Enqueue | None = None) -> SweepReport:
+                      enqueue: Enqueue | None = None, dispatch: Dispatch | None = None) -> SweepReport:
     from shared.tasks import enqueue_submit
 
     report = SweepReport()
     enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))
-    client = client or CometClient.from_settings(settings)
     # First what a broker outage left unsent: the follow-ups of jobs that finished while it was down.
     report.republished = republish_unsent(settings)
     with open_session(settings) as session:
         requeue_lost(session, settings, report, enqueue)
         recover_stuck_submits(session, settings, report, enqueue)
-        poll_in_flight(session, settings, client, report)
+        poll_in_flight(session, settings, client, report, dispatch)
     from shared.pipelines import advance_stalled_pipelines
 
     report.requeued += advance_stalled_pipelines(settings)
@@ -204,7 +223,8 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
     report.follow_ups_rerun = rerun_overdue_follow_ups(settings)
     prune_sent(settings)
     limiter_for(settings).sweep_stale(settings.job_deadline + settings.callback_grace)
-    if report.fetch_calls or report.requeued or report.timed_out or report.republished or report.follow_ups_rerun:
+    if report.fetch_calls or report.dispatched or report.requeued or report.timed_out or report.republished \
+            or report.follow_ups_rerun:
         log.info("reconcile: %s", report)
     from dataclasses import asdict
 

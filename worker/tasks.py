@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from shared.db import open_session
 from shared.outbox import relay
-from shared.tasks import JOB_FINISHED, POLL_JOB, PRUNE, RECONCILE, SUBMIT_JOB, settings_of
+from shared.tasks import FETCH_BATCH, JOB_FINISHED, POLL_JOB, PRUNE, RECONCILE, SUBMIT_JOB, send, settings_of
 from worker.followups import run_follow_ups
 from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
-from worker.reconciling import reconcile_overdue
+from worker.reconciling import SweepReport, fetch_claimed, reconcile_overdue
 from worker.results import PollOutcome, SubmitOutcome
 from worker.submitting import submit_claimed
 
@@ -52,9 +53,25 @@ def job_finished(self: Task, job_id: str) -> list[str]:
 
 @shared_task(name=RECONCILE, bind=True)
 def reconcile(self: Task) -> dict[str, int]:
-    report = reconcile_overdue(settings_of(self.app))
-    return {"fetched": report.fetched, "requeued": report.requeued, "timed_out": report.timed_out,
-            "republished": report.republished, "follow_ups_rerun": report.follow_ups_rerun}
+    settings = settings_of(self.app)
+    # The overdue in-flight jobs are claimed in bulk and their fetches fanned out as hookline.fetch_batch tasks.
+    report = reconcile_overdue(settings, dispatch=lambda action, ids: send(settings, FETCH_BATCH, action, ids))
+    return {"fetched": report.fetched, "dispatched": report.dispatched, "requeued": report.requeued,
+            "timed_out": report.timed_out, "republished": report.republished,
+            "follow_ups_rerun": report.follow_ups_rerun}
+
+
+# Not acks_late: a lost batch is claimed again by a sweep once its lease (HOOKLINE_QUEUED_GRACE) runs out.
+@shared_task(name=FETCH_BATCH, bind=True)
+def fetch_batch(self: Task, action: str, job_ids: list[str]) -> dict[str, int]:
+    from worker.submitting import upstream_client
+
+    settings = settings_of(self.app)
+    report = SweepReport()
+    with open_session(settings) as session:  # the thread's client: its HTTP connections are kept between batches
+        fetch_claimed(session, settings, upstream_client(settings), action, job_ids, report)
+    return {"fetched": report.fetched, "applied": report.applied, "timed_out": report.timed_out,
+            "errors": len(report.errors)}
 
 
 @shared_task(name=PRUNE, bind=True)

@@ -37,13 +37,19 @@ def follow_ups_grace(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.queued_grace)
 
 
-def add_finished(session: Session, settings: Settings, job_id: str, *, now: datetime | None = None) -> str:
+def finished_messages(job_id: str) -> list[tuple[str, list[Any]]]:
+    """The task messages (name, args) a job that just turned terminal is owed, as outbox rows: the one list every
+    path that finishes a job writes (``add_finished``, ``finish_job``, the receiver's lean path)."""
+    return [(JOB_FINISHED, [job_id])]
+
+
+def add_finished(session: Session, settings: Settings, job_id: str, *, now: datetime | None = None) -> list[str]:
     """In the caller's transaction, right after the compare-and-set that made the job terminal: the outbox row
-    for its follow-ups (its id, for ``shared.outbox.relay`` after the commit) and the reconciler's deadline."""
+    for its follow-ups (their ids, for ``shared.outbox.relay`` after the commit) and the reconciler's deadline."""
     due = (now or utcnow()) + follow_ups_grace(settings)
     session.execute(update(Job).where(Job.id == job_id, Job.status.in_(_TERMINAL)).values(next_check_at=due)
                     .execution_options(synchronize_session=False))
-    return add_follow_up(session, JOB_FINISHED, job_id)
+    return [add_follow_up(session, name, *args) for name, args in finished_messages(job_id)]
 
 
 def finish_job(session: Session, settings: Settings, job_id: str, target: JobStatus, **fields: Any) -> tuple[str, ...]:
@@ -52,7 +58,7 @@ def finish_job(session: Session, settings: Settings, job_id: str, target: JobSta
     assert target.terminal, target
     fields.setdefault("next_check_at", utcnow() + follow_ups_grace(settings))  # as add_finished, in the same UPDATE
     moved = transition(session, job_id, target, **fields)
-    return (add_follow_up(session, JOB_FINISHED, job_id),) if moved else ()
+    return tuple(add_follow_up(session, name, *args) for name, args in finished_messages(job_id)) if moved else ()
 
 
 def rerun_overdue_follow_ups(settings: Settings, *, limit: int = RERUN_LIMIT) -> int:

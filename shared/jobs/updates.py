@@ -49,7 +49,7 @@ def next_check_after_news(settings: Settings, operation: str = MUSIC) -> timedel
     return timedelta(seconds=settings.callback_grace if expects_callbacks else settings.reconcile_interval)
 
 
-def _reported(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def reported_clips(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The snapshot's clips by id, in its order (the first of a repeated id wins), their fields cleaned."""
     reported: dict[str, dict[str, Any]] = {}
     for raw in clips:
@@ -71,7 +71,7 @@ def store_clips(session: Session, job: Job, clips: list[dict[str, Any]], *, repl
     """Write the snapshot's clips. ``replace`` (a terminal report): the job's clips become exactly these, with
     the report's own fields; otherwise they are merged into what an earlier snapshot stored."""
     existing = _stored(session, job)
-    reported = _reported(clips)
+    reported = reported_clips(clips)
     if replace:
         for clip_id, stale in existing.items():
             if clip_id not in reported:
@@ -88,7 +88,7 @@ def _clip_news(session: Session, job: Job, clips: list[dict[str, Any]]) -> int:
     """How many of the snapshot's clips are new, or would change a stored one when merged."""
     existing = _stored(session, job)
     news = 0
-    for clip_id, values in _reported(clips).items():
+    for clip_id, values in reported_clips(clips).items():
         row = existing.get(clip_id)
         merged = _next_values(row, values, replace=False)
         news += row is None or any(getattr(row, k) != v for k, v in merged.items())

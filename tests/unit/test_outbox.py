@@ -18,7 +18,7 @@ from shared.config import Settings
 from shared.db import open_session
 from shared.jobs.finishing import finish_job, follow_ups_done, rerun_overdue_follow_ups
 from shared.models import Artifact, Job, OutboxMessage, utcnow
-from shared.outbox import add_follow_up, relay, republish_unsent
+from shared.outbox import add_follow_up, flush_background_relay, relay, republish_unsent
 from shared.states import JobStatus
 from shared.tasks import JOB_FINISHED, QUEUE
 from tests.unit.test_artifacts import add_job, rows, serve_clip
@@ -147,6 +147,7 @@ def test_a_callback_while_the_broker_is_down_is_answered_and_its_follow_up_kept(
 
     resp = post(client, broker_down, job_id, task())
     assert resp.status_code == 200 and resp.json["verdict"] == "applied"
+    assert flush_background_relay(30)  # the receiver's relay thread tried after the commit, not in the request
     (row,) = outbox(broker_down)
     assert (row.args, row.sent_at, row.attempts) == ([job_id], None, 1)
     assert value(scrape(broker_down), "hookline_outbox_unsent") == 1  # visible, not swallowed
