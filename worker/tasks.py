@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from shared.admission import admit_quietly
 from shared.outbox import relay
-from shared.tasks import JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, settings_of
+from shared.tasks import ADMIT, JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, settings_of
 from worker.followups import run_follow_ups
-from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
 from worker.reconciling import reconcile_overdue
 from worker.results import PollOutcome, SubmitOutcome
@@ -22,11 +22,11 @@ def submit_job(self: Task, job_id: str) -> str:
     result = submit_claimed(settings, job_id)
     if result.outcome is SubmitOutcome.RETRY:
         raise self.retry(countdown=result.retry_in)
-    if result.outcome is SubmitOutcome.DEFERRED:  # global limits: not a retry, nothing was sent
-        submit_job.apply_async(args=[job_id], countdown=result.retry_in)
     if result.outcome is SubmitOutcome.POLL:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     relay(settings, result.follow_ups)  # a finished job's follow-ups, committed with its last transition
+    if result.outcome is not SubmitOutcome.SKIPPED:
+        admit_quietly(settings)  # the job left the admission window (and a failed one its slot): admit the next
     return result.outcome.value
 
 
@@ -46,8 +46,15 @@ def poll_job(self: Task, job_id: str) -> str:
 @shared_task(name=JOB_FINISHED, bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
-    finish_in_flight(settings, job_id)
+    admit_quietly(settings)  # its slot is free (in flight is counted from the rows): admit the next job first
     return run_follow_ups(settings, job_id)
+
+
+@shared_task(name=ADMIT, bind=True)
+def admit(self: Task) -> int:
+    """One admission step: scheduled when a rate limit ends, or sent when a producer could not run it."""
+    report = admit_quietly(settings_of(self.app))
+    return len(report.admitted) if report is not None else 0
 
 
 @shared_task(name=RECONCILE, bind=True)

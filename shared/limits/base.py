@@ -29,6 +29,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from shared.cometapi.retry import RETRY_AFTER_MAX
 from shared.config import Settings
@@ -126,6 +127,12 @@ class UpstreamLimiter(ABC):
     @abstractmethod
     def try_acquire(self, kind: str = "call") -> float:
         """Take one token: 0.0 when taken, else the seconds to wait before trying again (never sleeps)."""
+
+    def try_acquire_in(self, connection: Any, kind: str = "call") -> float:
+        """``try_acquire`` from inside the caller's open database transaction (the admission step's, which holds
+        the write lock on SQLite): the SQL backend takes the token on that connection, so it never waits for a
+        lock its own caller holds; the other backends ignore it."""
+        return self.try_acquire(kind)
 
     @abstractmethod
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:

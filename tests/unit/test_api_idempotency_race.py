@@ -48,7 +48,6 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         return len(messages), None
 
     monkeypatch.setattr("shared.tasks.send", record)
-    monkeypatch.setattr("shared.tasks.publish_submits", lambda _s, ids: sent.extend((SUBMIT_JOB, i) for i in ids))
     monkeypatch.setattr("shared.outbox.publish_in_order", record_in_order)
     return sent
 
