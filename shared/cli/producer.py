@@ -1,4 +1,5 @@
-"""`hookline bulk`, `hookline apikey …` and `hookline deliveries …` (``watch`` lives in shared/cli/watch.py)."""
+"""`hookline bulk` and `hookline deliveries …` (``watch`` lives in shared/cli/watch.py, ``apikey`` in
+shared/cli/apikeys.py, re-exported here)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from sqlalchemy import select
 
 from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk, check_bulk_budget, validate_bulk
 from shared.bulk.source import FORMATS, BulkSource
+from shared.cli.apikeys import apikey, cli_priority
 from shared.config import load_settings
 from shared.db import open_session
 from shared.errors import ValidationError
 from shared.jobs.ledger import OverBudget
-from shared.models import ApiKey, Delivery
+from shared.models import Delivery
 from shared.schema_check import require_database
 from shared.states import DeliveryStatus
+
+__all__ = ["apikey", "bulk", "deliveries"]
 
 
 def _source(file: str, fmt: str) -> tuple[BulkSource, Path | None]:
@@ -64,8 +68,9 @@ def _print_report(report: BulkReport) -> None:
 @click.option("--timeout", type=float, default=24 * 3600.0, show_default=True, help="with --wait, seconds")
 @click.option("--chunk-size", type=int, default=CHUNK_SIZE, show_default=True, hidden=True)
 @click.option("--dry-run", is_flag=True, help="validate every line and show the cost estimate; write nothing")
+@click.option("--priority", default=None, help="interactive, pipeline, bulk (the default) or an integer")
 def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json: bool, callback_url: str | None,
-         name: str | None, fmt: str, timeout: float, chunk_size: int, dry_run: bool) -> None:
+         name: str | None, fmt: str, timeout: float, chunk_size: int, dry_run: bool, priority: str | None) -> None:
     """Enqueue a JSONL (or CSV) file of jobs or pipelines, one per line.
 
     Every line is validated first; with any bad line nothing is enqueued (unless --skip-invalid). Lines carry a
@@ -75,6 +80,7 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
     """
     settings = load_settings()
     require_database(settings)
+    chosen = cli_priority(priority)
     try:
         source, spool = _source(file, fmt)
     except ValidationError as exc:
@@ -89,7 +95,7 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
         if dry_run:
             _dry_run(settings, source, as_json=as_json, skip_invalid=skip_invalid)
         report = accept_bulk(settings, source, callback_url=callback_url, rate=rate, name=name,
-                             skip_invalid=skip_invalid, chunk_size=chunk_size, on_progress=show)
+                             skip_invalid=skip_invalid, chunk_size=chunk_size, on_progress=show, priority=chosen)
     except OverBudget as exc:
         refusal = {"error": exc.message, "estimated_cost_usd": round(exc.estimate_usd, 6),
                    "remaining_usd": round(exc.remaining_usd, 6)}
@@ -145,83 +151,6 @@ def _dry_run(settings: Any, source: BulkSource, *, as_json: bool, skip_invalid: 
         _print_report(report)
         click.echo("dry run: nothing was written" + ("; the file would be refused" if refused else ""), err=True)
     raise SystemExit(1 if refused else 0)
-
-
-@click.group()
-def apikey() -> None:
-    """Producer API keys (stored hashed; each has its own webhook signing secret)."""
-
-
-@apikey.command("create")
-@click.option("--name", required=True, help="who the key is for")
-@click.option("--budget", type=float, default=None, help="USD per day this key may spend upstream")
-@click.option("--json", "as_json", is_flag=True)
-def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
-    """Create a key. The key itself is shown once, never stored."""
-    require_database(load_settings())
-    from shared.apikeys import create_api_key
-
-    if budget is not None and not budget > 0:
-        raise click.BadParameter("must be a positive number of US dollars", param_hint="--budget")
-    settings = load_settings()
-    with open_session(settings) as session:
-        new = create_api_key(session, settings, name, budget)
-        session.commit()
-    if as_json:
-        click.echo(json.dumps({"id": new.id, "key": new.key, "webhook_secret": new.webhook_secret}))
-        return
-    click.echo(f"id:             {new.id}\nkey:            {new.key}   (shown once: store it now)\n"
-               f"webhook secret: {new.webhook_secret}")
-
-
-@apikey.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def apikey_list(as_json: bool) -> None:
-    """List keys (never the keys themselves)."""
-    require_database(load_settings())
-    with open_session(load_settings()) as session:
-        keys = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
-        rows = [{"id": k.id, "name": k.name, "budget_usd_per_day": k.budget_usd_per_day, "disabled": k.disabled,
-                 "created_at": k.created_at.isoformat()} for k in keys]
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for k in rows:
-        budget = f"${k['budget_usd_per_day']}/day" if k["budget_usd_per_day"] else "no budget"
-        click.echo(f"{k['id']}  {k['name']}  {budget}{'  DISABLED' if k['disabled'] else ''}")
-
-
-@apikey.command("disable")
-@click.argument("key_id")
-def apikey_disable(key_id: str) -> None:
-    """Disable a key: it is refused from now on (its jobs stay)."""
-    require_database(load_settings())
-    with open_session(load_settings()) as session:
-        key = session.get(ApiKey, key_id)
-        if key is None:
-            raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
-        key.disabled = True
-        session.commit()
-    click.echo(f"key {key_id} disabled")
-
-
-@apikey.command("webhook-secret")
-@click.argument("key_id", required=False)
-@click.option("--local", is_flag=True, help="the secret for work with no API key (CLI, admin token, open API)")
-def apikey_webhook_secret(key_id: str | None, local: bool) -> None:
-    """Print the Standard Webhooks secret (whsec_…) that signs a key's events, to verify them with."""
-    require_database(load_settings())
-    from shared.apikeys import webhook_secret_for
-    from shared.outgoing import LOCAL_OWNER
-
-    if bool(key_id) == local:
-        raise click.UsageError("give a KEY_ID or --local")
-    settings = load_settings()
-    if key_id:
-        with open_session(settings) as session:
-            if session.get(ApiKey, key_id) is None:
-                raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
-    click.echo(webhook_secret_for(settings, key_id or LOCAL_OWNER))
 
 
 @click.group(invoke_without_command=True)

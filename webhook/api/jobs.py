@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from shared.admission.views import queue_position
 from shared.jobs.finishing import finish_job
 from shared.jobs.views import job_json
 from shared.models import Attempt, Job, utcnow
@@ -28,12 +29,13 @@ from webhook.api.listing import check_query, next_cursor, page, query_choices, q
 from webhook.context import db_session, settings
 
 jobs = Blueprint("jobs", __name__)
-JOB_FIELDS = ("operation", "params", "callback_url")
+JOB_FIELDS = ("operation", "params", "callback_url", "priority")
 RETRYABLE = frozenset({JobStatus.FAILED.value, JobStatus.CANCELED.value})
 
 
 def api_job(job: Job) -> dict[str, Any]:
-    return {**job_json(job), "callback_url": job.callback_url, "bulk_id": job.bulk_id}
+    return {**job_json(job), "callback_url": job.callback_url, "bulk_id": job.bulk_id, "priority": job.priority,
+            "owner": job.owner}
 
 
 def visible_job(session: Session, job_id: str) -> Job:
@@ -51,7 +53,7 @@ def create_job() -> ResponseReturnValue:
 
     def produce(session: Session) -> Reply:
         job = add_job(session, current, body.get("operation"), body.get("params", {}),  # type: ignore[arg-type]
-                      api_key_id=principal().api_key_id, callback_url=callback_url)
+                      api_key_id=principal().api_key_id, callback_url=callback_url, priority=body.get("priority"))
         session.flush()
         job_id = job.id
         return Reply(202, {"id": job_id}, after_commit=lambda: enqueue_jobs(current, [job_id]))
@@ -64,7 +66,8 @@ def create_job() -> ResponseReturnValue:
 def read_job(job_id: str) -> ResponseReturnValue:
     check_query(())
     with db_session() as session:
-        return jsonify(api_job(visible_job(session, job_id)))
+        job = visible_job(session, job_id)
+        return jsonify({**api_job(job), "queue": queue_position(session, settings(), job)})
 
 
 @jobs.get("/jobs")

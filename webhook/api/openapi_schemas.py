@@ -35,6 +35,22 @@ ESTIMATE = {
                       "each`) is counted at its cap, HOOKLINE_MAX_FAN_OUT (worst case)"},
 }
 
+PRIORITY = {"description": "admission priority: interactive (200), pipeline (100), bulk (0) or an integer from "
+                          "-1000 to 1000; a waiting job gains 100 per HOOKLINE_PRIORITY_AGEING seconds",
+            "anyOf": [{"enum": ["interactive", "pipeline", "bulk"]},
+                      {"type": "integer", "minimum": -1000, "maximum": 1000}]}
+QUEUE_TEXT = ("only GET /v1/jobs/{job_id}, for a queued job: priority, owner, position (estimated, 1 = next; 0 = "
+              "admitted) and the reason it waits (in-flight cap, rate, owner limit, higher priority)")
+LIMIT_PROPERTIES = {
+    "max_in_flight": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
+    "rate": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1000000,
+             "description": "submits per second"},
+    "default_priority": {"anyOf": [PRIORITY, {"type": "null"}]},
+}
+KEY = {"id": STRING, "name": STRING, "budget_usd_per_day": nullable("number"), "disabled": BOOLEAN,
+       "max_in_flight": nullable("integer"), "rate": nullable("number"),
+       "default_priority": {"type": ["string", "integer", "null"]}, "created_at": nullable("string")}
+
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"code": STRING, "message": STRING, "field": STRING,
                                 "details": {"type": "array", "items": OBJECT}}, ["code", "message"])}),
@@ -49,12 +65,14 @@ SCHEMAS: dict[str, Any] = {
         "pipeline_id": nullable("string"), "step": nullable("string"), "artifacts": {"type": "array", "items": OBJECT},
         "callback_url": nullable("string"), "bulk_id": nullable("string"),
         "created_at": TIME, "updated_at": TIME, "finished_at": nullable("string"),
+        "priority": INTEGER, "owner": STRING, "queue": {**nullable("object"), "description": QUEUE_TEXT},
     }, ["id", "operation", "status", "attempts", "clips", "created_at"]),
     "JobRequest": obj({
         "operation": {"enum": list(OPERATIONS)},
         "params": {"type": "object", "description": "the upstream's own field names for the operation"},
         "callback_url": {"type": "string", "format": "uri",
                          "description": "gets job.succeeded / job.failed / job.canceled (Standard Webhooks)"},
+        "priority": PRIORITY,
     }, ["operation", "params"], additionalProperties=False),
     "JobPage": obj({"data": {"type": "array", "items": ref("Job")}, "next_cursor": nullable("string")}),
     "JobRetried": obj({"id": STRING, "retry_of": STRING, "warning": STRING}, ["id", "retry_of"]),
@@ -69,6 +87,7 @@ SCHEMAS: dict[str, Any] = {
                                                   "pick}}}"},
         "name": {"type": "string", "maxLength": 128},
         "callback_url": {"type": "string", "format": "uri"},
+        "priority": PRIORITY,
     }, ["spec"], additionalProperties=False),
     "PipelineCreated": obj({"id": STRING, **ESTIMATE}, ["id", "estimated_cost_usd"]),
     "PipelinePage": obj({"data": {"type": "array", "items": ref("Pipeline")}, "next_cursor": nullable("string")}),
@@ -91,6 +110,9 @@ SCHEMAS: dict[str, Any] = {
         "days": {"type": "array", "items": obj({"day": STRING, "cost_usd": NUMBER, "paid_calls": INTEGER})},
     }),
     "Health": obj({"ok": BOOLEAN, "database": STRING}, ["ok"]),
+    "ApiKey": obj(KEY),
+    "ApiKeyPage": obj({"data": {"type": "array", "items": ref("ApiKey")}}),
+    "ApiKeyLimits": obj(LIMIT_PROPERTIES, [], additionalProperties=False),
     "CallbackAccepted": obj({"ok": BOOLEAN, "verdict": STRING, "status": STRING}, ["ok"]),
     "WebhookEvent": obj({
         "type": {"enum": list(EVENT_TYPES)},
