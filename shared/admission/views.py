@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from shared.admission.core import STATE, waiting_groups
 from shared.admission.priority import priority_name
-from shared.config import Settings
 from shared.models import Heartbeat, Job
 from shared.states import JobStatus
 
@@ -26,7 +25,7 @@ def _waiting(session: Session) -> Any:
                                                        Job.admitted_at.is_(None))
 
 
-def queue_position(session: Session, settings: Settings, job: Job) -> dict[str, Any] | None:
+def queue_position(session: Session, job: Job) -> dict[str, Any] | None:
     """For a queued job: its priority, owner, estimated position (1 = next) and why it waits; None otherwise.
 
     The position counts the waiting jobs of higher priority, the owner's own earlier jobs of its priority, and,
@@ -62,3 +61,11 @@ def queue_depths(session: Session) -> list[tuple[str, str, int]]:
         key = (priority_name(priority), owner)
         depths[key] = depths.get(key, 0) + n
     return [(p, o, n) for (p, o), n in sorted(depths.items())]
+
+
+def admission_summary(session: Session) -> dict[str, Any]:
+    """The admission step's last figures and the queue depths, for ``hookline watch`` and the dashboard."""
+    state = admission_state(session)
+    return {"in_flight": state.get("in_flight"), "cap": state.get("cap"), "window": state.get("window"),
+            "blocked": state.get("blocked"), "owners": state.get("owners") or {}, "groups": state.get("groups") or {},
+            "waiting": [{"priority": p, "owner": o, "jobs": n} for p, o, n in queue_depths(session)]}

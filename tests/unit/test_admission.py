@@ -149,7 +149,7 @@ def test_an_owner_limit_holds_its_jobs_and_others_take_the_slots(any_db):
         from shared.admission.views import queue_position
 
         waiting = s.scalars(select(Job).where(Job.owner == limited, Job.admitted_at.is_(None))).first()
-        where = queue_position(s, capped, waiting)
+        where = queue_position(s, waiting)
     assert "owner in-flight limit" in where["reason"]
 
 

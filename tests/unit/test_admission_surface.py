@@ -119,3 +119,33 @@ def test_http_priority_key_default_and_the_queued_jobs_view(settings):
     assert top["position"] == 1 and "in-flight cap reached (1 of 1)" in top["reason"]
     assert admin.get(f"/v1/jobs/{urgent.json['id']}", headers=bearer("admin-token")).status_code == 200
     assert admit(capped).admitted == []
+
+
+def test_watch_metrics_and_dashboard_show_the_queue(settings, base_env, monkeypatch):
+    from shared.cli.watch import watch
+    from tests.unit.test_dashboard_login import PASSWORD, client_for, log_in
+    from tests.unit.test_metrics import scrape, value
+
+    capped = settings.with_overrides(max_in_flight=1)
+    running = submit_job("lyrics", WORDS, settings=capped)
+    waiting = [submit_job("lyrics", WORDS, settings=capped, priority="bulk") for _ in range(3)]
+    for name, val in base_env.items():
+        monkeypatch.setenv(name, val)
+    snapshot = json.loads(CliRunner().invoke(watch, ["--json"], catch_exceptions=False).stdout)
+    rows = {j["id"]: j for j in snapshot["oldest_jobs"]}
+    assert rows[running]["queue"]["admitted"] is True
+    assert rows[waiting[2]]["queue"]["position"] == 3 and "in-flight cap" in rows[waiting[2]]["queue"]["reason"]
+    assert snapshot["admission"]["waiting"] == [{"priority": "bulk", "owner": "local", "jobs": 3}]
+    shown = CliRunner().invoke(watch, ["--once"], catch_exceptions=False).stdout
+    assert "in flight 1 of 1" in shown and "bulk/local 3" in shown
+
+    samples = scrape(capped)
+    assert value(samples, "hookline_queue_depth", priority="bulk", owner="local") == 3
+    assert value(samples, "hookline_admission_wait_seconds_count", priority="200") == 1
+    assert value(samples, "hookline_admitted_in_flight") == 1
+
+    client = client_for(capped)
+    assert log_in(client, PASSWORD) in (200, 302, 303)
+    page = client.get(f"/ui/jobs/{waiting[0]}").text
+    assert "position 1" in page and "in-flight cap reached (1 of 1)" in page
+    assert "nothing waits for admission" not in client.get("/ui/health").text

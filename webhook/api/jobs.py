@@ -67,7 +67,7 @@ def read_job(job_id: str) -> ResponseReturnValue:
     check_query(())
     with db_session() as session:
         job = visible_job(session, job_id)
-        return jsonify({**api_job(job), "queue": queue_position(session, settings(), job)})
+        return jsonify({**api_job(job), "queue": queue_position(session, job)})
 
 
 @jobs.get("/jobs")

@@ -7,6 +7,8 @@ import mimetypes
 from flask import abort, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
+from shared.admission.priority import priority_name
+from shared.admission.views import queue_position
 from shared.models import Artifact, Job
 from shared.redaction import redact_secrets
 from webhook.context import db_session, settings
@@ -36,7 +38,8 @@ def job(job_id: str) -> ResponseReturnValue:
             abort(404)
         details = job_details(session, settings(), found)
         result = redact_secrets({k: v for k, v in (found.result or {}).items() if k != "lyrics"})
-        return render_template("dashboard/job.html", d=details, job=found, result=result)
+        return render_template("dashboard/job.html", d=details, job=found, result=result,
+                               queue=queue_position(session, found), priority=priority_name(found.priority))
 
 
 def _content_type(artifact: Artifact, name: str) -> str:
