@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "P4": lambda profile: p4_pipeline_latency.run(profile=profile),
     "P5": lambda profile: p5_in_flight.run(profile=profile),
     "P6": lambda profile: p6_embedded.run(),
+    "A": lambda profile: __import__("bench.a_admission", fromlist=["run"]).run(),  # admission A1-A5 (issue 12)
 }
 
 

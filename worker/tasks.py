@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from shared.admission import admit_quietly
+from shared.config import Settings
 from shared.outbox import relay
 from shared.tasks import ADMIT, JOB_FINISHED, POLL_JOB, RECONCILE, SUBMIT_JOB, settings_of
 from worker.followups import run_follow_ups
@@ -25,9 +26,19 @@ def submit_job(self: Task, job_id: str) -> str:
     if result.outcome is SubmitOutcome.POLL:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     relay(settings, result.follow_ups)  # a finished job's follow-ups, committed with its last transition
-    if result.outcome is not SubmitOutcome.SKIPPED:
-        admit_quietly(settings)  # the job left the admission window (and a failed one its slot): admit the next
+    if _frees_a_place(settings, result.outcome):
+        admit_quietly(settings)  # the job left the admission window (and a finished one its slot): admit the next
     return result.outcome.value
+
+
+def _frees_a_place(settings: Settings, outcome: SubmitOutcome) -> bool:
+    """Whether this submit may let another job in: a finished job frees its slot; a sent one frees a place in the
+    admission window, which only binds when there is no cap or the cap is above the window."""
+    if outcome in (SubmitOutcome.SUCCEEDED, SubmitOutcome.FAILED):
+        return True
+    if outcome is SubmitOutcome.SKIPPED:
+        return False
+    return not settings.max_in_flight or settings.max_in_flight > settings.admission_window
 
 
 @shared_task(name=POLL_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)

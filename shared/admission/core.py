@@ -124,7 +124,7 @@ def _take_ids(session: Session, group: Group, n: int) -> list[str]:
     return list(session.scalars(
         select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None), Job.owner == group.owner,
                              Job.queue_group == group.group, Job.priority == group.priority)
-        .order_by(Job.created_at, Job.id).limit(n)))
+        .order_by(Job.created_at).limit(n)))  # the admission index's order: no sort of the group
 
 
 def admit(settings: Settings) -> AdmissionReport:
@@ -133,20 +133,26 @@ def admit(settings: Settings) -> AdmissionReport:
     report, wake = AdmissionReport(), None
     follow_ups: list[str] = []
     with open_session(settings) as session:
-        now_unix, now = time.time(), utcnow()
-        wake_at = _lock(session, now_unix)
+        wake_at = _lock(session, time.time())
+        now_unix, now = time.time(), utcnow()  # after the lock: admitted_at never predates the slot's freeing
         cap = settings.max_in_flight or None
         report.in_flight = _count(session, ACTIVE)
         not_sent = _count(session, NOT_SENT)
         free_cap = cap - report.in_flight if cap else NO_LIMIT
         free = min(free_cap, settings.admission_window - not_sent)
-        groups = [Group(o, g, p, head, n) for o, g, p, head, n in waiting_groups(session)]
-        report.waiting = sum(g.waiting for g in groups)
         detail: dict[str, Any] = {"owners": {}, "groups": {}}
-        if groups and free <= 0:
-            report.blocked = (f"in-flight cap reached ({report.in_flight} of {cap})" if free_cap <= 0 else
-                              f"admission window full ({not_sent} sent to the workers, not yet submitted)")
-        elif groups:
+        if free <= 0:  # no grouped scan of the backlog: is anything waiting at all?
+            groups = []
+            report.waiting = int(session.scalar(select(func.count()).select_from(
+                select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None)).limit(1)
+                .subquery())) or 0)
+            if report.waiting:
+                report.blocked = (f"in-flight cap reached ({report.in_flight} of {cap})" if free_cap <= 0 else
+                                  f"admission window full ({not_sent} sent to the workers, not yet submitted)")
+        else:
+            groups = [Group(o, g, p, head, n) for o, g, p, head, n in waiting_groups(session)]
+            report.waiting = sum(g.waiting for g in groups)
+        if groups:
             gates = _gates(session, settings, groups, now_unix)
             outcome = plan(groups, _loads(session), free, gates, settings.priority_ageing, now,
                            take_token=lambda: limiter_for(settings).try_acquire_in(session.connection()))
@@ -181,8 +187,7 @@ def admit(settings: Settings) -> AdmissionReport:
 def _record(session: Session, settings: Settings, report: AdmissionReport, detail: dict[str, Any], cap: int | None,
             not_sent: int) -> None:
     state = {"in_flight": report.in_flight + len(report.admitted), "cap": cap,
-             "window": settings.admission_window, "not_sent": not_sent,
-             "waiting": report.waiting - len(report.admitted), "admitted": len(report.admitted),
+             "window": settings.admission_window, "not_sent": not_sent, "admitted": len(report.admitted),
              "blocked": report.blocked, "wake_in": report.wake_in, "step_seconds": round(report.seconds, 6),
              **detail}
     row = session.get(Heartbeat, STATE)

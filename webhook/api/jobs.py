@@ -132,7 +132,7 @@ def retry_job(job_id: str) -> ResponseReturnValue:
         if (earlier := (old.result or {}).get("retried_as")) is not None:
             raise ApiError(409, "already_retried", f"job was already retried as {earlier}; retry that job instead")
         new = add_job(session, current, old.operation, dict(old.params), api_key_id=old.api_key_id,
-                      callback_url=old.callback_url)
+                      callback_url=old.callback_url, priority=old.priority)
         session.flush()
         new_id = new.id
         marked = cast("CursorResult[Any]", session.execute(
