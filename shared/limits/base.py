@@ -18,7 +18,9 @@ Bucket policy (one bucket per ``kind``, all with the same settings):
   RECOVERY_SECONDS, starting at the pause's end. A 429 arriving while a pause is on (calls that were already in
   flight when the first 429 came) extends the pause but does not halve the rate again.
 
-In-flight cap: ``try_start_task(job_id)`` admits a job while fewer than HOOKLINE_MAX_IN_FLIGHT are in flight;
+In-flight cap (kept for its tests and callers outside the job path; jobs no longer use it: the admission step,
+``shared.admission``, counts in flight from the job rows, so no slot can leak):
+``try_start_task(job_id)`` admits a job while fewer than HOOKLINE_MAX_IN_FLIGHT are in flight;
 one job counts once however often it is started; ``finish_task`` frees its slot (idempotent). Entries older than
 ``stale_after_s`` (job deadline + callback grace) are swept when the cap is reached, so a lost ``finish_task``
 cannot block the system for ever; ``sweep_stale`` does the same on demand (e.g. from the reconciler).
