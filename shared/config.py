@@ -101,7 +101,7 @@ class Settings:
     upstream_rate: float | None = None  # global upstream calls per second (all workers); None: unlimited
     upstream_burst: float | None = None
     max_in_flight: int | None = None  # global cap on upstream tasks in flight; 0/None: no cap
-    admission_window: int = 20  # jobs admitted (their submit published) but not yet sent upstream, at most
+    admission_window: int = 8  # jobs admitted (their submit published) but not yet sent upstream, at most
     priority_ageing: float = 300.0  # seconds of waiting that raise a queued job's priority by one class (100)
     hook_rate_per_source: float = 10.0  # rejected callbacks per second per source address before 429s
     trusted_proxies: int = 0  # reverse proxies in front of the receiver whose X-Forwarded-For is believed
