@@ -2,6 +2,7 @@
 
     python -m bench.chaos                 # the full run: 2,000 jobs + 50 pipelines, Redis, kills and restarts
     python -m bench.chaos --jobs 200 --pipelines 10 --no-redis-restart   # CI-sized
+    python -m bench.chaos --max-in-flight 20 --owners 2      # behind a cap, two API keys sharing it
 
 Prints: jobs by terminal state vs expected, lost jobs (must be 0), upstream submits per job, duplicate paid
 submits (must be 0 unaccounted), and wall time. tests/e2e/test_chaos.py runs the CI-sized version.
@@ -60,10 +61,16 @@ class ChaosSummary:
     pipelines_by_state: dict[str, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    cap: int | None = None
+    peak_in_flight: int = 0  # most jobs admitted and unfinished at one moment, from the rows
+    leaked_slots: int = 0  # jobs still admitted and unfinished at the end (a slot nobody will free)
+    by_owner: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.unaccounted_duplicates == 0 and self.by_state == self.expected
+        within_cap = self.cap is None or self.peak_in_flight <= self.cap
+        return (self.lost == 0 and self.unaccounted_duplicates == 0 and self.by_state == self.expected
+                and self.leaked_slots == 0 and within_cap)
 
     def render(self) -> str:
         lines = [
@@ -73,18 +80,30 @@ class ChaosSummary:
             f"  lost jobs:              {self.lost}",
             f"  upstream submits/job:   {dict(sorted(self.submits_per_job.items()))}",
             f"  duplicate paid submits: {self.duplicate_paid_submits} (unaccounted: {self.unaccounted_duplicates})",
+            f"  in flight (rows):       peak {self.peak_in_flight} (cap {self.cap or 'none'}), "
+            f"left holding a slot {self.leaked_slots}",
+            f"  jobs by owner:          {self.by_owner}",
             f"  events:                 {', '.join(self.events) or 'none'}",
             f"  verdict:                {'PASS' if self.ok else 'FAIL'}",
         ]
         return "\n".join(lines)
 
 
-def create_jobs(settings: Any, count: int) -> list[str]:
+def create_jobs(settings: Any, count: int, owners: int = 1) -> list[str]:
+    """``count`` music jobs, spread round-robin over ``owners`` API keys (one owner: no key, "local")."""
+    from shared.apikeys import create_api_key
+
     ids: list[str] = []
     Session = session_factory(settings)
+    keys: list[str | None] = [None]
+    if owners > 1:
+        with Session() as session:
+            keys = [create_api_key(session, settings, f"chaos-owner-{n}").id for n in range(owners)]
+            session.commit()
     for start in range(0, count, 200):
         with Session() as session:
-            batch = [add_job(session, settings, "music", {**SONG, "title": f"Chaos {n}"})
+            batch = [add_job(session, settings, "music", {**SONG, "title": f"Chaos {n}"},
+                             api_key_id=keys[n % len(keys)], priority="bulk")
                      for n in range(start, min(count, start + 200))]
             session.commit()
             ids.extend(j.id for j in batch)
@@ -133,10 +152,24 @@ def submits_by_job(sandbox_url: str) -> Counter[str]:
     return seen
 
 
+def most_at_once(spans: list[tuple[Any, Any]]) -> int:
+    """The largest number of [start, end) spans open at one moment (an end of None: still open)."""
+    far = max((t for span in spans for t in span if t is not None), default=None)
+    edges = sorted([(start, 1) for start, _ in spans] + [(end or far, -1) for _, end in spans])
+    open_now = peak = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
 def summarize(settings: Any, sandbox_url: str, job_ids: list[str], pipeline_ids: list[str]) -> ChaosSummary:
     received = submits_by_job(sandbox_url)
     with open_session(settings) as session:
         states = Counter(session.scalars(select(Job.status)))
+        spans = [(a, f) for a, f in session.execute(select(Job.admitted_at, Job.finished_at)
+                                                      .where(Job.admitted_at.is_not(None)))]
+        by_owner = Counter(session.scalars(select(Job.owner)))
         flagged = Counter(session.scalars(select(Attempt.job_id).where(Attempt.possible_duplicate.is_(True))))
         ambiguous = Counter(session.scalars(select(Attempt.job_id).where(
             Attempt.outcome.in_([o.value for o in MAYBE_CHARGED_TWICE]))))
@@ -155,13 +188,14 @@ def summarize(settings: Any, sandbox_url: str, job_ids: list[str], pipeline_ids:
             n for s, n in pipeline_states.items() if s not in TERMINAL),
         submits_per_job=dict(Counter(received.get(j, 0) for j in job_ids)),
         duplicate_paid_submits=sum(duplicates.values()), unaccounted_duplicates=unaccounted,
-        pipelines_by_state=dict(pipeline_states),
+        pipelines_by_state=dict(pipeline_states), cap=settings.max_in_flight, peak_in_flight=most_at_once(spans),
+        leaked_slots=sum(1 for _, finished in spans if finished is None), by_owner=dict(by_owner),
     )
 
 
 def run_chaos(*, jobs: int, pipelines: int, broker_url: str | None, var_dir: Path, kill_every: float | None,
               restart_receiver: bool, restart_redis: Any = None, workers: int = 2, timeout: float = 600,
-              faults: dict[str, Any] | None = None) -> ChaosSummary:
+              faults: dict[str, Any] | None = None, max_in_flight: int | None = None, owners: int = 1) -> ChaosSummary:
     receiver_port, sandbox_port = free_port(), free_port()
     env = {
         "HOOKLINE_VAR_DIR": str(var_dir), "HOOKLINE_PUBLIC_URL": f"http://127.0.0.1:{receiver_port}",
@@ -172,6 +206,8 @@ def run_chaos(*, jobs: int, pipelines: int, broker_url: str | None, var_dir: Pat
     }
     if broker_url:
         env["HOOKLINE_BROKER_URL"] = broker_url
+    if max_in_flight:
+        env["HOOKLINE_MAX_IN_FLIGHT"] = str(max_in_flight)
     settings = load_settings(env)
     db.upgrade(settings)
     sandbox_args = ["--step-seconds", "0.3", "--clip-seconds", "3", "--faults", json.dumps(faults or FAULTS),
@@ -181,7 +217,7 @@ def run_chaos(*, jobs: int, pipelines: int, broker_url: str | None, var_dir: Pat
     events: list[str] = []
     started = time.monotonic()
     with stack:
-        job_ids = create_jobs(settings, jobs)
+        job_ids = create_jobs(settings, jobs, owners)
         pipeline_ids = create_pipelines(settings, pipelines)
         stop = threading.Event()
 
@@ -239,6 +275,8 @@ def main() -> None:
     parser.add_argument("--embedded", action="store_true", help="embedded broker instead of Redis")
     parser.add_argument("--no-redis-restart", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-in-flight", type=int, default=None, help="HOOKLINE_MAX_IN_FLIGHT for the run")
+    parser.add_argument("--owners", type=int, default=1, help="spread the jobs over this many API keys")
     args = parser.parse_args()
     var_dir = Path(tempfile.mkdtemp(prefix="hookline-chaos-"))
     stop_redis = None
@@ -251,7 +289,7 @@ def main() -> None:
         summary = run_chaos(jobs=args.jobs, pipelines=args.pipelines, broker_url=broker_url, var_dir=var_dir,
                             kill_every=args.kill_every, restart_receiver=True,
                             restart_redis=None if args.no_redis_restart else restart, workers=args.workers,
-                            timeout=1800)
+                            timeout=1800, max_in_flight=args.max_in_flight, owners=args.owners)
     finally:
         if stop_redis:
             stop_redis()

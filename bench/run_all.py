@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "P5": lambda profile: p5_in_flight.run(profile=profile),
     "P6": lambda: p6_embedded.run(),
     "P7": lambda: p7_artifact_store.run(),  # artifact store MB/s: S3 (moto) against the file store
+    "A": lambda: __import__("bench.a_admission", fromlist=["run"]).run(),  # admission A1-A5 (issue 12)
 }
 
 

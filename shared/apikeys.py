@@ -7,11 +7,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.admission.priority import parse_priority, priority_name
 from shared.config import Settings, hook_secret, hook_secrets
+from shared.errors import ValidationError
 from shared.models import ApiKey
 
 KEY_PREFIX = "hk_"
@@ -59,3 +62,52 @@ def authenticate(session: Session, raw_key: str) -> ApiKey | None:
         return None
     row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(raw_key))).first()
     return row if row is not None and not row.disabled else None
+
+
+UNSET: Any = object()  # "not given" (None clears a limit)
+
+
+def parse_limits(max_in_flight: Any = UNSET, rate: Any = UNSET, default_priority: Any = UNSET) -> dict[str, Any]:
+    """The admission limits to set on a key, validated (ValidationError naming the field); None clears one.
+    ``max_in_flight``: a whole number from 1 to 1,000,000; ``rate``: submits per second, above 0 and at most
+    1,000,000; ``default_priority``: interactive | pipeline | bulk | an integer (``shared.admission.priority``)."""
+    changes: dict[str, Any] = {}
+    if max_in_flight is not UNSET:
+        if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int)
+                                          or not 1 <= max_in_flight <= 1_000_000):
+            raise ValidationError("must be a whole number of jobs from 1 to 1000000, or null", field="max_in_flight")
+        changes["max_in_flight"] = max_in_flight
+    if rate is not UNSET:
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float)
+                                 or not 0 < rate <= 1_000_000 or rate != rate):
+            raise ValidationError("must be a number of submits per second above 0 (at most 1000000), or null",
+                                  field="rate")
+        changes["rate"] = None if rate is None else float(rate)
+    if default_priority is not UNSET:
+        changes["default_priority"] = (None if default_priority is None
+                                       else parse_priority(default_priority, field="default_priority"))
+    return changes
+
+
+def set_limits(session: Session, key_id: str, changes: dict[str, Any]) -> ApiKey | None:
+    """Apply ``parse_limits`` changes to a key (the caller commits); None when there is no such key. They hold
+    from the next admission step on; jobs already admitted keep their slots."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        return None
+    for name, value in changes.items():
+        setattr(key, name, value)
+    return key
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    """A key as the admin sees it: never the key itself nor its hash."""
+    return {"id": key.id, "name": key.name, "budget_usd_per_day": key.budget_usd_per_day, "disabled": key.disabled,
+            "max_in_flight": key.max_in_flight, "rate": key.rate,
+            "default_priority": None if key.default_priority is None else _label(key.default_priority),
+            "created_at": key.created_at.isoformat() if key.created_at else None}
+
+
+def _label(priority: int) -> str | int:
+    name = priority_name(priority)
+    return priority if name == str(priority) else name

@@ -60,6 +60,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HOOKLINE_UPSTREAM_RATE": ("upstream_rate", "calls_per_second"),
     "HOOKLINE_UPSTREAM_BURST": ("upstream_burst", "calls"),
     "HOOKLINE_MAX_IN_FLIGHT": ("max_in_flight", "tasks"),
+    "HOOKLINE_ADMISSION_WINDOW": ("admission_window", "jobs"),
+    "HOOKLINE_PRIORITY_AGEING": ("priority_ageing", "seconds"),
     "HOOKLINE_HOOK_RATE_PER_SOURCE": ("hook_rate_per_source", "callbacks_per_second"),
     "HOOKLINE_TRUSTED_PROXIES": ("trusted_proxies", "nonneg_int"),
     "HOOKLINE_UI_PASSWORD": ("ui_password", "str"),
@@ -119,6 +121,8 @@ class Settings:
     upstream_rate: float | None = None  # global upstream calls per second (all workers); None: unlimited
     upstream_burst: float | None = None
     max_in_flight: int | None = None  # global cap on upstream tasks in flight; 0/None: no cap
+    admission_window: int = 8  # jobs admitted (their submit published) but not yet sent upstream, at most
+    priority_ageing: float = 300.0  # seconds of waiting that raise a queued job's priority by one class (100)
     hook_rate_per_source: float = 10.0  # rejected callbacks per second per source address before 429s
     trusted_proxies: int = 0  # reverse proxies in front of the receiver whose X-Forwarded-For is believed
     ui_password: str | None = field(default=None, repr=False)

@@ -56,6 +56,7 @@ NUMBER_RULES: dict[str, NumberRule] = {
     "retries": NumberRule("retries", 0, 1000, whole=True),
     "bytes": NumberRule("bytes", 0, 2**40, whole=True, note=" (1 TiB)"),
     "tasks": NumberRule("tasks", 0, 1e6, whole=True),
+    "jobs": NumberRule("jobs", 1, 1e6, whole=True),
     # Limits on what one request may ask for (HOOKLINE_MAX_*); 0 would refuse everything, so 1 is the floor.
     "steps": NumberRule("steps", 1, 10**6, whole=True),
     "branches": NumberRule("branches", 1, 10**6, whole=True),

@@ -28,7 +28,8 @@ SUBMIT_JOB = "hookline.submit_job"
 POLL_JOB = "hookline.poll_job"
 JOB_FINISHED = "hookline.job_finished"
 RECONCILE = "hookline.reconcile"
-ENQUEUE_SUBMITS = "hookline.enqueue_submits"
+ENQUEUE_SUBMITS = "hookline.enqueue_submits"  # before admission: a bulk chunk's fan-out; now runs admission
+ADMIT = "hookline.admit"  # one admission step (shared.admission), scheduled when a rate limit ends
 DELIVER_WEBHOOK = "hookline.deliver_webhook"
 SEND_OVERDUE_WEBHOOKS = "hookline.send_overdue_webhooks"
 PRUNE = "hookline.prune"  # beat, once a day, when HOOKLINE_RETENTION_DAYS is set
@@ -116,28 +117,3 @@ def enqueue_delivery(settings: Settings, delivery_id: str, *, countdown: float |
         send(settings, DELIVER_WEBHOOK, delivery_id, countdown=wait)
     except Exception:  # noqa: BLE001
         log.exception("enqueue of delivery %s failed; the overdue sweep will send it", delivery_id)
-
-
-def publish_submits(settings: Settings, job_ids: list[str]) -> None:
-    """One submit message per job, over one broker connection. A failure loses nothing: the reconciler enqueues
-    queued jobs that never ran."""
-    app = sender(settings)
-    try:
-        with app.producer_or_acquire() as producer:
-            for job_id in job_ids:
-                app.send_task(SUBMIT_JOB, args=[job_id], producer=producer)
-    except Exception:  # noqa: BLE001
-        log.exception("enqueue of %d bulk jobs failed; the reconciler will enqueue them", len(job_ids))
-
-
-def enqueue_submits(settings: Settings, job_ids: list[str]) -> None:
-    """Hand a committed bulk chunk to the workers as ONE message, which a worker fans out into one submit per job
-    (publishing 10,000 messages from the producer would hold it for a minute). Publishes here when that one
-    message cannot be sent."""
-    if not job_ids:
-        return
-    try:
-        send(settings, ENQUEUE_SUBMITS, list(job_ids))
-    except Exception:  # noqa: BLE001
-        log.warning("could not hand %d jobs to the workers; publishing them here", len(job_ids))
-        publish_submits(settings, job_ids)

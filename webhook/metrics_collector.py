@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from shared.config import Settings
 from shared.models import Attempt, CallbackRecord, CostDay, Heartbeat, Job, OutboxMessage, Pipeline, utcnow
 from shared.states import IN_FLIGHT
+from webhook.metrics_admission import WAIT_BUCKETS, admission_gauges
 
 log = logging.getLogger("hookline.metrics")
 
@@ -194,6 +195,7 @@ class HooklineCollector(Collector):
             yield from self._ledger(session, now)
             yield from self._latencies(session, dialect)
             yield from self._liveness(session, now)
+            yield from admission_gauges(session)
         depth = queue_depth(self.settings)
         if depth is not None:
             yield GaugeMetricFamily("hookline_broker_queue_depth", "Messages waiting in the broker queue.",
@@ -265,6 +267,11 @@ class HooklineCollector(Collector):
             .where(Job.pipeline_id.is_not(None), Job.submitted_at.is_not(None))
             .group_by(Job.id, Job.submitted_at)
         )
+        waited = _once(select(Job.priority, seconds_between(dialect, Job.created_at, Job.admitted_at).label("s"))
+                       .where(Job.admitted_at.is_not(None)), "admission_waits", dialect)
+        yield _histogram(session, "hookline_admission_wait_seconds", "Admission latency: job created to admitted "
+                         "(its submit published), by priority.", waited.c.s, waited, WAIT_BUCKETS,
+                         label=waited.c.priority, label_name="priority")
         handoff = _once(handoff_rows, "handoffs", dialect)
         yield _histogram(session, "hookline_callback_to_submit_seconds",
                          "Pipeline hand-off: previous step's callback to the next step's upstream submit.",

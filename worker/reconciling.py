@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from shared.admission import admit_quietly
 from shared.cometapi import REGISTRY, CometClient
 from shared.cometapi.operation_record import MUSIC_TASKS
 from shared.config import Settings
@@ -23,7 +24,6 @@ from shared.db import open_session
 from shared.errors import UpstreamError
 from shared.jobs.finishing import add_finished, finish_job, rerun_overdue_follow_ups
 from shared.jobs.updates import next_check_after_news, record_task_update
-from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
 from shared.outbox import prune_sent, relay, republish_unsent
 from shared.states import IN_FLIGHT, AttemptOutcome, JobStatus, transition
@@ -63,12 +63,17 @@ def _overdue(session: Session, statuses: frozenset[JobStatus], now: datetime) ->
 
 
 def requeue_lost(session: Session, settings: Settings, report: SweepReport, enqueue: Enqueue) -> None:
-    """Queued jobs whose message never ran (a crash between commit and enqueue, a lost message): enqueue again.
+    """Admitted queued jobs whose message never ran (a lost message, a worker gone): enqueue again. Jobs waiting
+    for admission have no deadline (``next_check_at`` is NULL), so this never sends one past the limits.
 
     A duplicate message is harmless: the claim is a compare-and-set.
     """
     now = utcnow()
     for job in _overdue(session, frozenset({JobStatus.QUEUED}), now):
+        if job.admitted_at is None:  # an older row: leave it to the admission step
+            job.next_check_at = None
+            session.commit()
+            continue
         job.next_check_at = now + timedelta(seconds=settings.queued_grace)
         session.commit()
         enqueue(job.id)
@@ -211,6 +216,7 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
     enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))
     # First what a broker outage left unsent: the follow-ups of jobs that finished while it was down.
     report.republished = republish_unsent(settings)
+    admit_quietly(settings)  # level-triggered: whatever a lost trigger left waiting behind free slots
     with open_session(settings) as session:
         requeue_lost(session, settings, report, enqueue)
         recover_stuck_submits(session, settings, report, enqueue)
@@ -222,7 +228,6 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
     # mid-download, files still missing or pending): bounded per sweep.
     report.follow_ups_rerun = rerun_overdue_follow_ups(settings)
     prune_sent(settings)
-    limiter_for(settings).sweep_stale(settings.job_deadline + settings.callback_grace)
     if report.fetch_calls or report.dispatched or report.requeued or report.timed_out or report.republished \
             or report.follow_ups_rerun:
         log.info("reconcile: %s", report)

@@ -14,7 +14,6 @@ class SubmitOutcome(str, Enum):
     """What ``submit_claimed`` did."""
 
     SKIPPED = "skipped"  # the job was not queued (a stale or duplicate message): nothing to do
-    DEFERRED = "deferred"  # a rate limit or the in-flight cap: nothing sent, try again in ``retry_in``
     ACCEPTED = "accepted"  # the upstream took it; a callback or the reconciler finishes it
     AMBIGUOUS = "ambiguous"  # the answer was lost: the job waits for an orphan callback
     POLL = "poll"  # accepted, and finished by polling: the first poll is due in ``retry_in``

@@ -24,7 +24,6 @@ from shared.cometapi import (
     Finish,
     Operation,
     endpoint_for,
-    jitter,
     operation_named,
     price_for,
     retry_delay,
@@ -38,15 +37,13 @@ from shared.jobs.finishing import finish_job
 from shared.jobs.hook_urls import notify_hook_url, redact_hook_url
 from shared.jobs.ledger import budget_refusal
 from shared.jobs.updates import next_check_after_news
-from shared.limits import limiter_for
 from shared.models import Attempt, Job, utcnow
 from shared.states import AttemptOutcome, JobStatus, transition
-from worker.limits import bulk_rate_wait
 from worker.results import SubmitOutcome, SubmitResult
 
 log = logging.getLogger("hookline.submit")
-IN_FLIGHT_RECHECK = 5.0  # seconds before a job deferred by the in-flight cap looks again
 NOT_QUEUED = "job is not queued (already claimed, submitted or finished)"
+NOT_ADMITTED = "job is not admitted yet (it waits for the admission step)"
 
 _clients = threading.local()
 
@@ -107,22 +104,14 @@ def _follows_ambiguous(session: Session, job_id: str) -> bool:
 
 
 def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | None = None) -> SubmitResult:
-    limiter = limiter_for(settings)
     with open_session(settings) as session:
         queued = session.get(Job, job_id)
         if queued is None or queued.status != JobStatus.QUEUED.value:
-            # A stale or duplicate message: it spends no rate token, and must not keep an in-flight slot.
-            if queued is None or JobStatus(queued.status).terminal:
-                limiter.finish_task(job_id)
             return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_QUEUED)
-        # The limits come before the claim, so a deferred job stays queued and nothing is written.
-        if not limiter.try_start_task(job_id):
-            return SubmitResult(SubmitOutcome.DEFERRED, retry_in=jitter(IN_FLIGHT_RECHECK),
-                                detail="in-flight cap reached")
-        # The batch's own cap first (usually the stricter), then the global bucket.
-        wait = bulk_rate_wait(session, settings, queued) or limiter.try_acquire()
-        if wait > 0:
-            return SubmitResult(SubmitOutcome.DEFERRED, retry_in=jitter(wait), detail="global rate limit")
+        # The limits (cap, rates, priority, fair share) were applied when the job was admitted
+        # (shared.admission), which published this message: a job not admitted is not ours to send.
+        if queued.admitted_at is None:
+            return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_ADMITTED)
         session.rollback()  # end the read transaction before the claim's write
         attempt_no = claim_job(session, settings, job_id)
         if attempt_no is None:  # another worker claimed it between our read and the compare-and-set

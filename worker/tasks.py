@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from shared.admission import admit_quietly
+from shared.config import Settings
 from shared.db import open_session
 from shared.outbox import relay
-from shared.tasks import FETCH_BATCH, JOB_FINISHED, POLL_JOB, PRUNE, RECONCILE, SUBMIT_JOB, send, settings_of
+from shared.tasks import ADMIT, FETCH_BATCH, JOB_FINISHED, POLL_JOB, PRUNE, RECONCILE, SUBMIT_JOB, send, settings_of
 from worker.followups import run_follow_ups
-from worker.limits import finish_in_flight
 from worker.polling import poll_job_once
 from worker.reconciling import SweepReport, fetch_claimed, reconcile_overdue
 from worker.results import PollOutcome, SubmitOutcome
@@ -23,12 +24,22 @@ def submit_job(self: Task, job_id: str) -> str:
     result = submit_claimed(settings, job_id)
     if result.outcome is SubmitOutcome.RETRY:
         raise self.retry(countdown=result.retry_in)
-    if result.outcome is SubmitOutcome.DEFERRED:  # global limits: not a retry, nothing was sent
-        submit_job.apply_async(args=[job_id], countdown=result.retry_in)
     if result.outcome is SubmitOutcome.POLL:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     relay(settings, result.follow_ups)  # a finished job's follow-ups, committed with its last transition
+    if _frees_a_place(settings, result.outcome):
+        admit_quietly(settings)  # the job left the admission window (and a finished one its slot): admit the next
     return result.outcome.value
+
+
+def _frees_a_place(settings: Settings, outcome: SubmitOutcome) -> bool:
+    """Whether this submit may let another job in: a finished job frees its slot; a sent one frees a place in the
+    admission window, which only binds when there is no cap or the cap is above the window."""
+    if outcome in (SubmitOutcome.SUCCEEDED, SubmitOutcome.FAILED):
+        return True
+    if outcome is SubmitOutcome.SKIPPED:
+        return False
+    return not settings.max_in_flight or settings.max_in_flight > settings.admission_window
 
 
 @shared_task(name=POLL_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -47,8 +58,15 @@ def poll_job(self: Task, job_id: str) -> str:
 @shared_task(name=JOB_FINISHED, bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
-    finish_in_flight(settings, job_id)
+    admit_quietly(settings)  # its slot is free (in flight is counted from the rows): admit the next job first
     return run_follow_ups(settings, job_id)
+
+
+@shared_task(name=ADMIT, bind=True)
+def admit(self: Task) -> int:
+    """One admission step: scheduled when a rate limit ends, or sent when a producer could not run it."""
+    report = admit_quietly(settings_of(self.app))
+    return len(report.admitted) if report is not None else 0
 
 
 @shared_task(name=RECONCILE, bind=True)

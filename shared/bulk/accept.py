@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.admission import parse_priority
 from shared.bulk.lines import BulkEntry, LineError, LineInvalid, entry_from_line
 from shared.bulk.progress import rate_bucket_name
 from shared.bulk.source import BulkSource
@@ -119,7 +120,7 @@ Progress = Callable[[BulkReport], None]
 def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_key_id: str | None = None,
                 callback_url: str | None = None, rate: float | None = None, name: str | None = None,
                 skip_invalid: bool = False, chunk_size: int = CHUNK_SIZE, on_progress: Progress | None = None,
-                ) -> BulkReport:
+                priority: Any = None) -> BulkReport:
     """Validate the whole file, then (when it is clean, or ``skip_invalid``) accept its new lines, ``chunk_size``
     rows per transaction, enqueueing each chunk's jobs after its commit. ``owner`` scopes the line keys (the API
     key id; "" for the local CLI and the admin token)."""
@@ -132,6 +133,7 @@ def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_
         raise ValidationError("must be a positive number of submits per second", field="rate")
     if chunk_size < 1:
         raise ValidationError("must be at least 1", field="chunk_size")
+    chosen = None if priority is None else parse_priority(priority)
     report = validate_bulk(settings, source)
     report.rate = rate
     if (report.invalid and not skip_invalid) or not report.valid:
@@ -142,12 +144,13 @@ def accept_bulk(settings: Settings, source: BulkSource, *, owner: str = "", api_
         with open_session(settings) as session:
             if report.bulk_id is None:
                 report.bulk_id = _open_batch(session, report, chunk, owner=owner, api_key_id=api_key_id,
-                                             callback_url=callback_url, name=name or source.label)
+                                             callback_url=callback_url, name=name or source.label,
+                                             priority=chosen)
             pipelines, job_ids = _accept_chunk(session, settings, report, chunk, owner, api_key_id)
-        from shared.tasks import enqueue_submits
+        from shared.producer import enqueue_jobs
 
-        # Not through the outbox: the committed queued jobs are their own record, which the reconciler requeues.
-        enqueue_submits(settings, job_ids)
+        # The committed queued jobs wait as rows; the admission step sends as many as the limits allow.
+        enqueue_jobs(settings, job_ids)
         for entry in pipelines:
             _accept_pipeline(settings, report, entry, owner, api_key_id)
         if on_progress is not None:
@@ -169,7 +172,7 @@ def _existing(session: Session, owner: str, keys: list[str]) -> dict[str, BulkLi
 
 
 def _open_batch(session: Session, report: BulkReport, chunk: list[BulkEntry], *, owner: str,
-                api_key_id: str | None, callback_url: str | None, name: str) -> str:
+                api_key_id: str | None, callback_url: str | None, name: str, priority: int | None = None) -> str:
     """The batch an earlier run of these lines started (resume), else a new one. Its total is the file's count of
     valid lines until the run ends, so a half-accepted batch never looks finished."""
     earlier = Counter(row.bulk_id for row in _existing(session, owner, [e.key for e in chunk]).values())
@@ -179,6 +182,8 @@ def _open_batch(session: Session, report: BulkReport, chunk: list[BulkEntry], *,
         batch = BulkBatch(name=name[:255], api_key_id=api_key_id, callback_url=callback_url)
         session.add(batch)
     batch.total = max(batch.total or 0, report.valid)
+    if priority is not None:
+        batch.priority = priority
     session.flush()
     if report.rate is not None:
         bucket = session.get(RateBucket, rate_bucket_name(batch.id)) or RateBucket(name=rate_bucket_name(batch.id))

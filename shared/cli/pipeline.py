@@ -99,15 +99,20 @@ with_wait = with_options(WAIT_OPTIONS)
 @click.argument("spec")
 @SET_OPTION
 @click.option("--name", help="name the pipeline (default: the spec's name)")
+@click.option("--priority", default=None, help="of its jobs: interactive, pipeline (the default), bulk or an integer")
 @with_wait
 @JSON_OPTION
-def run(spec: str, overrides: tuple[str, ...], name: str | None, wait: bool, timeout: float, as_json: bool) -> None:
+def run(spec: str, overrides: tuple[str, ...], name: str | None, priority: str | None, wait: bool, timeout: float,
+        as_json: bool) -> None:
     """Validate SPEC in full, then start it (nothing is sent when anything is wrong)."""
+    from shared.cli.apikeys import cli_priority
+
     settings = load_settings()
     require_database(settings)
+    chosen = cli_priority(priority)
     try:
         document = apply_overrides(load_spec(spec), parse_overrides(overrides))
-        pipeline_id = create_pipeline(settings, document, name=name)
+        pipeline_id = create_pipeline(settings, document, name=name, priority=chosen)
     except ValidationError as exc:  # SpecInvalid, OverBudget
         _spec_errors(exc, as_json)
     if not wait:

@@ -1,4 +1,5 @@
-"""`hookline bulk`, `hookline apikey …` and `hookline deliveries …` (``watch`` lives in shared/cli/watch.py)."""
+"""`hookline bulk` and `hookline deliveries …` (``watch`` lives in shared/cli/watch.py, ``apikey`` in
+shared/cli/apikeys.py, re-exported here)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from sqlalchemy import select
 from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk, check_bulk_budget, validate_bulk
 from shared.bulk.source import FORMATS, BulkSource
 from shared.cli.db_commands import echo_result, json_option
+from shared.cli.apikeys import apikey, cli_priority
 from shared.config import load_settings
 from shared.db import open_session
 from shared.errors import ValidationError
 from shared.jobs.ledger import OverBudget
-from shared.models import ApiKey, Delivery
+from shared.models import Delivery
 from shared.schema_check import require_database
 from shared.states import DeliveryStatus
+
+__all__ = ["apikey", "bulk", "deliveries"]
 
 
 def _source(file: str, fmt: str) -> tuple[BulkSource, Path | None]:
@@ -65,8 +69,9 @@ def _print_report(report: BulkReport) -> None:
 @click.option("--timeout", type=float, default=24 * 3600.0, show_default=True, help="with --wait, seconds")
 @click.option("--chunk-size", type=int, default=CHUNK_SIZE, show_default=True, hidden=True)
 @click.option("--dry-run", is_flag=True, help="validate every line and show the cost estimate; write nothing")
+@click.option("--priority", default=None, help="interactive, pipeline, bulk (the default) or an integer")
 def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json: bool, callback_url: str | None,
-         name: str | None, fmt: str, timeout: float, chunk_size: int, dry_run: bool) -> None:
+         name: str | None, fmt: str, timeout: float, chunk_size: int, dry_run: bool, priority: str | None) -> None:
     """Enqueue a JSONL (or CSV) file of jobs or pipelines, one per line.
 
     Every line is validated first; with any bad line nothing is enqueued (unless --skip-invalid). Lines carry a
@@ -84,6 +89,7 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
     """
     settings = load_settings()
     require_database(settings)
+    chosen = cli_priority(priority)
     try:
         source, spool = _source(file, fmt)
     except ValidationError as exc:
@@ -98,7 +104,7 @@ def bulk(file: str, skip_invalid: bool, rate: float | None, wait: bool, as_json:
         if dry_run:
             _dry_run(settings, source, as_json=as_json, skip_invalid=skip_invalid)
         report = accept_bulk(settings, source, callback_url=callback_url, rate=rate, name=name,
-                             skip_invalid=skip_invalid, chunk_size=chunk_size, on_progress=show)
+                             skip_invalid=skip_invalid, chunk_size=chunk_size, on_progress=show, priority=chosen)
     except OverBudget as exc:
         refusal = {"error": exc.message, "estimated_cost_usd": round(exc.estimate_usd, 6),
                    "remaining_usd": round(exc.remaining_usd, 6)}

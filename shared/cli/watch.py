@@ -17,6 +17,8 @@ from rich.text import Text
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.admission.priority import priority_name
+from shared.admission.views import admission_summary, queue_position
 from shared.bulk.progress import bulk_progress, list_batches
 from shared.config import Settings, load_settings
 from shared.db import open_session
@@ -40,8 +42,10 @@ def in_flight_snapshot(session: Session, limit: int = 15) -> dict[str, Any]:
     return {
         "jobs": {s: int(counts.get(s, 0)) for s in statuses},
         "oldest_jobs": [{"id": j.id, "operation": j.operation, "status": j.status, "progress": j.progress,
-                         "created_at": j.created_at.isoformat(), "pipeline_id": j.pipeline_id, "bulk_id": j.bulk_id}
+                         "created_at": j.created_at.isoformat(), "pipeline_id": j.pipeline_id, "bulk_id": j.bulk_id,
+                         "priority": j.priority, "owner": j.owner, "queue": queue_position(session, j)}
                         for j in jobs],
+        "admission": admission_summary(session),
         "pipelines": [{"id": p.id, "name": p.name, "status": p.status, "created_at": p.created_at.isoformat(),
                        "steps": {s.name: s.status for s in p.steps}} for p in pipelines],
         "bulk": list_batches(session, unfinished_only=True, limit=limit),
@@ -76,11 +80,11 @@ def render_snapshot(snapshot: dict[str, Any]) -> RenderableType:
     counts = "  ".join(f"{status} [bold]{n}[/]" for status, n in snapshot["jobs"].items())
     jobs = Table(title="oldest unfinished jobs", expand=True, **TABLE_STYLE)
     _id_column(jobs, "job")
-    for column in ("operation", "status", "progress", "age", "pipeline / bulk"):
+    for column in ("operation", "status", "progress", "age", "pipeline / bulk", "priority", "queue"):
         _column(jobs, column)
     for j in snapshot["oldest_jobs"]:
         jobs.add_row(j["id"], j["operation"], j["status"], j["progress"] or "", _age(j["created_at"]),
-                     (j["pipeline_id"] or j["bulk_id"] or "")[:8])
+                     (j["pipeline_id"] or j["bulk_id"] or "")[:8], priority_name(j["priority"]), _queue(j["queue"]))
     pipelines = Table(title="running pipelines", expand=True, **TABLE_STYLE)
     _id_column(pipelines, "pipeline")
     for column in ("name", "steps", "age"):
@@ -97,7 +101,22 @@ def render_snapshot(snapshot: dict[str, Any]) -> RenderableType:
         batches.add_row(b["id"], b["name"] or "", f"{done}/{b['total']}", str(b["queued"]), str(b["running"]),
                         str(b["succeeded"]), str(b["failed"] + b["canceled"]), f"{b['cost_usd']:.3f}")
     stamp = time.strftime("%H:%M:%S")
-    return Group(Text.from_markup(f"[dim]{stamp}[/]  jobs in flight: {counts}"), jobs, pipelines, batches)
+    return Group(Text.from_markup(f"[dim]{stamp}[/]  jobs in flight: {counts}"),
+                 Text(_admission_line(snapshot["admission"])), jobs, pipelines, batches)
+
+
+def _queue(queue: dict[str, Any] | None) -> str:
+    """A queued job's place: "admitted", or "#position: why it waits"."""
+    if queue is None:
+        return ""
+    return "admitted" if queue["admitted"] else f"#{queue['position']}: {queue['reason']}"
+
+
+def _admission_line(admission: dict[str, Any]) -> str:
+    cap = admission["cap"] or "no cap"
+    waiting = ", ".join(f"{w['priority']}/{w['owner']} {w['jobs']}" for w in admission["waiting"]) or "none"
+    line = f"admission: in flight {admission['in_flight'] or 0} of {cap}; waiting (priority/owner): {waiting}"
+    return line + (f"; holding back: {admission['blocked']}" if admission["blocked"] else "")
 
 
 def watch_in_flight(settings: Settings, *, interval: float, once: bool, limit: int) -> None:

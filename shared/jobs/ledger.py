@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -99,8 +99,9 @@ def requeue_unsent(session: Session, job_id: str) -> bool:
     )
     if charged:
         return False
+    # Back to waiting for admission: the admission step sends it (and sets its deadline) when a slot is free.
     return transition(session, job_id, JobStatus.QUEUED, only_from=frozenset({JobStatus.FAILED}), error=None,
-                      finished_at=None, next_check_at=utcnow() + timedelta(seconds=120))
+                      finished_at=None, next_check_at=None, admitted_at=None)
 
 
 def paid_endpoint(endpoint: str | None) -> bool:

@@ -18,7 +18,9 @@ Bucket policy (one bucket per ``kind``, all with the same settings):
   RECOVERY_SECONDS, starting at the pause's end. A 429 arriving while a pause is on (calls that were already in
   flight when the first 429 came) extends the pause but does not halve the rate again.
 
-In-flight cap: ``try_start_task(job_id)`` admits a job while fewer than HOOKLINE_MAX_IN_FLIGHT are in flight;
+In-flight cap (kept for its tests and callers outside the job path; jobs no longer use it: the admission step,
+``shared.admission``, counts in flight from the job rows, so no slot can leak):
+``try_start_task(job_id)`` admits a job while fewer than HOOKLINE_MAX_IN_FLIGHT are in flight;
 one job counts once however often it is started; ``finish_task`` frees its slot (idempotent). Entries older than
 ``stale_after_s`` (job deadline + callback grace) are swept when the cap is reached, so a lost ``finish_task``
 cannot block the system for ever; ``sweep_stale`` does the same on demand (e.g. from the reconciler).
@@ -29,6 +31,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from shared.cometapi.retry import RETRY_AFTER_MAX
 from shared.config import Settings
@@ -126,6 +129,12 @@ class UpstreamLimiter(ABC):
     @abstractmethod
     def try_acquire(self, kind: str = "call") -> float:
         """Take one token: 0.0 when taken, else the seconds to wait before trying again (never sleeps)."""
+
+    def try_acquire_in(self, connection: Any, kind: str = "call") -> float:
+        """``try_acquire`` from inside the caller's open database transaction (the admission step's, which holds
+        the write lock on SQLite): the SQL backend takes the token on that connection, so it never waits for a
+        lock its own caller holds; the other backends ignore it."""
+        return self.try_acquire(kind)
 
     @abstractmethod
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:

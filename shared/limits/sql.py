@@ -123,6 +123,25 @@ class SqlLimiter(UpstreamLimiter):
         wait = self._compare_and_set(kind, lambda state, now: take(state, self.policy, now))
         return CONTENDED_WAIT if wait is None else wait
 
+    def try_acquire_in(self, connection: Any, kind: str = "call") -> float:
+        name, now = "bucket:" + kind, self._clock()
+        columns = (buckets.c.tokens, buckets.c.rate, buckets.c.updated_at, buckets.c.penalty_until)
+        row = connection.execute(select(*columns).where(buckets.c.name == name)).first()
+        if row is None:
+            insert_if_missing(connection, _row(name, self.policy.fresh(now)))
+            row = connection.execute(select(*columns).where(buckets.c.name == name)).first()
+        seen = BucketState(*row)
+        wait, new = take(seen, self.policy, now)
+        if new is None or new == seen:
+            return wait
+        matched = connection.execute(
+            update(buckets)
+            .where(buckets.c.name == name, buckets.c.tokens == seen.tokens, buckets.c.rate == seen.rate,
+                   buckets.c.updated_at == seen.updated_at, buckets.c.penalty_until == seen.penalty_until)
+            .values(tokens=new.tokens, rate=new.rate, updated_at=new.updated_at, penalty_until=new.penalty_until)
+        ).rowcount
+        return wait if matched == 1 else CONTENDED_WAIT
+
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:
         def step(state: BucketState, now: float) -> tuple[float, BucketState | None]:
             return 0.0, penalize(state, self.policy, now, retry_after)

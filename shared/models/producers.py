@@ -24,6 +24,10 @@ class ApiKey(Base):
     budget_usd_per_day: Mapped[float | None] = mapped_column(Float)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Admission limits of this key's work (None: only the global ones) and the priority its single jobs get.
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
+    rate: Mapped[float | None] = mapped_column(Float)  # submits per second
+    default_priority: Mapped[int | None] = mapped_column(Integer)
 
 
 class IdempotencyRecord(Base):
@@ -55,6 +59,7 @@ class BulkBatch(Base):
     api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
     callback_url: Mapped[str | None] = mapped_column(Text)
     total: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int | None] = mapped_column(Integer)  # its jobs' admission priority; None: bulk
     finished_event_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.models.base import Base, new_id, utcnow
@@ -46,12 +46,22 @@ class Job(Base):
     callback_url: Mapped[str | None] = mapped_column(Text)
     # GET exports and Udio are polled: how many polls so far (for the growing, capped countdown).
     polls: Mapped[int] = mapped_column(Integer, default=0)
+    # Admission (shared/admission/): how urgent (interactive 200, pipeline 100, bulk 0), who it counts against
+    # (the API key id, or "local"), in which queue (its bulk batch or pipeline; "" for single jobs). A queued job
+    # with no admitted_at waits as this row alone (no message); admitted and not terminal: it holds a slot.
+    priority: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
+    owner: Mapped[str] = mapped_column(String(32), default="local", server_default="local")
+    queue_group: Mapped[str] = mapped_column(String(32), default="", server_default=text("''"))
+    admitted_at: Mapped[datetime | None] = mapped_column()
 
     clips: Mapped[list[Clip]] = relationship(back_populates="job", order_by="Clip.position",
                                              cascade="all, delete-orphan")
     artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.id", viewonly=True)
 
-    __table_args__ = (Index("ix_jobs_status_next_check", "status", "next_check_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_next_check", "status", "next_check_at"),
+        Index("ix_jobs_admission", "status", "admitted_at", "owner", "queue_group", "priority", "created_at"),
+    )
 
 
 class Attempt(Base):
@@ -131,6 +141,7 @@ class Pipeline(Base):
     api_key_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("api_keys.id"), index=True)
     callback_url: Mapped[str | None] = mapped_column(Text)
     bulk_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("bulk_batches.id"), index=True)
+    priority: Mapped[int | None] = mapped_column(Integer)  # its jobs' admission priority; None: the default
     # When the reconciler should next check for ready-but-undispatched steps.
     next_check_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.admission.priority import LOCAL_OWNER as LOCAL_OWNER
 from shared.config import Settings
 from shared.db import open_session
 from shared.jobs.views import job_json
@@ -28,7 +29,7 @@ from shared.states import TERMINAL, DeliveryStatus, JobStatus, PipelineStatus
 
 log = logging.getLogger("hookline.outgoing")
 
-LOCAL_OWNER = "local"  # whose webhook secret signs events of work that has no API key (the local CLI, admin token)
+# LOCAL_OWNER: whose webhook secret signs events of work that has no API key (the local CLI, admin token)
 TERMINAL_PIPELINE = tuple(s for s in PipelineStatus if s.terminal)
 EVENT_TYPES = (
     *(f"job.{s.value}" for s in JobStatus if s in TERMINAL),

@@ -108,7 +108,7 @@ class NewPipeline(NamedTuple):
 
 def add_pipeline(session: Session, settings: Settings, spec_dict: Any, *, name: str | None = None,
                  api_key_id: str | None = None, callback_url: str | None = None,
-                 bulk_id: str | None = None) -> NewPipeline:
+                 bulk_id: str | None = None, priority: int | None = None) -> NewPipeline:
     """Validate the whole spec within the configured limits (SpecInvalid lists every error) and check its cost
     estimate against the remaining daily budgets (``OverBudget``); then add the pipeline, its steps and its first
     jobs to the caller's ``session`` and flush; nothing is committed or enqueued. The caller enqueues the first jobs
@@ -120,7 +120,7 @@ def add_pipeline(session: Session, settings: Settings, spec_dict: Any, *, name: 
     now = utcnow()
     pipeline = Pipeline(name=(name or spec.name), spec=spec.document, status=PipelineStatus.RUNNING.value,
                         api_key_id=api_key_id, callback_url=callback_url, bulk_id=bulk_id, created_at=now,
-                        updated_at=now, next_check_at=_next_check(settings, now))
+                        updated_at=now, next_check_at=_next_check(settings, now), priority=priority)
     session.add(pipeline)
     for position, step in enumerate(spec.steps.values()):
         session.add(PipelineStep(pipeline=pipeline, name=step.name, position=position, operation=step.op,
@@ -134,11 +134,11 @@ def add_pipeline(session: Session, settings: Settings, spec_dict: Any, *, name: 
 
 
 def create_pipeline(settings: Settings, spec_dict: Any, *, name: str | None = None, api_key_id: str | None = None,
-                    callback_url: str | None = None, bulk_id: str | None = None) -> str:
+                    callback_url: str | None = None, bulk_id: str | None = None, priority: int | None = None) -> str:
     """``add_pipeline`` in a transaction of its own: commit, then enqueue the first jobs. Returns the pipeline id."""
     with open_session(settings) as session:
         pipeline_id, job_ids, _ = add_pipeline(session, settings, spec_dict, name=name, api_key_id=api_key_id,
-                                               callback_url=callback_url, bulk_id=bulk_id)
+                                               callback_url=callback_url, bulk_id=bulk_id, priority=priority)
         session.commit()
     enqueue_jobs(settings, job_ids)
     return pipeline_id

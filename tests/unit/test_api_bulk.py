@@ -52,7 +52,7 @@ def test_csv_body_and_bad_options(settings):
     assert resp.status_code == 202 and resp.json["accepted"] == 2
     for query, field in (("rate=0", "rate"), ("rate=fast", "rate"), ("skip_invalid=maybe", "skip_invalid"),
                          ("format=xml", "format"), ("callback_url=http://localhost/x", "callback_url"),
-                         ("priority=1", "priority")):
+                         ("urgency=1", "urgency")):
         bad = client.post(f"/v1/bulk?{query}", data=body(lyric(1)))
         assert bad.status_code == 400 and bad.json["error"]["field"] == field, (query, bad.json)
     empty = client.post("/v1/bulk", data="")

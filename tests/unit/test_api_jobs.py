@@ -39,7 +39,7 @@ def test_bad_input_is_a_4xx_naming_the_field(settings):
         ({"operation": "lyrics", "params": {}}, "params.prompt"),
         ({**LYRICS, "callback_url": "http://localhost/x"}, "callback_url"),
         ({**LYRICS, "callback_url": 7}, "callback_url"),
-        ({**LYRICS, "priority": 1}, "priority"),
+        ({**LYRICS, "urgency": 1}, "urgency"),
     ]
     for body, field in cases:
         resp = client.post("/v1/jobs", json=body)

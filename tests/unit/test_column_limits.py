@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, text
 
 from shared import db
+from shared.admission import admit
 from shared.bulk.accept import accept_bulk
 from shared.bulk.lines import LineInvalid, entry_from_line
 from shared.bulk.source import BulkSource
@@ -148,7 +149,8 @@ def queued_job(settings, operation="music", params=SONG) -> str:
     with open_session(settings) as s:
         job = add_job(s, settings, operation, params)
         s.commit()
-        return job.id
+    assert job.id in admit(settings).admitted  # admitted (its submit message published): the worker may send it
+    return job.id
 
 
 @pytest.mark.parametrize("task_id", ["t" * 300, "task\x00id"], ids=["too-long", "nul"])

@@ -74,6 +74,8 @@ UNITS = {
     "HOOKLINE_UPSTREAM_RATE": "number of calls per second",
     "HOOKLINE_UPSTREAM_BURST": "number of calls",
     "HOOKLINE_MAX_IN_FLIGHT": "whole number of tasks",
+    "HOOKLINE_ADMISSION_WINDOW": "whole number of jobs",
+    "HOOKLINE_PRIORITY_AGEING": "number of seconds",
     "HOOKLINE_HOOK_RATE_PER_SOURCE": "number of rejected callbacks per second",
     "HOOKLINE_TRUSTED_PROXIES": "whole number",
     "HOOKLINE_WEBHOOK_SCHEDULE": "comma-separated seconds",

@@ -46,7 +46,7 @@ def nothing_written(settings) -> bool:
 def enqueued(monkeypatch) -> list[str]:
     sent: list[str] = []
     monkeypatch.setattr("shared.pipelines.runs.enqueue_jobs", lambda settings, ids: sent.extend(ids))
-    monkeypatch.setattr("shared.tasks.enqueue_submits", lambda settings, ids: sent.extend(ids))
+    monkeypatch.setattr("shared.producer.enqueue_jobs", lambda settings, ids: sent.extend(ids))
     return sent
 
 

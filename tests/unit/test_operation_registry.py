@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from shared.admission import admit
 from shared.cometapi import OPERATIONS, Operation, operation_named, register, unregister
 from shared.config import Settings
 from shared.db import open_session
@@ -117,6 +118,7 @@ def test_the_worker_submits_the_fake(settings: Settings, sandbox: BackgroundSand
         added = add_job(session, cfg, FAKE, LYRICS_PARAMS)
         session.commit()
         job_id = added.id
+    assert job_id in admit(cfg).admitted
     result = submit_claimed(cfg, job_id)
     assert result.outcome == "accepted", result
     with open_session(cfg) as session:

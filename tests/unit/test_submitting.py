@@ -6,6 +6,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from shared.admission import admit
 from shared.cli.stack import wait_until
 from shared.db import open_session
 from shared.jobs.ledger import requeue_unsent
@@ -38,7 +39,8 @@ def new_job(settings, params=SONG, operation="music") -> str:
     with open_session(settings) as s:
         job = add_job(s, settings, operation, params)
         s.commit()
-        return job.id
+    assert job.id in admit(settings).admitted  # admitted (its submit message published): the worker may send it
+    return job.id
 
 
 def attempts(settings, job_id):
@@ -130,6 +132,8 @@ def test_budget_refuses_before_anything_is_sent_and_retry_requeues(cfg, sandbox)
         assert requeue_unsent(s, second) is True
         s.commit()
     raised = capped.with_overrides(budget_usd_per_day=1.0)
+    assert submit_claimed(raised, second).outcome == "skipped"  # requeued: waits for admission again
+    assert second in admit(raised).admitted
     assert submit_claimed(raised, second).outcome == "accepted"
     assert submits(sandbox) == 2
 

@@ -13,6 +13,7 @@ from webhook.api.auth import require_principal
 from webhook.api.bulk import bulk, costs
 from webhook.api.errors import install_error_handlers
 from webhook.api.jobs import jobs
+from webhook.api.keys import keys
 from webhook.api.openapi import register_openapi
 from webhook.api.pipelines import pipelines
 
@@ -27,6 +28,6 @@ def authenticate_caller() -> None:
 
 
 install_error_handlers(api)
-for part in (jobs, pipelines, bulk, costs):
+for part in (jobs, pipelines, bulk, costs, keys):
     api.register_blueprint(part)
 register_openapi(api)

@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from shared.admission import parse_priority
 from shared.bulk.accept import accept_bulk
 from shared.bulk.progress import bulk_progress, list_batches
 from shared.bulk.source import BulkSource
@@ -29,7 +30,7 @@ from webhook.context import db_session, settings
 bulk = Blueprint("bulk", __name__, url_prefix="/bulk")
 costs = Blueprint("costs", __name__, url_prefix="/costs")
 MAX_BULK_BYTES = 32 * 1024 * 1024
-BULK_OPTIONS = ("skip_invalid", "rate", "name", "callback_url", "format")
+BULK_OPTIONS = ("skip_invalid", "rate", "name", "callback_url", "format", "priority")
 MAX_COST_DAYS = 366
 
 
@@ -58,6 +59,8 @@ def create_bulk() -> ResponseReturnValue:
     check_query(BULK_OPTIONS)
     request.max_content_length = MAX_BULK_BYTES  # a bulk body may be larger than a callback
     skip_invalid, rate, name = _flag("skip_invalid"), _rate(), request.args.get("name")
+    raw_priority = request.args.get("priority")
+    priority = None if raw_priority is None else parse_priority(raw_priority)
     fmt = request.args.get("format", "csv" if request.mimetype == "text/csv" else "auto")
     if fmt not in ("auto", "jsonl", "csv"):
         raise ApiError(400, "invalid", "must be jsonl or csv", "format")
@@ -71,7 +74,7 @@ def create_bulk() -> ResponseReturnValue:
             report = accept_bulk(current, BulkSource.from_bytes(data, fmt, label=name or "api"), owner=who.owner,
                                  api_key_id=who.api_key_id, callback_url=request.args.get("callback_url"),
                                  rate=rate, name=name or "api", skip_invalid=skip_invalid,
-                                 on_progress=lambda _report: keep_alive())
+                                 on_progress=lambda _report: keep_alive(), priority=priority)
         except OverBudget as exc:
             raise over_budget_error(exc) from None
         except ValidationError as exc:

@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.artifact_store import StoreError, open_store
+from shared.admission.views import queue_position
 from shared.jobs.finishing import finish_job
 from shared.jobs.views import job_json
 from shared.models import Artifact, Attempt, Job, utcnow
@@ -31,12 +32,13 @@ from webhook.artifact_files import NotStored, artifact_response
 from webhook.context import db_session, settings
 
 jobs = Blueprint("jobs", __name__)
-JOB_FIELDS = ("operation", "params", "callback_url")
+JOB_FIELDS = ("operation", "params", "callback_url", "priority")
 RETRYABLE = frozenset({JobStatus.FAILED.value, JobStatus.CANCELED.value})
 
 
 def api_job(job: Job) -> dict[str, Any]:
-    return {**job_json(job), "callback_url": job.callback_url, "bulk_id": job.bulk_id}
+    return {**job_json(job), "callback_url": job.callback_url, "bulk_id": job.bulk_id, "priority": job.priority,
+            "owner": job.owner}
 
 
 def visible_job(session: Session, job_id: str) -> Job:
@@ -54,7 +56,7 @@ def create_job() -> ResponseReturnValue:
 
     def produce(session: Session) -> Reply:
         job = add_job(session, current, body.get("operation"), body.get("params", {}),  # type: ignore[arg-type]
-                      api_key_id=principal().api_key_id, callback_url=callback_url)
+                      api_key_id=principal().api_key_id, callback_url=callback_url, priority=body.get("priority"))
         session.flush()
         job_id = job.id
         return Reply(202, {"id": job_id}, after_commit=lambda: enqueue_jobs(current, [job_id]))
@@ -67,7 +69,8 @@ def create_job() -> ResponseReturnValue:
 def read_job(job_id: str) -> ResponseReturnValue:
     check_query(())
     with db_session() as session:
-        return jsonify(api_job(visible_job(session, job_id)))
+        job = visible_job(session, job_id)
+        return jsonify({**api_job(job), "queue": queue_position(session, job)})
 
 
 @jobs.get("/jobs/<job_id>/artifacts/<int:artifact_id>")
@@ -150,7 +153,7 @@ def retry_job(job_id: str) -> ResponseReturnValue:
         if (earlier := (old.result or {}).get("retried_as")) is not None:
             raise ApiError(409, "already_retried", f"job was already retried as {earlier}; retry that job instead")
         new = add_job(session, current, old.operation, dict(old.params), api_key_id=old.api_key_id,
-                      callback_url=old.callback_url)
+                      callback_url=old.callback_url, priority=old.priority)
         session.flush()
         new_id = new.id
         marked = cast("CursorResult[Any]", session.execute(

@@ -20,6 +20,7 @@ from webhook.api.openapi_webhooks import webhook_schemas, webhooks
 JSON = "application/json"
 MAX_ATTEMPT = 2**31 - 1  # attempt numbers are small; the receiver stores them in an integer column
 ERROR_TEXT = {400: "bad input (the field is named)", 401: "no or wrong credentials", 404: "not found (or not yours)",
+              403: "only the admin token (HOOKLINE_API_TOKEN) may",
               402: "the cost estimate exceeds what the daily budget of the key or of the system has left (code "
                    "over_budget; details: estimated_cost_usd, remaining_usd, budget); nothing was written",
               409: "not possible in the current state, or a request with the same Idempotency-Key is still in "
@@ -89,7 +90,8 @@ def paths() -> dict[str, Any]:
                                                                                          "exclusiveMinimum": 0}),
                     _query("name", "a label for the batch", {"type": "string", "maxLength": 255}),
                     _query("callback_url", "gets bulk.finished", {"type": "string", "format": "uri"}),
-                    _query("format", "jsonl or csv (default: from the body)", {"enum": ["jsonl", "csv"]})]
+                    _query("format", "jsonl or csv (default: from the body)", {"enum": ["jsonl", "csv"]}),
+                    _query("priority", "of the batch's jobs: interactive, pipeline, bulk (default) or an integer")]
     lines_body = {media: {"schema": {"type": "string"}} for media in ("application/x-ndjson", "text/csv")}
     return {
         "/v1/jobs": {
@@ -131,6 +133,12 @@ def paths() -> dict[str, Any]:
         "/v1/costs": {"get": operation("Upstream spend per UTC day", {200: "Costs"}, (400,), tag="costs", parameters=[
             _query("since", "first day, YYYY-MM-DD (default: 30 days ago)", {"type": "string", "format": "date"}),
             _query("until", "last day, YYYY-MM-DD (default: today)", {"type": "string", "format": "date"})])},
+        "/v1/keys": {
+            "get": operation("List API keys and their limits (admin)", {200: "ApiKeyPage"}, (400, 403), tag="keys"),
+        },
+        "/v1/keys/{key_id}": {"patch": operation(
+            "Set a key's admission limits and default priority (admin); null clears one", {200: "ApiKey"},
+            (400, 403, 404, 413, 415), tag="keys", parameters=[_path("key_id")], body=_json_body("ApiKeyLimits"))},
         "/hooks/cometapi/{job_id}/{attempt}/{token}": {"post": operation(
             "Upstream task callback (the notify_hook)", {200: "CallbackAccepted"}, (400, 401, 404, 413, 415, 429),
             tag="callbacks", secured=False,

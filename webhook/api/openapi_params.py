@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.cometapi import REGISTRY
 from shared.cometapi.field_rules import BOOLEAN, INTEGER, NUMBER, OBJECT, TEXT, TEXT_LIST, URL, FieldSpec
+from webhook.api.openapi_schemas import PRIORITY
 
 KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     TEXT: {"type": "string"},
@@ -89,6 +90,7 @@ def params_schemas() -> dict[str, Any]:
                 "params": {"$ref": f"#/components/schemas/{params}"},
                 "callback_url": {"type": "string", "format": "uri",
                                  "description": "gets job.succeeded / job.failed / job.canceled (Standard Webhooks)"},
+                "priority": PRIORITY,
             },
             "required": ["operation", "params"],
             "additionalProperties": False,

@@ -34,6 +34,22 @@ ESTIMATE = {
                       "each`) is counted at its cap, HOOKLINE_MAX_FAN_OUT (worst case)"},
 }
 
+PRIORITY = {"description": "admission priority: interactive (200), pipeline (100), bulk (0) or an integer from "
+                          "-1000 to 1000; a waiting job gains 100 per HOOKLINE_PRIORITY_AGEING seconds",
+            "anyOf": [{"enum": ["interactive", "pipeline", "bulk"]},
+                      {"type": "integer", "minimum": -1000, "maximum": 1000}]}
+QUEUE_TEXT = ("only GET /v1/jobs/{job_id}, for a queued job: priority, owner, position (estimated, 1 = next; 0 = "
+              "admitted) and the reason it waits (in-flight cap, rate, owner limit, higher priority)")
+LIMIT_PROPERTIES = {
+    "max_in_flight": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
+    "rate": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1000000,
+             "description": "submits per second"},
+    "default_priority": {"anyOf": [PRIORITY, {"type": "null"}]},
+}
+KEY = {"id": STRING, "name": STRING, "budget_usd_per_day": nullable("number"), "disabled": BOOLEAN,
+       "max_in_flight": nullable("integer"), "rate": nullable("number"),
+       "default_priority": {"type": ["string", "integer", "null"]}, "created_at": nullable("string")}
+
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"code": STRING, "message": STRING, "field": STRING,
                                 "details": {"type": "array", "items": OBJECT}}, ["code", "message"])}),
@@ -51,9 +67,12 @@ SCHEMAS: dict[str, Any] = {
         "artifacts": {"type": "array", "items": ref("Artifact")},
         "callback_url": nullable("string"), "bulk_id": nullable("string"),
         "created_at": TIME, "updated_at": TIME, "finished_at": nullable("string"),
+        "priority": INTEGER, "owner": STRING, "queue": {**nullable("object"), "description": QUEUE_TEXT},
     }, ["id", "operation", "status", "attempts", "clips", "created_at"]),
     "Artifact": obj({
-        "id": INTEGER, "kind": STRING, "clip_id": nullable("string"), "path": nullable("string"),
+        "id": INTEGER, "kind": STRING, "clip_id": nullable("string"),
+        "key": {**nullable("string"), "description": "its key in the artifact store, once stored"},
+        "url": {**nullable("string"), "description": "GET it here once stored (ranges, ETag)"},
         "size": nullable("integer"), "sha256": nullable("string"), "content_type": nullable("string"),
         "status": {"enum": ["pending", "stored", "refused", "failed"]}, "error": nullable("string"),
         "source_url": STRING,
@@ -72,6 +91,7 @@ SCHEMAS: dict[str, Any] = {
                                                   "pick}}}"},
         "name": {"type": "string", "maxLength": 128},
         "callback_url": {"type": "string", "format": "uri"},
+        "priority": PRIORITY,
     }, ["spec"], additionalProperties=False),
     "PipelineCreated": obj({"id": STRING, **ESTIMATE}, ["id", "estimated_cost_usd"]),
     "PipelinePage": obj({"data": {"type": "array", "items": ref("Pipeline")}, "next_cursor": nullable("string")}),
@@ -94,6 +114,9 @@ SCHEMAS: dict[str, Any] = {
         "days": {"type": "array", "items": obj({"day": STRING, "cost_usd": NUMBER, "paid_calls": INTEGER})},
     }),
     "Health": obj({"ok": BOOLEAN, "database": STRING}, ["ok"]),
+    "ApiKey": obj(KEY),
+    "ApiKeyPage": obj({"data": {"type": "array", "items": ref("ApiKey")}}),
+    "ApiKeyLimits": obj(LIMIT_PROPERTIES, [], additionalProperties=False),
     "CallbackAccepted": obj({"ok": BOOLEAN, "verdict": STRING, "status": STRING}, ["ok"]),
     "WebhookEvent": obj({
         "type": {"enum": list(EVENT_TYPES)},

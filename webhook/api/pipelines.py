@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import shared.pipelines as pipeline_runs
+from shared.admission import parse_priority
 from shared.errors import ValidationError
 from shared.jobs.ledger import OverBudget
 from shared.models import Pipeline
@@ -58,7 +59,8 @@ def api_pipeline(session: Session, pipeline: Pipeline) -> dict[str, Any]:
 
 @pipelines.post("")
 def create_pipeline() -> ResponseReturnValue:
-    body = json_object(("spec", "name", "callback_url"))
+    body = json_object(("spec", "name", "callback_url", "priority"))
+    priority = None if body.get("priority") is None else parse_priority(body["priority"])
     if not isinstance(body.get("spec"), dict):
         raise ApiError(400, "invalid", "must be a pipeline spec object with a `steps` mapping", "spec")
     name = body.get("name")
@@ -69,7 +71,7 @@ def create_pipeline() -> ResponseReturnValue:
     def produce(session: Session) -> Reply:
         try:
             new = add_pipeline(session, current, body["spec"], name=name, api_key_id=principal().api_key_id,
-                               callback_url=callback_url)
+                               callback_url=callback_url, priority=priority)
         except OverBudget as exc:
             raise over_budget_error(exc) from None
         except ValidationError as exc:

@@ -7,6 +7,8 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from shared.artifact_store import StoreError, open_store
+from shared.admission.priority import priority_name
+from shared.admission.views import queue_position
 from shared.models import Artifact, Job
 from shared.redaction import redact_secrets
 from webhook.artifact_files import NotStored, artifact_response
@@ -33,7 +35,8 @@ def job(job_id: str) -> ResponseReturnValue:
             abort(404)
         details = job_details(session, settings(), found)
         result = redact_secrets({k: v for k, v in (found.result or {}).items() if k != "lyrics"})
-        return render_template("dashboard/job.html", d=details, job=found, result=result)
+        return render_template("dashboard/job.html", d=details, job=found, result=result,
+                               queue=queue_position(session, found), priority=priority_name(found.priority))
 
 
 @dashboard.get("/artifacts/<int:artifact_id>")

@@ -1,0 +1,223 @@
+"""The admission step on real SQL (SQLite and PostgreSQL): cap and window from the rows, priority and ageing, fair
+share across owners and their batches, per-owner and per-batch limits, concurrent admitters, and no slot leaked."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from shared.admission import BULK, INTERACTIVE, admit, parse_priority
+from shared.admission.planning import Gates, Group, plan
+from shared.admission.priority import effective_priority
+from shared.apikeys import create_api_key
+from shared.db import open_session
+from shared.errors import ValidationError
+from shared.models import ApiKey, Job, OutboxMessage, RateBucket, utcnow
+from shared.producer import add_job
+
+WORDS = {"prompt": "a song about admission"}
+
+
+def add(settings, n: int, *, priority=None, api_key_id=None, bulk_id=None, age_s: float = 0.0) -> list[str]:
+    with open_session(settings) as s:
+        jobs = [add_job(s, settings, "lyrics", WORDS, priority=priority, api_key_id=api_key_id, bulk_id=bulk_id)
+                for _ in range(n)]
+        s.flush()
+        if age_s:
+            for i, job in enumerate(jobs):
+                job.created_at = utcnow() - timedelta(seconds=age_s) + timedelta(milliseconds=i)
+        s.commit()
+        return [j.id for j in jobs]
+
+
+def new_key(settings, name: str, **limits) -> str:
+    with open_session(settings) as s:
+        key = create_api_key(s, settings, name)
+        s.flush()
+        if limits:
+            s.execute(update(ApiKey).where(ApiKey.id == key.id).values(**limits))
+        s.commit()
+        return key.id
+
+
+def finish(settings, job_ids: list[str], status: str = "succeeded") -> None:
+    with open_session(settings) as s:
+        s.execute(update(Job).where(Job.id.in_(job_ids)).values(status=status))
+        s.commit()
+
+
+def admitted_ids(settings) -> set[str]:
+    with open_session(settings) as s:
+        return set(s.scalars(select(Job.id).where(Job.admitted_at.is_not(None))))
+
+
+def owner_of(settings, job_ids) -> list[str]:
+    with open_session(settings) as s:
+        return [s.get(Job, j).owner for j in job_ids]
+
+
+def test_the_cap_is_counted_from_the_rows_and_a_finished_job_frees_its_slot(any_db):
+    capped = any_db.with_overrides(max_in_flight=3)
+    ids = add(capped, 10)
+    first = admit(capped)
+    assert first.admitted == ids[:3]  # FIFO within one owner's single jobs
+    again = admit(capped)
+    assert again.admitted == [] and again.blocked == "in-flight cap reached (3 of 3)" and again.waiting >= 1
+    with open_session(capped) as s:  # each admitted job's submit is an outbox row, written with the admission
+        rows = s.execute(select(OutboxMessage.task, OutboxMessage.args)).all()
+        assert sorted((task, args[0]) for task, args in rows) == sorted(("hookline.submit_job", j) for j in ids[:3])
+    finish(capped, [ids[0]], "failed")
+    assert admit(capped).admitted == [ids[3]]
+    # A job that is submitted (waiting for its callback) still holds its slot: nothing more.
+    finish(capped, [ids[1]], "submitted")
+    assert admit(capped).admitted == []
+
+
+def test_with_no_cap_the_window_keeps_the_broker_shallow(any_db):
+    windowed = any_db.with_overrides(admission_window=5)
+    ids = add(windowed, 12)
+    assert admit(windowed).admitted == ids[:5]
+    assert admit(windowed).blocked.startswith("admission window full")
+    finish(windowed, ids[:2], "submitted")  # sent upstream: out of the window, no cap holds them
+    assert admit(windowed).admitted == ids[5:7]
+
+
+def test_interactive_goes_before_a_waiting_bulk_and_ageing_lifts_old_bulk_jobs(any_db):
+    capped = any_db.with_overrides(max_in_flight=1, priority_ageing=300.0)
+    bulk = add(capped, 5, priority="bulk")
+    interactive = add(capped, 1)
+    assert admit(capped).admitted == interactive
+    finish(capped, interactive)
+    assert admit(capped).admitted == bulk[:1]
+    finish(capped, bulk[:1])
+    # A bulk job that has waited two ageing periods ranks with a fresh interactive one, and goes first (older).
+    old_bulk = add(capped, 1, priority="bulk", age_s=650)
+    fresh = add(capped, 1)
+    assert admit(capped).admitted == old_bulk
+    finish(capped, old_bulk)
+    assert admit(capped).admitted == fresh
+
+
+def test_two_owners_share_the_cap_equally_whatever_their_backlogs(any_db):
+    capped = any_db.with_overrides(max_in_flight=4)
+    big, small = new_key(capped, "big"), new_key(capped, "small")
+    big_jobs = add(capped, 40, api_key_id=big, priority="bulk")
+    small_jobs = add(capped, 6, api_key_id=small, priority="bulk")
+    shares = []
+    first = admit(capped).admitted
+    assert sorted(owner_of(capped, first)) == sorted([big, big, small, small])
+    running = list(first)
+    for _ in range(8):  # one slot frees at a time, oldest first
+        finish(capped, running[:1])
+        running = running[1:] + admit(capped).admitted
+        shares.append(owner_of(capped, running).count(small))
+    assert all(share == 2 for share in shares[:4]), shares  # both have work: half each
+    assert set(small_jobs) <= admitted_ids(capped)
+    finish(capped, running)
+    rest = admit(capped).admitted  # the small owner is done: the big one gets every slot
+    assert len(rest) == 4 and set(owner_of(capped, rest)) == {big} and set(rest) <= set(big_jobs)
+
+
+def test_within_an_owner_batches_take_turns(any_db):
+    from shared.models import BulkBatch
+
+    with open_session(any_db) as s:
+        a, b = BulkBatch(name="a"), BulkBatch(name="b")
+        s.add_all([a, b])
+        s.commit()
+        a_id, b_id = a.id, b.id
+    capped = any_db.with_overrides(max_in_flight=4)
+    add(capped, 10, bulk_id=a_id)
+    add(capped, 10, bulk_id=b_id)
+    with open_session(capped) as s:
+        groups = [s.get(Job, j).queue_group for j in admit(capped).admitted]
+    assert sorted(groups) == sorted([a_id, a_id, b_id, b_id])
+
+
+def test_an_owner_limit_holds_its_jobs_and_others_take_the_slots(any_db):
+    capped = any_db.with_overrides(max_in_flight=5)
+    limited = new_key(capped, "limited", max_in_flight=1)
+    add(capped, 5, api_key_id=limited)
+    others = add(capped, 5, priority="bulk")
+    report = admit(capped)
+    assert owner_of(capped, report.admitted).count(limited) == 1 and len(report.admitted) == 5
+    assert set(others[:4]) <= set(report.admitted)
+    with open_session(capped) as s:
+        from shared.admission.views import queue_position
+
+        waiting = s.scalars(select(Job).where(Job.owner == limited, Job.admitted_at.is_(None))).first()
+        where = queue_position(s, waiting)
+    assert "owner in-flight limit" in where["reason"]
+
+
+def test_an_owner_rate_admits_one_per_period_and_schedules_one_wake_up(any_db, monkeypatch):
+    sent: list[tuple[str, float | None]] = []
+    monkeypatch.setattr("shared.admission.core.send",
+                        lambda _s, name, *a, countdown=None: sent.append((name, countdown)))
+    slow = new_key(any_db, "slow", rate=0.5)
+    add(any_db, 4, api_key_id=slow)
+    first = admit(any_db)
+    assert len(first.admitted) == 1 and first.wake_in is not None and 1.0 < first.wake_in <= 2.0
+    second = admit(any_db)
+    assert second.admitted == [] and len(sent) == 1  # the wake-up already scheduled is not sent again
+    assert sent[0][0] == "hookline.admit"
+
+
+def test_a_bulk_batch_rate_is_a_limit_inside_admission(any_db, monkeypatch):
+    from shared.models import BulkBatch
+
+    monkeypatch.setattr("shared.admission.core.send", lambda *a, **k: None)
+    with open_session(any_db) as s:
+        batch = BulkBatch(name="slow")
+        s.add(batch)
+        s.flush()
+        s.add(RateBucket(name=f"bulk:{batch.id}", rate=0.2, tokens=0.0, updated_at=0.0, penalty_until=0.0))
+        s.commit()
+        batch_id = batch.id
+    slow = add(any_db, 3, bulk_id=batch_id)
+    single = add(any_db, 2)
+    report = admit(any_db)
+    assert set(report.admitted) == {slow[0], *single}
+    assert admit(any_db).admitted == []
+
+
+def test_concurrent_admitters_never_overshoot_the_cap(any_db):
+    capped = any_db.with_overrides(max_in_flight=5)
+    add(capped, 40)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(len(admit(capped).admitted))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and sum(results) == 5 and len(admitted_ids(capped)) == 5
+
+
+def test_priority_words_and_numbers():
+    assert (parse_priority("interactive"), parse_priority("Bulk"), parse_priority(150), parse_priority("-20")) == (
+        INTERACTIVE, BULK, 150, -20)
+    for bad in ("urgent", 5000, True, 1.5, "1e3", "", None):
+        with pytest.raises(ValidationError):
+            parse_priority(bad)
+    now = utcnow()
+    assert effective_priority(BULK, now - timedelta(seconds=599), now, 300) == BULK + 100
+
+
+def test_plan_takes_turns_across_owners_and_stops_at_the_global_bucket():
+    now = utcnow()
+    groups = [Group("a", "", 0, now, 10), Group("b", "", 0, now + timedelta(seconds=1), 10)]
+    tokens = iter([0.0, 0.0, 0.0, 1.5])
+    chosen = plan(groups, {}, 6, Gates(now=0.0), 300, now, take_token=lambda: next(tokens))
+    assert {g.owner: n for g, n in chosen.picks} == {"a": 2, "b": 1}
+    assert chosen.blocked.startswith("global rate limit") and chosen.wake_in == 1.5
