@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from shared.bulk.accept import CHUNK_SIZE, BulkReport, accept_bulk, check_bulk_budget, validate_bulk
 from shared.bulk.source import FORMATS, BulkSource
-from shared.cli.db_commands import echo_result, json_option
 from shared.cli.apikeys import apikey, cli_priority
+from shared.cli.db_commands import echo_result, json_option
 from shared.config import load_settings
 from shared.db import open_session
 from shared.errors import ValidationError
@@ -160,86 +160,6 @@ def _dry_run(settings: Any, source: BulkSource, *, as_json: bool, skip_invalid: 
         _print_report(report)
         click.echo("dry run: nothing was written" + ("; the file would be refused" if refused else ""), err=True)
     raise SystemExit(1 if refused else 0)
-
-
-@click.group()
-def apikey() -> None:
-    """Producer API keys (stored hashed; each has its own webhook signing secret)."""
-
-
-@apikey.command("create")
-@click.option("--name", required=True, help="who the key is for")
-@click.option("--budget", type=float, default=None, help="USD per day this key may spend upstream")
-@click.option("--json", "as_json", is_flag=True)
-def apikey_create(name: str, budget: float | None, as_json: bool) -> None:
-    """Create a key. The key itself is shown once, never stored."""
-    require_database(load_settings())
-    from shared.apikeys import create_api_key
-
-    if budget is not None and not budget > 0:
-        raise click.BadParameter("must be a positive number of US dollars", param_hint="--budget")
-    settings = load_settings()
-    with open_session(settings) as session:
-        new = create_api_key(session, settings, name, budget)
-        session.commit()
-    if as_json:
-        click.echo(json.dumps({"id": new.id, "key": new.key, "webhook_secret": new.webhook_secret}))
-        return
-    click.echo(f"id:             {new.id}\nkey:            {new.key}   (shown once: store it now)\n"
-               f"webhook secret: {new.webhook_secret}")
-
-
-@apikey.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def apikey_list(as_json: bool) -> None:
-    """List keys (never the keys themselves)."""
-    require_database(load_settings())
-    with open_session(load_settings()) as session:
-        keys = session.scalars(select(ApiKey).order_by(ApiKey.created_at))
-        rows = [{"id": k.id, "name": k.name, "budget_usd_per_day": k.budget_usd_per_day, "disabled": k.disabled,
-                 "created_at": k.created_at.isoformat()} for k in keys]
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for k in rows:
-        budget = f"${k['budget_usd_per_day']}/day" if k["budget_usd_per_day"] else "no budget"
-        click.echo(f"{k['id']}  {k['name']}  {budget}{'  DISABLED' if k['disabled'] else ''}")
-
-
-@apikey.command("disable")
-@click.argument("key_id")
-@json_option
-def apikey_disable(key_id: str, as_json: bool) -> None:
-    """Disable a key: it is refused from now on (its jobs stay)."""
-    require_database(load_settings())
-    with open_session(load_settings()) as session:
-        key = session.get(ApiKey, key_id)
-        if key is None:
-            raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
-        key.disabled = True
-        session.commit()
-    echo_result(as_json, {"id": key_id, "disabled": True}, f"key {key_id} disabled")
-
-
-@apikey.command("webhook-secret")
-@click.argument("key_id", required=False)
-@click.option("--local", is_flag=True, help="the secret for work with no API key (CLI, admin token, open API)")
-@json_option
-def apikey_webhook_secret(key_id: str | None, local: bool, as_json: bool) -> None:
-    """Print the Standard Webhooks secret (whsec_…) that signs a key's events, to verify them with."""
-    require_database(load_settings())
-    from shared.apikeys import webhook_secret_for
-    from shared.outgoing import LOCAL_OWNER
-
-    if bool(key_id) == local:
-        raise click.UsageError("give a KEY_ID or --local")
-    settings = load_settings()
-    if key_id:
-        with open_session(settings) as session:
-            if session.get(ApiKey, key_id) is None:
-                raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
-    secret = webhook_secret_for(settings, key_id or LOCAL_OWNER)
-    echo_result(as_json, {"id": key_id or LOCAL_OWNER, "webhook_secret": secret}, secret)
 
 
 @click.group(invoke_without_command=True)

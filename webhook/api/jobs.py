@@ -15,8 +15,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from shared.artifact_store import StoreError, open_store
 from shared.admission.views import queue_position
+from shared.artifact_store import StoreError, open_store
 from shared.jobs.finishing import finish_job
 from shared.jobs.views import job_json
 from shared.models import Artifact, Attempt, Job, utcnow

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from shared.artifact_store import StoreError, open_store
 from shared.admission.priority import priority_name
 from shared.admission.views import queue_position
+from shared.artifact_store import StoreError, open_store
 from shared.models import Artifact, Job
 from shared.redaction import redact_secrets
 from webhook.artifact_files import NotStored, artifact_response
