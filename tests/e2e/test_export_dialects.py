@@ -4,12 +4,12 @@ through /suno/fetch until the file is there."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shared.cli.stack import wait_until
-from tests.e2e.driver import create_job, get_job, sandbox_requests, wait_job
+from tests.e2e.driver import artifact_bytes, create_job, get_job, sandbox_requests, wait_job
 
 SONG = {"prompt": "[Verse]\nHarbour lights\n[Chorus]\nHold on", "tags": "synthwave", "title": "Harbour",
         "mv": "chirp-auk"}
@@ -26,12 +26,12 @@ def test_exports_on_real_processes_in_another_dialect(make_stack, dialect: str, 
     done = {op: wait_job(stack, job_id, timeout=90) for op, job_id in jobs.items()}
     assert all(job["status"] == "succeeded" for job in done.values()), done
 
-    def wav_file() -> Path | None:
+    def wav_artifact() -> dict[str, Any] | None:
         arts = get_job(stack, jobs["wav"])["artifacts"]
-        stored = [a for a in arts if a["status"] == "stored" and a["path"].endswith(".wav")]
-        return Path(stored[0]["path"]) if stored else None
+        stored = [a for a in arts if a["status"] == "stored" and a["key"].endswith(".wav")]
+        return stored[0] if stored else None
 
-    data = wait_until(wav_file, 60, 0.3, "the exported WAV stored").read_bytes()
+    data = artifact_bytes(stack.receiver_url, wait_until(wav_artifact, 60, 0.3, "the exported WAV stored"))
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     assert "Harbour" in str(done["timing"]["result"])
 
