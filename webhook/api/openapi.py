@@ -169,6 +169,7 @@ OPERATION_IDS = {
     ("/v1/pipelines/{pipeline_id}/retry", "post"): "retryPipeline",
     ("/v1/bulk", "post"): "createBulk", ("/v1/bulk", "get"): "listBulk", ("/v1/bulk/{bulk_id}", "get"): "getBulk",
     ("/v1/costs", "get"): "getCosts",
+    ("/v1/keys", "get"): "listApiKeys", ("/v1/keys/{key_id}", "patch"): "updateApiKeyLimits",
     ("/hooks/cometapi/{job_id}/{attempt}/{token}", "post"): "receiveUpstreamCallback",
     ("/hooks/cometapi/{job_id}/{attempt}", "post"): "refuseCallbackWithoutToken",
     ("/hooks/cometapi/{job_id}/{attempt}/", "post"): "refuseCallbackWithoutTokenSlash",
