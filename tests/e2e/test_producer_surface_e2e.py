@@ -131,7 +131,7 @@ def test_bulk_with_bad_lines_reports_each_and_enqueues_nothing(make_stack, tmp_p
     stack, settings = started(*make_stack(sandbox_args=QUICK_SANDBOX))
     lines = [{"operation": "lyrics", "params": {"prompt": f"p{n}"}} for n in range(8)]
     lines[2] = {"operation": "lyrics", "params": {}}
-    lines[4] = {"operation": "music", "params": {"gpt_description_prompt": "x", "mv": "chirp-v9"}}
+    lines[4] = {"operation": "music", "params": {"gpt_description_prompt": "x", "mv": 4}}  # an unknown name is sent
     lines[7] = {"operation": "lyrics", "params": {"prompt": "x"}, "callback_url": "http://localhost:1/x"}
     result = hookline(stack, "bulk", write_lines(tmp_path / "bad.jsonl", lines), "--json")
     assert result.returncode == 1
