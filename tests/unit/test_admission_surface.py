@@ -149,3 +149,35 @@ def test_watch_metrics_and_dashboard_show_the_queue(settings, base_env, monkeypa
     page = client.get(f"/ui/jobs/{waiting[0]}").text
     assert "position 1" in page and "in-flight cap reached (1 of 1)" in page
     assert "nothing waits for admission" not in client.get("/ui/health").text
+
+
+def test_cli_submit_takes_a_priority_and_refuses_a_bad_one_writing_nothing(settings, base_env, monkeypatch):
+    from shared.cli.main import main
+
+    for name, val in base_env.items():
+        monkeypatch.setenv(name, val)
+
+    def hookline(*args: str):
+        return CliRunner().invoke(main, ["submit", *args])
+
+    def count() -> int:
+        with open_session(settings) as s:
+            return len(list(s.scalars(select(Job.id))))
+
+    for word in ("interactive-number", "pipelin", "1001", "1.5", ""):
+        bad = hookline("lyrics", "--prompt", "x", "--priority", word)
+        assert bad.exit_code == 2 and "Traceback" not in bad.output
+        last = bad.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: Invalid value for '--priority'") and "interactive, pipeline, bulk" in last
+    assert count() == 0  # a refused priority wrote no row
+    made = {}
+    for args, expected in ((["lyrics", "--prompt", "x"], 200), (["lyrics", "--prompt", "x", "--priority", "bulk"], 0),
+                           (["music", "--description", "x", "--priority", "-7"], -7),
+                           (["extend", "--continue-clip-id", "c1", "--continue-at", "10", "--mv", "chirp-v4",
+                             "--priority", "Pipeline"], 100)):
+        result = hookline(*args)
+        assert result.exit_code == 0, result.output
+        made[result.stdout.strip()] = expected
+    with open_session(settings) as s:
+        assert {j.id: j.priority for j in s.scalars(select(Job))} == made
+    assert "--priority" in hookline("gen-stem", "--help").stdout
