@@ -10,7 +10,8 @@ sweep's republish). It admits exactly as many as there are free slots:
 - the window (HOOKLINE_ADMISSION_WINDOW): jobs admitted but not yet sent upstream, so even with no cap the
   broker queue holds a few batches, never a whole bulk file, and an interactive job never waits behind one;
 - the global token bucket (``shared.limits``), one token per admitted job (the submit takes none again);
-- per owner (an API key's ``max_in_flight`` and ``rate``) and per bulk batch (``hookline bulk --rate``).
+- per owner (an API key's ``max_in_flight`` and ``rate``) and per bulk batch (``hookline bulk --rate``);
+- the daily budgets (``shared.admission.budgets``): a job its budget cannot pay for waits, holding no slot.
 
 Order (``shared.admission.planning``): the highest effective priority first (``shared.admission.priority``:
 ageing); within it, round-robin across owners (the one with the fewest jobs in flight next), within an owner
@@ -34,6 +35,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from shared.admission.budgets import budget_gates
 from shared.admission.planning import Gates, Group, plan
 from shared.config import Settings
 from shared.db import open_session
@@ -154,6 +156,7 @@ def admit(settings: Settings) -> AdmissionReport:
             report.waiting = sum(g.waiting for g in groups)
         if groups:
             gates = _gates(session, settings, groups, now_unix)
+            gates.budgets, gates.prices = budget_gates(session, settings, groups)
             outcome = plan(groups, _loads(session), free, gates, settings.priority_ageing, now,
                            take_token=lambda: limiter_for(settings).try_acquire_in(session.connection()))
             report.blocked, report.wake_in = outcome.blocked, outcome.wake_in

@@ -15,7 +15,7 @@ from shared.admission.priority import effective_priority
 from shared.apikeys import create_api_key
 from shared.db import open_session
 from shared.errors import ValidationError
-from shared.models import ApiKey, Job, OutboxMessage, RateBucket, utcnow
+from shared.models import ApiKey, Attempt, Job, OutboxMessage, RateBucket, utcnow
 from shared.producer import add_job
 
 WORDS = {"prompt": "a song about admission"}
@@ -221,3 +221,58 @@ def test_plan_takes_turns_across_owners_and_stops_at_the_global_bucket():
     chosen = plan(groups, {}, 6, Gates(now=0.0), 300, now, take_token=lambda: next(tokens))
     assert {g.owner: n for g, n in chosen.picks} == {"a": 2, "b": 1}
     assert chosen.blocked.startswith("global rate limit") and chosen.wake_in == 1.5
+
+
+def charge(settings, job_ids: list[str], usd: float) -> None:
+    """The jobs ran and were charged ``usd`` each (attempt rows, as the submit writes them)."""
+    with open_session(settings) as s:
+        for job_id in job_ids:
+            job = s.get(Job, job_id)
+            job.status = "succeeded"
+            s.add(Attempt(job_id=job_id, attempt_no=1, operation="lyrics", endpoint="lyrics", outcome="ok",
+                          cost_usd=usd, api_key_id=job.api_key_id,
+                          started_at=utcnow()))
+        s.commit()
+
+
+def test_a_spent_budget_makes_its_owners_jobs_wait_holding_no_slot_while_others_go_on(any_db):
+    from shared.admission.views import queue_position
+
+    capped = any_db.with_overrides(max_in_flight=8)
+    thrifty = new_key(capped, "thrifty", budget_usd_per_day=0.05)  # lyrics cost 0.02: two fit, a third does not
+    mine = add(capped, 4, api_key_id=thrifty)
+    others = add(capped, 4)
+    report = admit(capped)
+    assert set(owner_of(capped, report.admitted)) == {thrifty, "local"}
+    assert sorted(report.admitted) == sorted(mine[:2] + others)  # the budget holds two back; local takes its slots
+    assert report.blocked == "per-owner or per-batch limits or daily budgets"
+    with open_session(capped) as s:
+        where = queue_position(s, s.get(Job, mine[2]))
+    assert where["admitted"] is False and where["reason"].startswith(
+        "daily budget reached (API key 'thrifty' budget: USD 0.040 of 0.05")
+    charge(capped, mine[:2] + others, 0.02)  # they ran and were paid: the slots free, the budget stays spent
+    assert admit(capped).admitted == []
+    assert admitted_ids(capped).isdisjoint(mine[2:])
+    with open_session(capped) as s:  # the day rolls over: yesterday's spend no longer counts
+        s.execute(update(Attempt).values(
+            started_at=utcnow() - timedelta(days=1)))
+        s.commit()
+    assert sorted(admit(capped).admitted) == sorted(mine[2:])
+
+
+def test_the_system_budget_holds_every_owner_and_raising_it_admits(any_db):
+    budgeted = any_db.with_overrides(budget_usd_per_day=0.03)
+    key = new_key(budgeted, "acme")
+    first = add(budgeted, 2, api_key_id=key)
+    later = add(budgeted, 2, priority="bulk")
+    assert admit(budgeted).admitted == first[:1]  # 0.02 reserved by the admitted job: 0.01 left
+    charge(budgeted, first[:1], 0.02)
+    report = admit(budgeted)
+    assert report.admitted == [] and report.in_flight == 0  # nothing in flight, yet nothing is sent: no slot held
+    with open_session(budgeted) as s:
+        from shared.admission.views import queue_position
+
+        reason = queue_position(s, s.get(Job, later[0]))["reason"]
+    assert "daily budget reached (HOOKLINE_BUDGET_USD_PER_DAY: USD 0.020 of 0.03" in reason
+    raised = budgeted.with_overrides(budget_usd_per_day=0.07)  # 0.05 left: two of the three waiting
+    assert sorted(admit(raised).admitted) == sorted([first[1], later[0]])

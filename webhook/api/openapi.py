@@ -137,7 +137,7 @@ def paths() -> dict[str, Any]:
             "get": operation("List API keys and their limits (admin)", {200: "ApiKeyPage"}, (400, 403), tag="keys"),
         },
         "/v1/keys/{key_id}": {"patch": operation(
-            "Set a key's admission limits and default priority (admin); null clears one", {200: "ApiKey"},
+            "Set a key's admission limits, default priority and daily budget (admin); null clears one", {200: "ApiKey"},
             (400, 403, 404, 413, 415), tag="keys", parameters=[_path("key_id")], body=_json_body("ApiKeyLimits"))},
         "/hooks/cometapi/{job_id}/{attempt}/{token}": {"post": operation(
             "Upstream task callback (the notify_hook)", {200: "CallbackAccepted"}, (400, 401, 404, 413, 415, 429),
@@ -168,7 +168,7 @@ OPERATION_IDS = {
     ("/v1/pipelines/{pipeline_id}/cancel", "post"): "cancelPipeline",
     ("/v1/pipelines/{pipeline_id}/retry", "post"): "retryPipeline",
     ("/v1/bulk", "post"): "createBulk", ("/v1/bulk", "get"): "listBulk", ("/v1/bulk/{bulk_id}", "get"): "getBulk",
-    ("/v1/costs", "get"): "getCosts",
+    ("/v1/costs", "get"): "getCosts", ("/v1/keys", "get"): "listKeys", ("/v1/keys/{key_id}", "patch"): "updateKey",
     ("/hooks/cometapi/{job_id}/{attempt}/{token}", "post"): "receiveUpstreamCallback",
     ("/hooks/cometapi/{job_id}/{attempt}", "post"): "refuseCallbackWithoutToken",
     ("/hooks/cometapi/{job_id}/{attempt}/", "post"): "refuseCallbackWithoutTokenSlash",
