@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.admission.budgets import budget_gates
@@ -129,14 +129,25 @@ def _take_ids(session: Session, group: Group, n: int) -> list[str]:
         .order_by(Job.created_at).limit(n)))  # the admission index's order: no sort of the group
 
 
-def admit(settings: Settings) -> AdmissionReport:
-    """One admission step (see the module docstring); commits, then publishes the admitted jobs' submits."""
+def prune_rate_state(session: Session, now: float) -> int:
+    """Delete the per-owner and per-batch rate rows (``tat:*``) whose theoretical arrival time has passed: such a
+    row admits exactly as a missing one does (``max(tat, now)``), so nothing changes but the table stops growing
+    with every key and batch ever rate-limited. Call it holding the admission lock."""
+    stmt = delete(RateBucket).where(RateBucket.name.like("tat:%"), RateBucket.updated_at < now)
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
+    """One admission step (see the module docstring); commits, then publishes the admitted jobs' submits.
+    ``prune`` (the reconciler's sweep): also drop the spent rate rows (``prune_rate_state``)."""
     started = time.monotonic()
     report, wake = AdmissionReport(), None
     follow_ups: list[str] = []
     with open_session(settings) as session:
         wake_at = _lock(session, time.time())
         now_unix, now = time.time(), utcnow()  # after the lock: admitted_at never predates the slot's freeing
+        if prune:
+            prune_rate_state(session, now_unix)
         cap = settings.max_in_flight or None
         report.in_flight = _count(session, ACTIVE)
         not_sent = _count(session, NOT_SENT)
@@ -200,11 +211,11 @@ def _record(session: Session, settings: Settings, report: AdmissionReport, detai
         row.seen_at, row.detail = utcnow(), state
 
 
-def admit_quietly(settings: Settings) -> AdmissionReport | None:
+def admit_quietly(settings: Settings, *, prune: bool = False) -> AdmissionReport | None:
     """``admit`` for callers whose own work is already safe (a committed job, a finished task): a failure is
     logged, and the beat sweep admits instead."""
     try:
-        return admit(settings)
+        return admit(settings, prune=prune)
     except Exception:  # noqa: BLE001
         log.warning("admission step failed; the next one (at the latest the sweep's) admits instead", exc_info=True)
         return None

@@ -276,3 +276,27 @@ def test_the_system_budget_holds_every_owner_and_raising_it_admits(any_db):
     assert "daily budget reached (HOOKLINE_BUDGET_USD_PER_DAY: USD 0.020 of 0.03" in reason
     raised = budgeted.with_overrides(budget_usd_per_day=0.07)  # 0.05 left: two of the three waiting
     assert sorted(admit(raised).admitted) == sorted([first[1], later[0]])
+
+
+def test_the_sweep_drops_spent_rate_rows_and_keeps_live_ones(any_db, monkeypatch):
+    from worker.reconciling import reconcile_overdue
+
+    monkeypatch.setattr("shared.admission.core.send", lambda *a, **k: None)
+    slow, done = new_key(any_db, "slow", rate=0.001), new_key(any_db, "done", rate=0.001)
+    add(any_db, 2, api_key_id=slow)
+    add(any_db, 1, api_key_id=done)
+    assert len(admit(any_db).admitted) == 2  # one each; slow's next may go in 1000 s
+
+    def tat_rows() -> dict[str, float]:
+        with open_session(any_db) as s:
+            return {r.name: r.updated_at for r in s.scalars(select(RateBucket).where(RateBucket.name.like("tat:%")))}
+
+    assert set(tat_rows()) == {f"tat:owner:{slow}", f"tat:owner:{done}"}
+    with open_session(any_db) as s:  # done's period has passed: its row admits as a missing one would
+        s.execute(update(RateBucket).where(RateBucket.name == f"tat:owner:{done}").values(updated_at=1.0))
+        s.commit()
+    admit(any_db)
+    assert len(tat_rows()) == 2  # an ordinary step prunes nothing
+    reconcile_overdue(any_db.with_overrides(public_url=None))
+    assert set(tat_rows()) == {f"tat:owner:{slow}"}  # the live one stays: slow's limit still holds
+    assert admit(any_db).admitted == []
