@@ -6,8 +6,9 @@ day's charged attempts (pending ones included, as at the submit) minus the price
 claimed (its attempt is not written yet: those are bounded by the admission window). A group whose next job costs
 more than what one of its budgets has left is passed over with a reason, so it holds no slot and the other owners
 go on; it is admitted when the day rolls over (UTC) or the budget is raised, by the next step (at the latest the
-beat sweep's). The price of a group's oldest job stands for the group's jobs in one step; the submit's own check
-(``shared.jobs.ledger.budget_refusal``) stays the last line of defence: nothing is ever paid over budget.
+beat sweep's). The plan prices a group by its oldest job; the jobs it picks are then checked at their own prices
+(``affordable``: a FIFO prefix), so a bulk file mixing cheap and dear jobs does not overshoot. The submit's own
+check (``shared.jobs.ledger.budget_refusal``) stays the last line of defence: nothing is ever paid over budget.
 """
 
 from __future__ import annotations
@@ -70,3 +71,20 @@ def budget_gates(session: Session, settings: Settings, groups: list[Group]
                 Job.queue_group == g.group, Job.priority == g.priority).order_by(Job.created_at).limit(1)).first()
             prices[(g.owner, g.group, g.priority)] = _price(head[0], head[1]) if head is not None else 0.0
     return budgets, prices
+
+
+def affordable(session: Session, ids: list[str], budgets: list[Budget]) -> tuple[list[str], str | None]:
+    """The longest prefix of ``ids`` (one owner's jobs, oldest first) its budgets can pay for at each job's own
+    price, taking each kept job's price off them; and the reason the rest wait (None when all fit)."""
+    if not budgets or not ids:
+        return ids, None
+    rows = {i: (op, p) for i, op, p in session.execute(
+        select(Job.id, Job.operation, Job.params).where(Job.id.in_(ids)))}
+    for n, job_id in enumerate(ids):
+        price = _price(*rows[job_id])
+        spent = next((b for b in budgets if price > 0 and price > b.left + 1e-9), None)
+        if spent is not None:
+            return ids[:n], spent.reason(price)
+        for budget in budgets:
+            budget.left -= price
+    return ids, None

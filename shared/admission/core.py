@@ -26,6 +26,7 @@ lock on SQLite and the row lock on PostgreSQL before anything is counted.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from shared.admission.budgets import budget_gates
+from shared.admission.budgets import affordable, budget_gates
 from shared.admission.planning import Gates, Group, plan
 from shared.config import Settings
 from shared.db import open_session
@@ -168,6 +169,7 @@ def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
         if groups:
             gates = _gates(session, settings, groups, now_unix)
             gates.budgets, gates.prices = budget_gates(session, settings, groups)
+            exact = copy.deepcopy(gates.budgets)  # before the plan spends them at estimated prices
             outcome = plan(groups, _loads(session), free, gates, settings.priority_ageing, now,
                            take_token=lambda: limiter_for(settings).try_acquire_in(session.connection()))
             report.blocked, report.wake_in = outcome.blocked, outcome.wake_in
@@ -175,7 +177,10 @@ def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
             _store_tats(session, outcome.tats, now_unix)
             grace = timedelta(seconds=settings.queued_grace)
             for group, n in outcome.picks:
-                ids = _take_ids(session, group, n)
+                ids, held = affordable(session, _take_ids(session, group, n), exact.get(group.owner, []))
+                if held:
+                    outcome.owner_reasons[group.owner] = held
+                    report.blocked = report.blocked or "per-owner or per-batch limits or daily budgets"
                 taken = list(session.scalars(
                     update(Job).where(Job.id.in_(ids), Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None))
                     .values(admitted_at=now, next_check_at=now + grace).returning(Job.id)

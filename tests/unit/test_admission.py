@@ -300,3 +300,22 @@ def test_the_sweep_drops_spent_rate_rows_and_keeps_live_ones(any_db, monkeypatch
     reconcile_overdue(any_db.with_overrides(public_url=None))
     assert set(tat_rows()) == {f"tat:owner:{slow}"}  # the live one stays: slow's limit still holds
     assert admit(any_db).admitted == []
+
+
+def test_a_mixed_batch_is_checked_at_each_jobs_own_price(any_db):
+    from shared.admission.views import queue_position
+
+    key = new_key(any_db, "mixed", budget_usd_per_day=0.2)
+    song = {"prompt": "[Verse]\nla", "tags": "pop", "title": "T", "mv": "chirp-v4"}
+    ids = []
+    for operation, params in (("lyrics", WORDS), ("music", song), ("lyrics", WORDS), ("lyrics", WORDS),
+                              ("lyrics", WORDS)):
+        with open_session(any_db) as s:  # one group (the key's single jobs), oldest first; its head costs 0.02
+            job = add_job(s, any_db, operation, params, api_key_id=key)
+            s.commit()
+            ids.append(job.id)
+    report = admit(any_db)
+    assert report.admitted == ids[:3]  # 0.02 + 0.144 + 0.02 = 0.184; the fourth (0.02) would pass 0.2
+    assert report.blocked == "per-owner or per-batch limits or daily budgets"
+    with open_session(any_db) as s:
+        assert "API key 'mixed' budget: USD 0.184 of 0.20" in queue_position(s, s.get(Job, ids[3]))["reason"]
