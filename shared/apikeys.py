@@ -67,10 +67,12 @@ def authenticate(session: Session, raw_key: str) -> ApiKey | None:
 UNSET: Any = object()  # "not given" (None clears a limit)
 
 
-def parse_limits(max_in_flight: Any = UNSET, rate: Any = UNSET, default_priority: Any = UNSET) -> dict[str, Any]:
+def parse_limits(max_in_flight: Any = UNSET, rate: Any = UNSET, default_priority: Any = UNSET,
+                 budget_usd_per_day: Any = UNSET) -> dict[str, Any]:
     """The admission limits to set on a key, validated (ValidationError naming the field); None clears one.
     ``max_in_flight``: a whole number from 1 to 1,000,000; ``rate``: submits per second, above 0 and at most
-    1,000,000; ``default_priority``: interactive | pipeline | bulk | an integer (``shared.admission.priority``)."""
+    1,000,000; ``default_priority``: interactive | pipeline | bulk | an integer (``shared.admission.priority``);
+    ``budget_usd_per_day``: US dollars per UTC day, above 0 (a spent budget makes its jobs wait at admission)."""
     changes: dict[str, Any] = {}
     if max_in_flight is not UNSET:
         if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int)
@@ -86,6 +88,13 @@ def parse_limits(max_in_flight: Any = UNSET, rate: Any = UNSET, default_priority
     if default_priority is not UNSET:
         changes["default_priority"] = (None if default_priority is None
                                        else parse_priority(default_priority, field="default_priority"))
+    if budget_usd_per_day is not UNSET:
+        if budget_usd_per_day is not None and (
+                isinstance(budget_usd_per_day, bool) or not isinstance(budget_usd_per_day, int | float)
+                or not 0 < budget_usd_per_day <= 1_000_000 or budget_usd_per_day != budget_usd_per_day):
+            raise ValidationError("must be a number of US dollars above 0 (at most 1000000), or null",
+                                  field="budget_usd_per_day")
+        changes["budget_usd_per_day"] = None if budget_usd_per_day is None else float(budget_usd_per_day)
     return changes
 
 

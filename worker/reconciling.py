@@ -216,7 +216,7 @@ def reconcile_overdue(settings: Settings, *, client: CometClient | None = None,
     enqueue = enqueue or (lambda job_id: enqueue_submit(settings, job_id))
     # First what a broker outage left unsent: the follow-ups of jobs that finished while it was down.
     report.republished = republish_unsent(settings)
-    admit_quietly(settings)  # level-triggered: whatever a lost trigger left waiting behind free slots
+    admit_quietly(settings, prune=True)  # level-triggered: whatever a lost trigger left waiting; drops spent rate rows
     with open_session(settings) as session:
         requeue_lost(session, settings, report, enqueue)
         recover_stuck_submits(session, settings, report, enqueue)

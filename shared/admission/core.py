@@ -10,7 +10,8 @@ sweep's republish). It admits exactly as many as there are free slots:
 - the window (HOOKLINE_ADMISSION_WINDOW): jobs admitted but not yet sent upstream, so even with no cap the
   broker queue holds a few batches, never a whole bulk file, and an interactive job never waits behind one;
 - the global token bucket (``shared.limits``), one token per admitted job (the submit takes none again);
-- per owner (an API key's ``max_in_flight`` and ``rate``) and per bulk batch (``hookline bulk --rate``).
+- per owner (an API key's ``max_in_flight`` and ``rate``) and per bulk batch (``hookline bulk --rate``);
+- the daily budgets (``shared.admission.budgets``): a job its budget cannot pay for waits, holding no slot.
 
 Order (``shared.admission.planning``): the highest effective priority first (``shared.admission.priority``:
 ageing); within it, round-robin across owners (the one with the fewest jobs in flight next), within an owner
@@ -25,15 +26,17 @@ lock on SQLite and the row lock on PostgreSQL before anything is counted.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from shared.admission.budgets import affordable, budget_gates
 from shared.admission.planning import Gates, Group, plan
 from shared.config import Settings
 from shared.db import open_session
@@ -127,14 +130,25 @@ def _take_ids(session: Session, group: Group, n: int) -> list[str]:
         .order_by(Job.created_at).limit(n)))  # the admission index's order: no sort of the group
 
 
-def admit(settings: Settings) -> AdmissionReport:
-    """One admission step (see the module docstring); commits, then publishes the admitted jobs' submits."""
+def prune_rate_state(session: Session, now: float) -> int:
+    """Delete the per-owner and per-batch rate rows (``tat:*``) whose theoretical arrival time has passed: such a
+    row admits exactly as a missing one does (``max(tat, now)``), so nothing changes but the table stops growing
+    with every key and batch ever rate-limited. Call it holding the admission lock."""
+    stmt = delete(RateBucket).where(RateBucket.name.like("tat:%"), RateBucket.updated_at < now)
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
+    """One admission step (see the module docstring); commits, then publishes the admitted jobs' submits.
+    ``prune`` (the reconciler's sweep): also drop the spent rate rows (``prune_rate_state``)."""
     started = time.monotonic()
     report, wake = AdmissionReport(), None
     follow_ups: list[str] = []
     with open_session(settings) as session:
         wake_at = _lock(session, time.time())
         now_unix, now = time.time(), utcnow()  # after the lock: admitted_at never predates the slot's freeing
+        if prune:
+            prune_rate_state(session, now_unix)
         cap = settings.max_in_flight or None
         report.in_flight = _count(session, ACTIVE)
         not_sent = _count(session, NOT_SENT)
@@ -154,6 +168,8 @@ def admit(settings: Settings) -> AdmissionReport:
             report.waiting = sum(g.waiting for g in groups)
         if groups:
             gates = _gates(session, settings, groups, now_unix)
+            gates.budgets, gates.prices = budget_gates(session, settings, groups)
+            exact = copy.deepcopy(gates.budgets)  # before the plan spends them at estimated prices
             outcome = plan(groups, _loads(session), free, gates, settings.priority_ageing, now,
                            take_token=lambda: limiter_for(settings).try_acquire_in(session.connection()))
             report.blocked, report.wake_in = outcome.blocked, outcome.wake_in
@@ -161,7 +177,10 @@ def admit(settings: Settings) -> AdmissionReport:
             _store_tats(session, outcome.tats, now_unix)
             grace = timedelta(seconds=settings.queued_grace)
             for group, n in outcome.picks:
-                ids = _take_ids(session, group, n)
+                ids, held = affordable(session, _take_ids(session, group, n), exact.get(group.owner, []))
+                if held:
+                    outcome.owner_reasons[group.owner] = held
+                    report.blocked = report.blocked or "per-owner or per-batch limits or daily budgets"
                 taken = list(session.scalars(
                     update(Job).where(Job.id.in_(ids), Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None))
                     .values(admitted_at=now, next_check_at=now + grace).returning(Job.id)
@@ -197,11 +216,11 @@ def _record(session: Session, settings: Settings, report: AdmissionReport, detai
         row.seen_at, row.detail = utcnow(), state
 
 
-def admit_quietly(settings: Settings) -> AdmissionReport | None:
+def admit_quietly(settings: Settings, *, prune: bool = False) -> AdmissionReport | None:
     """``admit`` for callers whose own work is already safe (a committed job, a finished task): a failure is
     logged, and the beat sweep admits instead."""
     try:
-        return admit(settings)
+        return admit(settings, prune=prune)
     except Exception:  # noqa: BLE001
         log.warning("admission step failed; the next one (at the latest the sweep's) admits instead", exc_info=True)
         return None

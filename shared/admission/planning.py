@@ -10,8 +10,9 @@ queue group is a bulk batch, a pipeline, or ``""`` for an owner's single jobs. E
 3. within that owner, its group with the fewest jobs in flight (ties: the oldest), so its batches and pipelines
    take turns; and within a group, FIFO (the caller takes the oldest jobs).
 
-A group whose owner has reached its ``max_in_flight`` or rate, or whose bulk batch has reached its rate, is passed
-over (and the reason kept for the queued jobs' views); the global token bucket stops the whole step.
+A group whose owner has reached its ``max_in_flight`` or rate, whose next job costs more than a daily budget has
+left (``shared.admission.budgets``), or whose bulk batch has reached its rate, is passed over (and the reason kept
+for the queued jobs' views); the global token bucket stops the whole step.
 
 Rates per owner and per batch are GCRA: a theoretical arrival time (``tat``) per scope, one admission allowed
 when ``tat <= now``, after which ``tat = max(tat, now) + 1 / rate``.
@@ -38,12 +39,27 @@ class Group:
 
 
 @dataclass
+class Budget:
+    """A daily budget as the admission step sees it (``shared.admission.budgets``)."""
+
+    name: str  # as the submit's refusal names it: HOOKLINE_BUDGET_USD_PER_DAY, or "API key 'acme' budget"
+    cap: float
+    left: float  # cap - spent today - reserved by jobs admitted and not yet claimed
+
+    def reason(self, price: float) -> str:
+        return (f"daily budget reached ({self.name}: USD {self.cap - self.left:.3f} of {self.cap:.2f} spent or "
+                f"reserved today; the next job costs USD {price:.3f})")
+
+
+@dataclass
 class Gates:
     now: float  # unix seconds
     owner_cap: dict[str, int] = field(default_factory=dict)
     owner_rate: dict[str, float] = field(default_factory=dict)
     batch_rate: dict[str, float] = field(default_factory=dict)
     tats: dict[str, float] = field(default_factory=dict)  # "owner:<id>" / "bulk:<id>" -> theoretical arrival time
+    budgets: dict[str, list[Budget]] = field(default_factory=dict)  # owner -> its daily budgets (shared objects)
+    prices: dict[tuple[str, str, int], float] = field(default_factory=dict)  # a group's next job's price
 
 
 @dataclass
@@ -93,6 +109,12 @@ def plan(groups: list[Group], loads: dict[tuple[str, str], int], free: int, gate
             result.owner_reasons[owner] = f"owner in-flight limit reached ({owner_load[owner]} of {cap})"
             out.add(owner)
             continue
+        price = gates.prices.get((group.owner, group.group, group.priority), 0.0)
+        spent = next((b for b in gates.budgets.get(owner, ()) if price > 0 and price > b.left + 1e-9), None)
+        if spent is not None:  # waits for the day to roll over or the budget to be raised; holds no slot
+            result.owner_reasons[owner] = spent.reason(price)
+            out_groups.add((group.owner, group.group))
+            continue
         if owner in gates.owner_rate and (wait := _rate_wait(gates, "owner:" + owner)) > 0:
             result.owner_reasons[owner] = f"owner rate limit ({gates.owner_rate[owner]:g}/s)"
             out.add(owner)
@@ -112,6 +134,8 @@ def plan(groups: list[Group], loads: dict[tuple[str, str], int], free: int, gate
                             ("bulk:" + group.group, gates.batch_rate.get(group.group))):
             if rate:
                 gates.tats[scope] = result.tats[scope] = max(gates.tats.get(scope, 0.0), gates.now) + 1.0 / rate
+        for budget in gates.budgets.get(owner, ()):
+            budget.left -= price
         group.taken += 1
         owner_load[owner] += 1
         group_load[(owner, group.group)] += 1
@@ -120,5 +144,5 @@ def plan(groups: list[Group], loads: dict[tuple[str, str], int], free: int, gate
     if waits:
         result.wake_in = min(waits)
     if result.blocked is None and admitted < free and (result.owner_reasons or result.group_reasons):
-        result.blocked = "per-owner or per-batch limits"
+        result.blocked = "per-owner or per-batch limits or daily budgets"
     return result

@@ -101,23 +101,43 @@ def apikey_create(name: str, budget: float | None, max_in_flight: str | None, ra
 @apikey.command("update")
 @click.argument("key_id")
 @_with_limit_options
+@click.option("--budget", default=None, metavar="USD|none",
+              help="USD per day this key may spend upstream; while it is spent its jobs wait (none: no own budget)")
 @click.option("--json", "as_json", is_flag=True)
 def apikey_update(key_id: str, max_in_flight: str | None, rate: str | None, priority: str | None,
-                  as_json: bool) -> None:
-    """Change a key's admission limits and default priority (from the next admission step on)."""
+                  budget: str | None, as_json: bool) -> None:
+    """Change a key's admission limits, default priority and budget (from the next admission step on, which
+    runs at once: jobs waiting on a raised budget go)."""
     require_database(load_settings())
+    from shared.admission import admit_quietly
     from shared.apikeys import key_json, set_limits
 
-    limits = _limits_of(max_in_flight, rate, priority)
+    limits = {**_limits_of(max_in_flight, rate, priority), **_budget_of(budget)}
     if not limits:
-        raise click.UsageError("give --max-in-flight, --rate or --priority")
-    with open_session(load_settings()) as session:
+        raise click.UsageError("give --max-in-flight, --rate, --priority or --budget")
+    settings = load_settings()
+    with open_session(settings) as session:
         key = set_limits(session, key_id, limits)
         if key is None:
             raise click.BadParameter(f"no key {key_id!r}", param_hint="KEY_ID")
         session.commit()
         shown = key_json(key)
+    admit_quietly(settings)
     click.echo(json.dumps(shown) if as_json else _key_line(shown))
+
+
+def _budget_of(raw: str | None) -> dict[str, Any]:
+    from shared.apikeys import parse_limits
+    from shared.errors import ValidationError
+
+    if raw is None:
+        return {}
+    try:
+        value = None if raw.strip().lower() == "none" else float(raw)
+        return parse_limits(budget_usd_per_day=value)
+    except (ValueError, ValidationError):
+        raise click.BadParameter(f"{raw!r}: must be a number of US dollars above 0, or none",
+                                 param_hint="--budget") from None
 
 
 def _key_line(k: dict[str, Any]) -> str:

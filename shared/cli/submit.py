@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from shared.admission import parse_priority
 from shared.cli.submit_forms import Form, build_command, forms
 from shared.cometapi.field_rules import TEXT, URL
 from shared.config import Settings, load_settings
@@ -52,10 +53,11 @@ def database_settings() -> Settings:
     return settings
 
 
-def _submit(operation: str, params: dict[str, Any], wait: bool, as_json: bool, timeout: float) -> None:
+def _submit(operation: str, params: dict[str, Any], wait: bool, as_json: bool, timeout: float,
+            priority: Any = None) -> None:
     settings = database_settings()
     try:
-        job_id = submit_job(operation, params, settings=settings)
+        job_id = submit_job(operation, params, settings=settings, priority=priority)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
     if not wait:
@@ -95,6 +97,18 @@ def with_options(options: list[Callable[[Command], Command]]) -> Callable[[Comma
 with_wait = with_options(WAIT)
 
 
+def _priority(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """Checked before anything is opened or written: a bad value is one line and exit 2."""
+    try:
+        return parse_priority(value)
+    except ValidationError as exc:
+        raise click.BadParameter(f"{value!r}: {exc.message}") from None
+
+
+PRIORITY = click.option("--priority", default="interactive", show_default=True, callback=_priority,
+                        help="interactive | pipeline | bulk | a whole number from -1000 to 1000 (higher goes first)")
+
+
 def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str = "key=value",
                 text_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
     """key=value options; the value is JSON when it parses as JSON (numbers, true, lists), else a string. A key in
@@ -116,11 +130,11 @@ def parse_param(values: tuple[str, ...], param_hint: str = "--param", shape: str
 
 
 def _run_form(form: Form, fields: dict[str, Any], extra: tuple[str, ...], wait: bool, as_json: bool,
-              timeout: float) -> None:
+              timeout: float, priority: Any = None) -> None:
     text_fields = frozenset(name for name, kind in form.spec.kinds.items() if kind in (TEXT, URL))
     given = {**fields, **parse_param(extra, text_fields=text_fields)}
     params = {form.container: given} if form.container else {**(form.preset or {}), **given}
-    _submit(form.operation, params, wait, as_json, timeout)
+    _submit(form.operation, params, wait, as_json, timeout, priority)
 
 
 class SubmitGroup(click.Group):
@@ -132,7 +146,7 @@ class SubmitGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = next((form for form in forms() if form.name == cmd_name), None)
-        return build_command(found, _run_form, WAIT) if found is not None else None
+        return build_command(found, _run_form, [*WAIT, PRIORITY]) if found is not None else None
 
 
 @click.group(cls=SubmitGroup)

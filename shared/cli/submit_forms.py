@@ -118,12 +118,14 @@ def field_values(form: Form, given: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def build_command(form: Form, run: Callable[[Form, dict[str, Any], tuple[str, ...], bool, bool, float], None],
-                  options: list[Callable[[Any], Any]]) -> click.Command:
+Run = Callable[[Form, dict[str, Any], tuple[str, ...], bool, bool, float, Any], None]
+
+
+def build_command(form: Form, run: Run, options: list[Callable[[Any], Any]]) -> click.Command:
     def callback(**given: Any) -> None:
-        extra = given.pop("extra", ())
+        extra, priority = given.pop("extra", ()), given.pop("priority", None)
         wait, as_json, timeout = given.pop("wait"), given.pop("as_json"), given.pop("timeout")
-        run(form, field_values(form, given), extra, wait, as_json, timeout)
+        run(form, field_values(form, given), extra, wait, as_json, timeout, priority)
 
     params: list[click.Parameter] = []
 

@@ -15,7 +15,7 @@ from shared.admission.priority import effective_priority
 from shared.apikeys import create_api_key
 from shared.db import open_session
 from shared.errors import ValidationError
-from shared.models import ApiKey, Job, OutboxMessage, RateBucket, utcnow
+from shared.models import ApiKey, Attempt, Job, OutboxMessage, RateBucket, utcnow
 from shared.producer import add_job
 
 WORDS = {"prompt": "a song about admission"}
@@ -221,3 +221,101 @@ def test_plan_takes_turns_across_owners_and_stops_at_the_global_bucket():
     chosen = plan(groups, {}, 6, Gates(now=0.0), 300, now, take_token=lambda: next(tokens))
     assert {g.owner: n for g, n in chosen.picks} == {"a": 2, "b": 1}
     assert chosen.blocked.startswith("global rate limit") and chosen.wake_in == 1.5
+
+
+def charge(settings, job_ids: list[str], usd: float) -> None:
+    """The jobs ran and were charged ``usd`` each (attempt rows, as the submit writes them)."""
+    with open_session(settings) as s:
+        for job_id in job_ids:
+            job = s.get(Job, job_id)
+            job.status = "succeeded"
+            s.add(Attempt(job_id=job_id, attempt_no=1, operation="lyrics", endpoint="lyrics", outcome="ok",
+                          cost_usd=usd, api_key_id=job.api_key_id,
+                          started_at=utcnow()))
+        s.commit()
+
+
+def test_a_spent_budget_makes_its_owners_jobs_wait_holding_no_slot_while_others_go_on(any_db):
+    from shared.admission.views import queue_position
+
+    capped = any_db.with_overrides(max_in_flight=8)
+    thrifty = new_key(capped, "thrifty", budget_usd_per_day=0.05)  # lyrics cost 0.02: two fit, a third does not
+    mine = add(capped, 4, api_key_id=thrifty)
+    others = add(capped, 4)
+    report = admit(capped)
+    assert set(owner_of(capped, report.admitted)) == {thrifty, "local"}
+    assert sorted(report.admitted) == sorted(mine[:2] + others)  # the budget holds two back; local takes its slots
+    assert report.blocked == "per-owner or per-batch limits or daily budgets"
+    with open_session(capped) as s:
+        where = queue_position(s, s.get(Job, mine[2]))
+    assert where["admitted"] is False and where["reason"].startswith(
+        "daily budget reached (API key 'thrifty' budget: USD 0.040 of 0.05")
+    charge(capped, mine[:2] + others, 0.02)  # they ran and were paid: the slots free, the budget stays spent
+    assert admit(capped).admitted == []
+    assert admitted_ids(capped).isdisjoint(mine[2:])
+    with open_session(capped) as s:  # the day rolls over: yesterday's spend no longer counts
+        s.execute(update(Attempt).values(
+            started_at=utcnow() - timedelta(days=1)))
+        s.commit()
+    assert sorted(admit(capped).admitted) == sorted(mine[2:])
+
+
+def test_the_system_budget_holds_every_owner_and_raising_it_admits(any_db):
+    budgeted = any_db.with_overrides(budget_usd_per_day=0.03)
+    key = new_key(budgeted, "acme")
+    first = add(budgeted, 2, api_key_id=key)
+    later = add(budgeted, 2, priority="bulk")
+    assert admit(budgeted).admitted == first[:1]  # 0.02 reserved by the admitted job: 0.01 left
+    charge(budgeted, first[:1], 0.02)
+    report = admit(budgeted)
+    assert report.admitted == [] and report.in_flight == 0  # nothing in flight, yet nothing is sent: no slot held
+    with open_session(budgeted) as s:
+        from shared.admission.views import queue_position
+
+        reason = queue_position(s, s.get(Job, later[0]))["reason"]
+    assert "daily budget reached (HOOKLINE_BUDGET_USD_PER_DAY: USD 0.020 of 0.03" in reason
+    raised = budgeted.with_overrides(budget_usd_per_day=0.07)  # 0.05 left: two of the three waiting
+    assert sorted(admit(raised).admitted) == sorted([first[1], later[0]])
+
+
+def test_the_sweep_drops_spent_rate_rows_and_keeps_live_ones(any_db, monkeypatch):
+    from worker.reconciling import reconcile_overdue
+
+    monkeypatch.setattr("shared.admission.core.send", lambda *a, **k: None)
+    slow, done = new_key(any_db, "slow", rate=0.001), new_key(any_db, "done", rate=0.001)
+    add(any_db, 2, api_key_id=slow)
+    add(any_db, 1, api_key_id=done)
+    assert len(admit(any_db).admitted) == 2  # one each; slow's next may go in 1000 s
+
+    def tat_rows() -> dict[str, float]:
+        with open_session(any_db) as s:
+            return {r.name: r.updated_at for r in s.scalars(select(RateBucket).where(RateBucket.name.like("tat:%")))}
+
+    assert set(tat_rows()) == {f"tat:owner:{slow}", f"tat:owner:{done}"}
+    with open_session(any_db) as s:  # done's period has passed: its row admits as a missing one would
+        s.execute(update(RateBucket).where(RateBucket.name == f"tat:owner:{done}").values(updated_at=1.0))
+        s.commit()
+    admit(any_db)
+    assert len(tat_rows()) == 2  # an ordinary step prunes nothing
+    reconcile_overdue(any_db.with_overrides(public_url=None))
+    assert set(tat_rows()) == {f"tat:owner:{slow}"}  # the live one stays: slow's limit still holds
+    assert admit(any_db).admitted == []
+
+
+def test_a_mixed_batch_is_checked_at_each_jobs_own_price(any_db):
+    from shared.admission.views import queue_position
+
+    key = new_key(any_db, "mixed", budget_usd_per_day=0.2)
+    song = {"prompt": "[Verse]\nla", "tags": "pop", "title": "T", "mv": "chirp-v4"}
+    ids = []
+    for operation, params in (("lyrics", WORDS), ("music", song), ("lyrics", WORDS), ("lyrics", WORDS),
+                              ("lyrics", WORDS)):
+        with open_session(any_db) as s:  # one group (the key's single jobs), oldest first; its head costs 0.02
+            job = add_job(s, any_db, operation, params, api_key_id=key)
+            s.commit()
+            ids.append(job.id)
+    report = admit(any_db)
+    assert report.admitted == ids[:3]  # 0.02 + 0.144 + 0.02 = 0.184; the fourth (0.02) would pass 0.2
+    assert report.blocked == "per-owner or per-batch limits or daily budgets"
+    with open_session(any_db) as s:
+        assert "API key 'mixed' budget: USD 0.184 of 0.20" in queue_position(s, s.get(Job, ids[3]))["reason"]

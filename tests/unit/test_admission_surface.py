@@ -149,3 +149,85 @@ def test_watch_metrics_and_dashboard_show_the_queue(settings, base_env, monkeypa
     page = client.get(f"/ui/jobs/{waiting[0]}").text
     assert "position 1" in page and "in-flight cap reached (1 of 1)" in page
     assert "nothing waits for admission" not in client.get("/ui/health").text
+
+
+def test_cli_submit_takes_a_priority_and_refuses_a_bad_one_writing_nothing(settings, base_env, monkeypatch):
+    from shared.cli.main import main
+
+    for name, val in base_env.items():
+        monkeypatch.setenv(name, val)
+
+    def hookline(*args: str):
+        return CliRunner().invoke(main, ["submit", *args])
+
+    def count() -> int:
+        with open_session(settings) as s:
+            return len(list(s.scalars(select(Job.id))))
+
+    for word in ("interactive-number", "pipelin", "1001", "1.5", ""):
+        bad = hookline("lyrics", "--prompt", "x", "--priority", word)
+        assert bad.exit_code == 2 and "Traceback" not in bad.output
+        last = bad.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: Invalid value for '--priority'") and "interactive, pipeline, bulk" in last
+    assert count() == 0  # a refused priority wrote no row
+    made = {}
+    for args, expected in ((["lyrics", "--prompt", "x"], 200), (["lyrics", "--prompt", "x", "--priority", "bulk"], 0),
+                           (["music", "--description", "x", "--priority", "-7"], -7),
+                           (["extend", "--continue-clip-id", "c1", "--continue-at", "10", "--mv", "chirp-v4",
+                             "--priority", "Pipeline"], 100)):
+        result = hookline(*args)
+        assert result.exit_code == 0, result.output
+        made[result.stdout.strip()] = expected
+    with open_session(settings) as s:
+        assert {j.id: j.priority for j in s.scalars(select(Job))} == made
+    assert "--priority" in hookline("gen-stem", "--help").stdout
+
+
+def test_a_job_waiting_on_its_budget_says_so_in_the_api_and_watch(any_db, base_env, monkeypatch):
+    from shared.cli.watch import watch
+
+    key = new_key(any_db)
+    with open_session(any_db) as s:
+        s.get(ApiKey, key.id).budget_usd_per_day = 0.03  # one lyrics job (0.02) fits, the second does not
+        s.commit()
+    client = api_client(any_db)
+    ids = [client.post("/v1/jobs", json={"operation": "lyrics", "params": WORDS}, headers=bearer(key)).json["id"]
+           for _ in range(2)]
+    local = submit_job("lyrics", WORDS, settings=any_db)  # another owner: not held by that key's budget
+    first = client.get(f"/v1/jobs/{ids[0]}", headers=bearer(key)).json["queue"]
+    assert first["admitted"] is True
+    held = client.get(f"/v1/jobs/{ids[1]}", headers=bearer(key)).json
+    assert held["status"] == "queued" and held["queue"]["admitted"] is False
+    assert held["queue"]["reason"].startswith("daily budget reached (API key 'acme' budget: USD 0.020 of 0.03")
+    assert_matches("Job", held)
+    for name, val in {**base_env, "HOOKLINE_DATABASE_URL": any_db.database_url}.items():
+        monkeypatch.setenv(name, val)
+    snapshot = json.loads(CliRunner().invoke(watch, ["--json"], catch_exceptions=False).stdout)
+    rows = {j["id"]: j for j in snapshot["oldest_jobs"]}
+    assert rows[local]["queue"]["admitted"] is True
+    assert "daily budget reached" in rows[ids[1]]["queue"]["reason"]
+    assert snapshot["admission"]["owners"][key.id].startswith("daily budget reached")
+    admin = api_client(any_db, admin_token="admin-token")
+    bad = admin.patch(f"/v1/keys/{key.id}", json={"budget_usd_per_day": 0}, headers=bearer("admin-token"))
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "budget_usd_per_day"
+    raised = admin.patch(f"/v1/keys/{key.id}", json={"budget_usd_per_day": 1}, headers=bearer("admin-token"))
+    assert raised.status_code == 200 and raised.json["budget_usd_per_day"] == 1.0
+    assert_matches("ApiKey", raised.json)
+    assert client.get(f"/v1/jobs/{ids[1]}", headers=bearer(key)).json["queue"]["admitted"] is True  # admitted now
+
+
+def test_cli_update_sets_a_keys_budget_and_admits_what_it_held(run, settings):
+    created = json.loads(run("create", "--name", "acme", "--budget", "0.01", "--json").stdout)
+    held = submit_job("lyrics", WORDS, settings=settings, api_key_id=created["id"])
+    with open_session(settings) as s:
+        assert s.get(Job, held).admitted_at is None  # 0.02 does not fit in 0.01
+    for value in ("0", "cheap", "nan", "-3"):
+        bad = CliRunner().invoke(apikey, ["update", created["id"], "--budget", value])
+        assert bad.exit_code == 2 and "--budget" in bad.output and "Traceback" not in bad.output
+    assert key_row(settings, created["id"]).budget_usd_per_day == 0.01
+    shown = json.loads(run("update", created["id"], "--budget", "2", "--json").stdout)
+    assert shown["budget_usd_per_day"] == 2.0
+    with open_session(settings) as s:
+        assert s.get(Job, held).admitted_at is not None  # the update ran an admission step
+    run("update", created["id"], "--budget", "none")
+    assert key_row(settings, created["id"]).budget_usd_per_day is None

@@ -118,9 +118,17 @@ def test_ambiguous_submit_waits_then_resubmits_marking_possible_duplicate(cfg, s
     assert rows[0].cost_usd == 0.144  # the ambiguous one may have been charged: it stays in the ledger
 
 
-def test_budget_refuses_before_anything_is_sent_and_retry_requeues(cfg, sandbox):
+def test_budget_holds_at_admission_refuses_at_submit_before_anything_is_sent_and_retry_requeues(cfg, sandbox):
     capped = cfg.with_overrides(budget_usd_per_day=0.2)
-    first, second = new_job(capped), new_job(capped)
+    first = new_job(capped)
+    with open_session(capped) as s:  # the admission step holds a job its budget cannot pay for (it waits) ...
+        waiting = add_job(s, capped, "music", SONG)
+        s.commit()
+    assert admit(capped).admitted == [] and job_row(capped, waiting.id).admitted_at is None
+    # ... and the submit's own check is the last line of defence: a job admitted when the budget was higher (it
+    # was lowered since) is refused before anything is sent
+    second = waiting.id
+    assert second in admit(cfg).admitted
     assert submit_claimed(capped, first).outcome == "accepted"
     assert submit_claimed(capped, second).outcome == "failed"
     assert submits(sandbox) == 1

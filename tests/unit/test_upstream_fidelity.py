@@ -13,6 +13,7 @@ import requests
 from click.testing import CliRunner
 from rich.console import Console
 
+from shared.admission import admit
 from shared.cli.main import main
 from shared.cli.run import SANDBOX_CLIP_SECONDS, up_environment
 from shared.cli.stack import wait_until
@@ -43,7 +44,8 @@ def new_job(settings, operation: str, params: dict[str, Any]) -> str:
     with open_session(settings) as s:
         job = add_job(s, settings, operation, params)
         s.commit()
-        return job.id
+    assert job.id in admit(settings).admitted  # only an admitted job is sent (shared.admission)
+    return job.id
 
 
 def job_row(settings, job_id: str) -> Job:
@@ -321,9 +323,13 @@ def test_the_sandbox_commands_clips_are_long_enough_for_the_readmes_extend_at_60
 def test_watch_headers_are_whole_at_80_columns() -> None:
     age = "2026-11-30T00:00:00+00:00"
     snapshot = {
-        "jobs": {"queued": 3}, "oldest_jobs": [{"id": "a" * 32, "operation": "music", "status": "submitted",
+        "jobs": {"queued": 3},
+        "admission": {"in_flight": 1, "cap": 3, "window": 20, "blocked": None, "owners": {}, "groups": {},
+                      "waiting": []},
+        "oldest_jobs": [{"id": "a" * 32, "operation": "music", "status": "submitted",
                                                  "progress": "40%", "created_at": age, "pipeline_id": "b" * 32,
-                                                 "bulk_id": None}],
+                                                 "bulk_id": None, "priority": 200, "owner": "local",
+                                                 "queue": None}],
         "pipelines": [{"id": "c" * 32, "name": "long-song", "steps": {"song": "succeeded"}, "created_at": age}],
         "bulk": [{"id": "d" * 32, "name": "jobs.jsonl", "succeeded": 1, "failed": 0, "canceled": 0, "total": 5,
                   "queued": 2, "running": 2, "cost_usd": 0.1}],

@@ -11,15 +11,16 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from shared.admission import admit_quietly
 from shared.apikeys import UNSET, key_json, parse_limits, set_limits
 from shared.models import ApiKey
 from webhook.api.auth import ApiError, principal
 from webhook.api.bodies import json_object
 from webhook.api.listing import check_query
-from webhook.context import db_session
+from webhook.context import db_session, settings
 
 keys = Blueprint("keys", __name__, url_prefix="/keys")
-LIMIT_FIELDS = ("max_in_flight", "rate", "default_priority")
+LIMIT_FIELDS = ("max_in_flight", "rate", "default_priority", "budget_usd_per_day")
 
 
 def _admin_only() -> None:
@@ -49,4 +50,6 @@ def update_key(key_id: str) -> ResponseReturnValue:
         if key is None:
             raise ApiError(404, "not_found", f"no key {key_id!r}")
         session.commit()
-        return jsonify(key_json(key))
+        shown = key_json(key)
+    admit_quietly(settings())  # a raised budget or limit lets waiting jobs go now, not at the next sweep
+    return jsonify(shown)

@@ -137,7 +137,7 @@ def paths() -> dict[str, Any]:
             "get": operation("List API keys and their limits (admin)", {200: "ApiKeyPage"}, (400, 403), tag="keys"),
         },
         "/v1/keys/{key_id}": {"patch": operation(
-            "Set a key's admission limits and default priority (admin); null clears one", {200: "ApiKey"},
+            "Set a key's admission limits, default priority and daily budget (admin); null clears one", {200: "ApiKey"},
             (400, 403, 404, 413, 415), tag="keys", parameters=[_path("key_id")], body=_json_body("ApiKeyLimits"))},
         "/hooks/cometapi/{job_id}/{attempt}/{token}": {"post": operation(
             "Upstream task callback (the notify_hook)", {200: "CallbackAccepted"}, (400, 401, 404, 413, 415, 429),

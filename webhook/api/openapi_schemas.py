@@ -39,12 +39,14 @@ PRIORITY = {"description": "admission priority: interactive (200), pipeline (100
             "anyOf": [{"enum": ["interactive", "pipeline", "bulk"]},
                       {"type": "integer", "minimum": -1000, "maximum": 1000}]}
 QUEUE_TEXT = ("only GET /v1/jobs/{job_id}, for a queued job: priority, owner, position (estimated, 1 = next; 0 = "
-              "admitted) and the reason it waits (in-flight cap, rate, owner limit, higher priority)")
+              "admitted) and the reason it waits (in-flight cap, rate, owner limit, daily budget, higher priority)")
 LIMIT_PROPERTIES = {
     "max_in_flight": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
     "rate": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1000000,
              "description": "submits per second"},
     "default_priority": {"anyOf": [PRIORITY, {"type": "null"}]},
+    "budget_usd_per_day": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1000000,
+                           "description": "USD per UTC day; its jobs wait (queued) while it is spent"},
 }
 KEY = {"id": STRING, "name": STRING, "budget_usd_per_day": nullable("number"), "disabled": BOOLEAN,
        "max_in_flight": nullable("integer"), "rate": nullable("number"),
