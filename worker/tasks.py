@@ -69,8 +69,11 @@ def poll_job(self: Task, job_id: str) -> str:
 @shared_task(name=JOB_FINISHED, bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
-    admit_quietly(settings)  # its slot is free (in flight is counted from the rows): admit the next job first
-    return advance_and_hand_off(settings, job_id)  # the pipeline, then hookline.download_artifacts on its queue
+    # The pipeline first (its next step is admitted as it is enqueued, shared.producer), then the files' task on its
+    # own queue, then an admission step for the slot this job freed (in flight is counted from the rows).
+    failed = advance_and_hand_off(settings, job_id)
+    admit_quietly(settings)
+    return failed
 
 
 # Same delivery guarantees as job_finished; a lost one leaves the job's follow-up deadline, and the reconciler sends
