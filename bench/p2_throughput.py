@@ -52,6 +52,7 @@ from bench.harness import (
 from shared.cli.stack import Stack, free_port, wait_until
 from shared.db import open_session
 from shared.models import Artifact, Job
+from shared.tasks import WORKER_QUEUES
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -62,7 +63,7 @@ COUNTER_KEY = "bench:noop:done"
 CPU_BEFORE_MS = {"sqlite": 51.0, "postgres": 66.7}
 DONE_BEFORE = {"sqlite": "5.02/s done, ratio 0.012 (no-op 416.5/s)",
                "postgres": "2.83/s done, ratio 0.0027 (no-op 1,060/s)"}
-WORKER_ARGS = ["worker", "-Q", "hookline", "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
+WORKER_ARGS = ["worker", "-Q", WORKER_QUEUES, "-c", "2", "-P", "threads", "-l", "INFO", "--without-gossip",
                "--without-mingle"]  # what `hookline worker` passes (its defaults: 2 threads)
 SANDBOX_ARGS = ["--step-seconds", "0.05", "--clip-seconds", "4", "--latency", "0"]
 

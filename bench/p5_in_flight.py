@@ -51,6 +51,7 @@ from bench.harness import (
 from shared.cli.stack import free_port, wait_until
 from shared.db import open_session
 from shared.models import Job
+from shared.tasks import FILES_QUEUE, QUEUE
 
 SWEEP_RUNTIME = re.compile(r"Task hookline\.reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
 RSS_LIMIT_MB = 200.0
@@ -152,10 +153,14 @@ def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: f
                     idle_sweeps.append(run_sweep(sender, log))
                 time.sleep(1.5)
                 start = 0
+
+                def queued() -> int:  # follow-ups waiting: the pipeline's queue and the files' queue
+                    return int(queue.llen(QUEUE)) + int(queue.llen(FILES_QUEUE))
+
                 for size in overdue:
                     # Each slice starts on an empty queue: its time to done is its own, not the last slice's tail.
                     drained = time.monotonic()
-                    wait_until(lambda: not queue.llen("hookline"), 900, 0.5, "follow-ups of the last slice drained")
+                    wait_until(lambda: not queued(), 900, 0.5, "follow-ups of the last slice drained")
                     if start:
                         notes_drain.append(f"follow-ups of the {start} before drained in "
                                            f"{time.monotonic() - drained:.0f}s more")
@@ -172,8 +177,8 @@ def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: f
                     sweeps[size] = (runtime, time.monotonic() - began)
                     rss.phase = "follow-ups"
                     with suppress(TimeoutError):  # what is left after `watch` seconds is the figure
-                        wait_until(lambda: not queue.llen("hookline"), watch, 0.5, "follow-up queue drained")
-                backlog = queue.llen("hookline")
+                        wait_until(lambda: not queued(), watch, 0.5, "follow-up queue drained")
+                backlog = queued()
             finish_profiles(profiles)
             notes = [f"setup: {sum(overdue)} upstream tasks + {jobs:,} rows inserted in {setup:.1f}s; "
                      f"{in_flight:,} in flight; one worker (hookline worker defaults), no beat: sweeps sent by hand",

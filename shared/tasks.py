@@ -23,6 +23,10 @@ from shared.config import EMBEDDED_BROKER_SCHEME, Settings, load_settings
 log = logging.getLogger("hookline.tasks")
 
 QUEUE = "hookline"
+# A finished job's downloads go to a queue of their own, which `hookline worker` consumes too: the consumer takes
+# the queues in turn, so the next pipeline step's hookline.job_finished never waits behind a backlog of downloads.
+FILES_QUEUE = "hookline.files"
+WORKER_QUEUES = f"{QUEUE},{FILES_QUEUE}"  # what every worker consumes (celery worker -Q)
 
 SUBMIT_JOB = "hookline.submit_job"
 POLL_JOB = "hookline.poll_job"
@@ -34,6 +38,7 @@ DELIVER_WEBHOOK = "hookline.deliver_webhook"
 SEND_OVERDUE_WEBHOOKS = "hookline.send_overdue_webhooks"
 PRUNE = "hookline.prune"  # beat, once a day, when HOOKLINE_RETENTION_DAYS is set
 FETCH_BATCH = "hookline.fetch_batch"  # the reconcile sweep's fan-out: one batch fetch of claimed overdue jobs
+DOWNLOAD_ARTIFACTS = "hookline.download_artifacts"  # a finished job's files and news, sent by job_finished
 
 # On Redis a countdown longer than the visibility timeout (one hour) is redelivered again and again, so a long
 # wait is made of hops no longer than this: the task sees it woke early and asks for the rest.
@@ -55,6 +60,7 @@ def configure_broker(app: Celery, settings: Settings) -> Celery:
         task_ignore_result=True,
         result_backend=None,
         task_default_queue=QUEUE,
+        task_routes={DOWNLOAD_ARTIFACTS: {"queue": FILES_QUEUE}},
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         timezone="UTC",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.schedules import crontab
+from kombu import Queue
 
 import worker.heartbeats  # noqa: F401 - connects worker_ready / worker_shutdown
 from shared.config import Settings, load_settings
-from shared.tasks import PRUNE, QUEUE, RECONCILE, SEND_OVERDUE_WEBHOOKS, configure_broker
+from shared.tasks import FILES_QUEUE, PRUNE, QUEUE, RECONCILE, SEND_OVERDUE_WEBHOOKS, configure_broker
 
 __all__ = ["QUEUE", "create_celery"]
 
@@ -21,6 +22,8 @@ def create_celery(settings: Settings | None = None) -> Celery:
     configure_broker(app, settings)
     app.conf.update(
         worker_prefetch_multiplier=1,
+        # A worker started without -Q (plain `celery -A worker.app worker`) consumes the files' queue too.
+        task_queues=(Queue(QUEUE), Queue(FILES_QUEUE)),
         worker_hijack_root_logger=False,
         # One beat sends; any other is a standby until the lease lapses (worker/beat_lock.py).
         beat_scheduler="worker.beat_lock:LeasedScheduler",

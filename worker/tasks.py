@@ -8,8 +8,19 @@ from shared.admission import admit_quietly
 from shared.config import Settings
 from shared.db import open_session
 from shared.outbox import relay
-from shared.tasks import ADMIT, FETCH_BATCH, JOB_FINISHED, POLL_JOB, PRUNE, RECONCILE, SUBMIT_JOB, send, settings_of
-from worker.followups import run_follow_ups
+from shared.tasks import (
+    ADMIT,
+    DOWNLOAD_ARTIFACTS,
+    FETCH_BATCH,
+    JOB_FINISHED,
+    POLL_JOB,
+    PRUNE,
+    RECONCILE,
+    SUBMIT_JOB,
+    send,
+    settings_of,
+)
+from worker.followups import advance_and_hand_off, keep_files
 from worker.polling import poll_job_once
 from worker.reconciling import SweepReport, fetch_claimed, reconcile_overdue
 from worker.results import PollOutcome, SubmitOutcome
@@ -58,8 +69,18 @@ def poll_job(self: Task, job_id: str) -> str:
 @shared_task(name=JOB_FINISHED, bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
-    admit_quietly(settings)  # its slot is free (in flight is counted from the rows): admit the next job first
-    return run_follow_ups(settings, job_id)
+    # The pipeline first (its next step is admitted as it is enqueued, shared.producer), then the files' task on its
+    # own queue, then an admission step for the slot this job freed (in flight is counted from the rows).
+    failed = advance_and_hand_off(settings, job_id)
+    admit_quietly(settings)
+    return failed
+
+
+# Same delivery guarantees as job_finished; a lost one leaves the job's follow-up deadline, and the reconciler sends
+# job_finished again (which sends this again).
+@shared_task(name=DOWNLOAD_ARTIFACTS, bind=True, acks_late=True, reject_on_worker_lost=True)
+def download_artifacts(self: Task, job_id: str, settle: bool = True) -> list[str]:
+    return keep_files(settings_of(self.app), job_id, settle)
 
 
 @shared_task(name=ADMIT, bind=True)

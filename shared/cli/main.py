@@ -106,7 +106,9 @@ def worker(concurrency: int, pool: str, name: str, loglevel: str | None) -> None
     require_shared_secret(settings)
     require_current_schema(settings)
     level = (loglevel or settings.log_level).upper()
-    args = ["worker", "-Q", "hookline", "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", level,
+    from shared.tasks import WORKER_QUEUES
+
+    args = ["worker", "-Q", WORKER_QUEUES, "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "-l", level,
             "--without-gossip", "--without-mingle"]
     from worker.app import app
 

@@ -163,40 +163,33 @@ def obtain(source: Source, key: str, store: ArtifactStore, settings: Settings,
     return Outcome("stored", key, fetched.size, fetched.sha256, fetched.content_type)
 
 
-def record_outcome(settings: Settings, job_id: str, source: Source, outcome: Outcome,
-                   store: ArtifactStore | None = None) -> None:
-    """Insert or update the (job, source_url) row; a concurrent run's insert is updated, a stored row never undone."""
+def record_outcomes(settings: Settings, job_id: str, outcomes: list[tuple[Source, Outcome]],
+                    store: ArtifactStore) -> list[Artifact]:
+    """Insert or update the job's (job, source_url) rows, all in one transaction; a concurrent run's insert is
+    updated, a stored row never undone. Returns every artifact row of the job, in id order."""
     for _ in range(2):
         with open_session(settings) as session:
-            row = session.scalar(select(Artifact).where(Artifact.job_id == job_id, Artifact.source_url == source.url))
-            if row is None:
-                row = Artifact(job_id=job_id, source_url=source.url)
-                session.add(row)
-            elif outcome.status != "stored" and still_stored(row, store or open_store(settings), unknown=True):
-                return
-            row.kind, row.clip_id, row.status, row.error = source.kind, source.clip_id, outcome.status, outcome.error
-            row.storage_key, row.size, row.sha256 = outcome.key, outcome.size, outcome.sha256
-            row.path = local_path(store or open_store(settings), outcome.key) if outcome.key else None
-            row.content_type = outcome.content_type
+            rows = {row.source_url: row for row in session.scalars(select(Artifact).where(Artifact.job_id == job_id))}
+            for source, outcome in outcomes:
+                row = rows.get(source.url)
+                if row is None:
+                    row = rows[source.url] = Artifact(job_id=job_id, source_url=source.url)
+                    session.add(row)
+                elif outcome.status != "stored" and still_stored(row, store, unknown=True):
+                    continue
+                row.kind, row.clip_id = source.kind, source.clip_id
+                row.status, row.error = outcome.status, outcome.error
+                row.storage_key, row.size, row.sha256 = outcome.key, outcome.size, outcome.sha256
+                row.path = local_path(store, outcome.key) if outcome.key else None
+                row.content_type = outcome.content_type
             try:
                 session.commit()
-                return
             except IntegrityError:
-                session.rollback()  # another run inserted the row first: update theirs on the next pass
-
-
-def _announce(settings: Settings, job_id: str, sources: list[Source]) -> None:
-    """A ``pending`` row for every file about to be fetched, so readers can tell "still coming" from "none"."""
+                session.rollback()  # another run inserted a row first: update theirs on the next pass
+                continue
+            return sorted(rows.values(), key=lambda row: row.id)
     with open_session(settings) as session:
-        known = set(session.scalars(select(Artifact.source_url).where(Artifact.job_id == job_id)))
-        for source in sources:
-            if source.url not in known:
-                session.add(Artifact(job_id=job_id, source_url=source.url, kind=source.kind, clip_id=source.clip_id,
-                                     status="pending"))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()  # a concurrent run announced them first
+        return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))
 
 
 def local_path(store: ArtifactStore, key: str) -> str | None:
@@ -228,23 +221,34 @@ def still_stored(row: Artifact, store: ArtifactStore, *, unknown: bool = False) 
 
 
 def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver = system_resolve) -> list[Artifact]:
-    """Keep every file of a succeeded job in the store under ``<job_id>/``; returns the job's artifact rows."""
+    """Keep every file of a succeeded job in the store under ``<job_id>/``; returns the job's artifact rows.
+
+    Two transactions a job: the first reads the job and announces a ``pending`` row for every file about to be
+    fetched (so readers can tell "still coming" from "none", and a run that dies mid-download leaves rows that keep
+    the job's follow-up deadline: nothing is lost, the reconciler runs it again); the second records every outcome.
+    """
     store = open_store(settings)
     with open_session(settings) as session:
         job = session.scalar(select(Job).where(Job.id == job_id).options(selectinload(Job.clips)))
         if job is None or job.status != JobStatus.SUCCEEDED.value:
             return []
         sources = artifact_sources(job)
-        kept = {row.source_url for row in session.scalars(select(Artifact).where(Artifact.job_id == job_id))
-                if still_stored(row, store)}
-    _announce(settings, job_id, [s for s in sources if s.url not in kept])
-    for source in sources:
-        if source.url not in kept:
-            outcome = obtain(source, artifact_key(job_id, source.filename), store, settings, resolve)
-            record_outcome(settings, job_id, source, outcome, store)
-    with open_session(settings) as session:
-        return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.id)))
-
+        rows = list(session.scalars(select(Artifact).where(Artifact.job_id == job_id)))
+        kept = {row.source_url for row in rows if still_stored(row, store)}
+        missing = [s for s in sources if s.url not in {row.source_url for row in rows}]
+        for source in missing:
+            session.add(Artifact(job_id=job_id, source_url=source.url, kind=source.kind, clip_id=source.clip_id,
+                                 status="pending"))
+        if missing:
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # a concurrent run announced them first
+    outcomes = [(source, obtain(source, artifact_key(job_id, source.filename), store, settings, resolve))
+                for source in sources if source.url not in kept]
+    if not outcomes:
+        return sorted(rows, key=lambda row: row.id)
+    return record_outcomes(settings, job_id, outcomes, store)
 
 
 def remove_stored(store: ArtifactStore, key: str) -> int | None:

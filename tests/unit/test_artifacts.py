@@ -193,3 +193,52 @@ def test_the_follow_up_downloads_a_succeeded_job(sandbox_settings: Settings, ser
     job_id = add_job(sandbox_settings, clips=[serve_clip(server, "c1")])
     download_artifacts(sandbox_settings, job_id)
     assert [a.status for a in rows(sandbox_settings, job_id)] == ["stored"] * 3
+
+
+def test_a_jobs_files_are_recorded_in_two_transactions(sandbox_settings: Settings, server: LocalServer) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    job_id = add_job(sandbox_settings, clips=[serve_clip(server, "c1"), serve_clip(server, "c2")])
+    commits: list[Session] = []
+
+    def count(session: Session) -> None:
+        commits.append(session)
+
+    event.listen(Session, "after_commit", count)
+    try:
+        stored = download_job_artifacts(sandbox_settings, job_id)
+    finally:
+        event.remove(Session, "after_commit", count)
+    assert [a.status for a in stored] == ["stored"] * 6
+    assert len(commits) == 2  # the pending rows, then every outcome (was one per file, plus one)
+
+
+def test_a_run_that_dies_mid_download_loses_nothing(sandbox_settings: Settings, server: LocalServer,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import update
+
+    import shared.jobs.artifacts as artifacts
+    from shared.jobs.finishing import follow_ups_done
+    from shared.models import utcnow
+
+    job_id = add_job(sandbox_settings, clips=[serve_clip(server, "c1")])
+    with open_session(sandbox_settings) as session:  # its follow-up deadline, as finish_job sets it
+        session.execute(update(Job).where(Job.id == job_id).values(next_check_at=utcnow()))
+        session.commit()
+    real_fetch, calls = artifacts.fetch_into, []
+
+    def dies_on_the_second_file(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise SystemExit("worker killed")  # not an error a download records: the run just stops
+        return real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(artifacts, "fetch_into", dies_on_the_second_file)
+    with pytest.raises(SystemExit):
+        download_job_artifacts(sandbox_settings, job_id)
+    assert [a.status for a in rows(sandbox_settings, job_id)] == ["pending"] * 3  # announced, none recorded
+    assert follow_ups_done(sandbox_settings, job_id) is False  # so the job's follow-up deadline stays
+    monkeypatch.setattr(artifacts, "fetch_into", real_fetch)
+    assert [a.status for a in download_job_artifacts(sandbox_settings, job_id)] == ["stored"] * 3  # the rerun
+    assert follow_ups_done(sandbox_settings, job_id) is True

@@ -20,13 +20,13 @@ from shared.jobs.finishing import finish_job, follow_ups_done, rerun_overdue_fol
 from shared.models import Artifact, Job, OutboxMessage, utcnow
 from shared.outbox import add_follow_up, flush_background_relay, relay, republish_unsent
 from shared.states import JobStatus
-from shared.tasks import JOB_FINISHED, QUEUE
+from shared.tasks import DOWNLOAD_ARTIFACTS, FILES_QUEUE, JOB_FINISHED, QUEUE
 from tests.unit.test_artifacts import add_job, rows, serve_clip
 from tests.unit.test_metrics import scrape, value
 from tests.unit.test_receiver import post, task
 from tests.unit.test_safe_fetch import LocalServer
 from webhook.app import create_app
-from worker.followups import run_follow_ups
+from worker.followups import advance_and_hand_off, keep_files, run_follow_ups
 from worker.reconciling import reconcile_overdue
 
 
@@ -48,10 +48,10 @@ def server() -> Iterator[LocalServer]:
         yield running
 
 
-def queued_messages(redis_url: str) -> list[tuple[str, list[object]]]:
-    """(task name, args) of every message waiting in the hookline queue."""
+def queued_messages(redis_url: str, queue: str = QUEUE) -> list[tuple[str, list[object]]]:
+    """(task name, args) of every message waiting in the hookline queue (or ``queue``)."""
     found = []
-    for raw in redis.Redis.from_url(redis_url).lrange(QUEUE, 0, -1):
+    for raw in redis.Redis.from_url(redis_url).lrange(queue, 0, -1):
         message = json.loads(raw)
         found.append((message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]))
     return found
@@ -186,3 +186,35 @@ def test_follow_ups_left_with_pending_files_are_run_again_and_then_settled(
     with open_session(settings) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.next_check_at is None  # settled: the reconciler leaves it alone
+
+
+def test_the_advance_hands_the_files_to_their_own_task_and_a_lost_one_is_run_again(
+    broker_up: Settings, redis_url: str, server: LocalServer
+) -> None:
+    settings = broker_up.with_overrides(base_url=server.url)
+    job_id = add_job(settings, status="running", clips=[serve_clip(server, "c1")])
+    with open_session(settings) as session:
+        finish_job(session, settings, job_id, JobStatus.SUCCEEDED)
+        session.commit()
+
+    assert advance_and_hand_off(settings, job_id) == []  # what hookline.job_finished runs after admitting
+    assert queued_messages(redis_url) == []  # nothing on the pipeline's queue ...
+    assert queued_messages(redis_url, FILES_QUEUE) == [(DOWNLOAD_ARTIFACTS, [job_id, True])]  # ... files on theirs
+    assert rows(settings, job_id) == [] and server.seen == []  # the advance fetched nothing
+
+    redis.Redis.from_url(redis_url).delete(FILES_QUEUE)  # the download task is lost
+    with open_session(settings) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(next_check_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    assert rerun_overdue_follow_ups(settings) == 1
+    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]  # the whole follow-up again, advance first
+
+    assert keep_files(settings, job_id, settle=False) == []  # an advance that failed: files kept, deadline kept
+    assert [a.status for a in rows(settings, job_id)] == ["stored"] * 3
+    with open_session(settings) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.next_check_at is not None
+    assert keep_files(settings, job_id) == []  # what hookline.download_artifacts runs
+    with open_session(settings) as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.next_check_at is None  # settled

@@ -20,6 +20,7 @@ from shared.net.safe_fetch import (
     FetchResult,
     Resolver,
     check_url,
+    close_pools,
     fetch_to_file,
     is_allowed,
     is_public_address,
@@ -35,19 +36,24 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     length: bool = True  # send Content-Length (else the body ends when the connection closes)
     delay: float = 0.0
+    drop: bool = False  # close the connection after this reply without saying so (an idle keep-alive timeout)
 
 
 class LocalServer:
     """A real HTTP server on 127.0.0.1: each path answers its replies in turn (the last one repeats)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.seen: list[tuple[str, str]] = []  # (path, Host header) of every request received
+        self.peers: list[tuple[str, int]] = []  # the client's (address, port) of every request: its connection
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 server.seen.append((self.path, self.headers.get("Host", "")))
+                server.peers.append(self.client_address)
                 replies = server.routes.get(self.path) or [Reply(404, b"no such path")]
                 reply = replies.pop(0) if len(replies) > 1 else replies[0]
                 time.sleep(reply.delay)
@@ -61,6 +67,8 @@ class LocalServer:
                     self.wfile.write(reply.body)
                 except OSError:
                     pass  # the client gave up (size cap): expected
+                if reply.drop or not reply.length:
+                    self.close_connection = True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -303,3 +311,53 @@ def test_redirect_to_an_ipv6_form_of_loopback_refused(address: str, server: Loca
     with pytest.raises(DownloadRefused, match="redirect to .* refused: .* non-public"):
         fetch(url, tmp_path / "a", settings)
     assert other_server.seen == [] and not (tmp_path / "a").exists()
+
+
+# --- kept connections (one keep-alive pool per checked address, per thread) ------------------------------------
+
+@pytest.fixture
+def keep_alive_server() -> Iterator[LocalServer]:
+    with LocalServer(keep_alive=True) as running:
+        close_pools()
+        yield running
+        close_pools()
+
+
+def test_a_jobs_files_share_one_connection_to_the_checked_address(keep_alive_server: LocalServer,
+                                                                  tmp_path: Path) -> None:
+    server = keep_alive_server
+    settings = settings_for(tmp_path, base_url=server.url)
+    urls = [server.route(f"/{n}.mp3", Reply(body=MP3)) for n in range(3)]
+    urls.append(server.route("/moved", Reply(302, b"elsewhere", {"Location": "/0.mp3"})))
+    for n, url in enumerate(urls):
+        assert fetch(url, tmp_path / f"{n}.mp3", settings).sha256 == hashlib.sha256(MP3).hexdigest()
+    assert [path for path, _host in server.seen] == ["/0.mp3", "/1.mp3", "/2.mp3", "/moved", "/0.mp3"]
+    # One connection for the three files; the redirect's unread body closed it, so the last hop opened another.
+    assert len(set(server.peers[:4])) == 1 and server.peers[4] != server.peers[3]
+
+
+def test_a_kept_connection_is_never_used_for_an_address_the_check_refuses(keep_alive_server: LocalServer,
+                                                                         tmp_path: Path) -> None:
+    server = keep_alive_server
+    url = server.route("/a.mp3", Reply(body=MP3))
+    assert fetch(url, tmp_path / "a.mp3", settings_for(tmp_path, base_url=server.url)).size == len(MP3)
+    # Loopback is no longer the upstream: the pool kept for 127.0.0.1 is not asked, nothing is sent.
+    with pytest.raises(DownloadRefused):
+        fetch(url, tmp_path / "b.mp3", settings_for(tmp_path))
+    # The same name now resolves elsewhere: the connection goes to the address checked now (127.0.0.2, where
+    # nothing listens), never through the connection kept for 127.0.0.1.
+    named = url.replace("127.0.0.1", "sandbox.hookline.test")
+    settings = settings_for(tmp_path, base_url=f"http://sandbox.hookline.test:{server.port}")
+    assert fetch(named, tmp_path / "c.mp3", settings, resolve=lambda host, port: ["127.0.0.1"]).size == len(MP3)
+    with pytest.raises(DownloadFailed, match="127.0.0.2"):
+        fetch(named, tmp_path / "d.mp3", settings, resolve=lambda host, port: ["127.0.0.2"])
+    assert [path for path, _host in server.seen] == ["/a.mp3", "/a.mp3"]
+
+
+def test_a_kept_connection_the_server_dropped_is_replaced(keep_alive_server: LocalServer, tmp_path: Path) -> None:
+    server = keep_alive_server
+    settings = settings_for(tmp_path, base_url=server.url)
+    url = server.route("/a.mp3", Reply(body=MP3, drop=True))
+    for n in range(2):
+        assert fetch(url, tmp_path / f"{n}.mp3", settings).size == len(MP3)
+    assert len(server.seen) == 2 and server.peers[0] != server.peers[1]
