@@ -10,6 +10,20 @@ from pathlib import Path
 from shared.artifact_store.base import CHUNK_BYTES, ArtifactStore, StoreError, check_key
 
 
+def write_atomically(chunks: Iterable[bytes], dest: Path) -> None:
+    """Write ``chunks`` to ``dest`` through a temporary file renamed into place: readers see all of it or none."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(partial, dest)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
 class FileStore(ArtifactStore):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -23,17 +37,7 @@ class FileStore(ArtifactStore):
         return path
 
     def put(self, key: str, chunks: Iterable[bytes], content_type: str | None) -> None:
-        dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-            os.replace(partial, dest)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        write_atomically(chunks, self.path(key))
 
     def size(self, key: str) -> int | None:
         path = self.path(key)

@@ -21,8 +21,6 @@ A failed check is DownloadRefused and nothing is sent; DNS failure is DownloadFa
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +33,7 @@ from urllib.parse import urljoin
 import certifi
 import urllib3
 
+from shared.artifact_store.file import write_atomically
 from shared.config import Settings
 from shared.net.url_guard import (  # noqa: F401 - re-exported: the guard's public names, for one import site
     DEFAULT_CDN_HOSTS,
@@ -87,22 +86,9 @@ def backoff(attempt: int) -> float:
 def fetch_to_file(url: str, dest: Path, settings: Settings, *, max_bytes: int, timeout: float,
                   resolve: Resolver = system_resolve) -> FetchResult:
     """Download ``url`` to ``dest`` under the SSRF guard; 5xx and connection errors are tried again (3 tries)."""
-    fetched = fetch_into(url, lambda chunks: _write_file(chunks, dest), settings, max_bytes=max_bytes,
+    fetched = fetch_into(url, lambda chunks: write_atomically(chunks, dest), settings, max_bytes=max_bytes,
                          timeout=timeout, resolve=resolve)
     return FetchResult(dest, fetched.size, fetched.sha256, fetched.content_type)
-
-
-def _write_file(chunks: Iterable[bytes], dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        os.replace(partial, dest)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
 
 
 def fetch_into(url: str, sink: Sink, settings: Settings, *, max_bytes: int, timeout: float,
