@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from shared.config import Settings
 from shared.models import Attempt, CallbackRecord, CostDay, Heartbeat, Job, OutboxMessage, Pipeline, utcnow
 from shared.states import IN_FLIGHT
+from shared.tasks import FILES_QUEUE, QUEUE
 from webhook.metrics_admission import WAIT_BUCKETS, admission_gauges
 
 log = logging.getLogger("hookline.metrics")
 
-BROKER_QUEUE = "hookline"  # worker.celery_app.QUEUE; the broker is read without importing the worker
+BROKER_QUEUES = (QUEUE, FILES_QUEUE)  # the worker's two queues (jobs and follow-ups; artifact downloads)
 WORKER_PREFIX = "worker:"  # worker.heartbeats.WORKER_PREFIX
 RECONCILE_HEARTBEAT = "reconcile"
 ALIVE_AFTER = timedelta(seconds=35)  # three missed 10 s heartbeats (plus slack) and a worker counts as gone
@@ -115,11 +116,12 @@ def _redis_client(url: str) -> Any:
 
 
 def queue_depth(settings: Settings) -> int | None:
-    """Messages waiting in the broker's hookline queue, or None when the broker cannot be read."""
+    """Messages waiting in the worker's queues (``hookline`` and ``hookline.files``), or None when the broker cannot
+    be read."""
     url = settings.broker_url
     try:
         if url.startswith(("redis://", "rediss://", "unix://")):
-            return int(_redis_client(url).llen(BROKER_QUEUE))
+            return sum(int(_redis_client(url).llen(queue)) for queue in BROKER_QUEUES)
         if settings.embedded_broker:
             return _embedded_queue_depth(url.split("+", 1)[1])
     except Exception as exc:  # noqa: BLE001 - a broker hiccup must not fail the page or the scrape
@@ -128,7 +130,7 @@ def queue_depth(settings: Settings) -> int | None:
 
 
 def _embedded_queue_depth(database_url: str) -> int:
-    """kombu's SQLAlchemy transport: visible rows of kombu_message in our queue (delivered ones are invisible)."""
+    """kombu's SQLAlchemy transport: visible rows of kombu_message in our queues (delivered ones are invisible)."""
     from sqlalchemy import inspect
 
     from shared.db import engine_for
@@ -139,8 +141,8 @@ def _embedded_queue_depth(database_url: str) -> int:
             return 0  # nothing was ever sent
         count = conn.execute(
             text("SELECT count(*) FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id "
-                 "WHERE q.name = :queue AND m.visible"),
-            {"queue": BROKER_QUEUE},
+                 "WHERE q.name IN (:jobs, :files) AND m.visible"),
+            {"jobs": BROKER_QUEUES[0], "files": BROKER_QUEUES[1]},
         ).scalar()
     return int(count or 0)
 

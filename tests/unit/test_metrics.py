@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared import db
 from shared.config import Settings, load_settings
 from shared.models import ApiKey, Attempt, CallbackRecord, Heartbeat, Job, Pipeline, utcnow
-from webhook.metrics_collector import BROKER_QUEUE, HooklineCollector, queue_depth
+from webhook.metrics_collector import BROKER_QUEUES, HooklineCollector, queue_depth
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -176,10 +176,10 @@ def test_an_empty_database_scrapes_cleanly(metrics_settings: Settings) -> None:
     assert ("hookline_last_reconcile_timestamp_seconds", frozenset()) not in m
 
 
-def test_broker_queue_name_is_the_workers_queue() -> None:
-    from worker.celery_app import QUEUE
+def test_broker_queues_are_the_workers_queues() -> None:
+    from shared.tasks import WORKER_QUEUES
 
-    assert BROKER_QUEUE == QUEUE
+    assert ",".join(BROKER_QUEUES) == WORKER_QUEUES
 
 
 def test_queue_depth_counts_waiting_messages_on_each_broker(broker_url: str, tmp_path: Path) -> None:
@@ -191,10 +191,12 @@ def test_queue_depth_counts_waiting_messages_on_each_broker(broker_url: str, tmp
     for n in range(3):
         app.send_task("hookline.submit_job", args=[f"job{n}"])
     assert queue_depth(settings) == 3
+    app.send_task("hookline.download_artifacts", args=["job0"])  # routed to the files queue: counted too
+    assert queue_depth(settings) == 4
     with app.connection_for_write() as conn:  # take one off, as a worker would
-        message = conn.SimpleQueue(BROKER_QUEUE, no_ack=False).get(timeout=5)
+        message = conn.SimpleQueue(BROKER_QUEUES[0], no_ack=False).get(timeout=5)
         message.ack()
-    assert queue_depth(settings) == 2
+    assert queue_depth(settings) == 3
     app.close()
 
 
