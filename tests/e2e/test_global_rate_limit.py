@@ -14,8 +14,11 @@ def test_submits_across_two_workers_respect_the_global_rate(make_stack, broker_u
     assert all(wait_job(stack, j, timeout=90)["status"] == "succeeded" for j in ids)
     times = sorted(r["time"] for r in submits(stack, "/suno/submit/lyrics"))
     assert len(times) == 10
-    # With a burst of 1, ten calls at 3/s need at least 3 s; any 1 s window holds at most rate + burst (+1 noise).
-    assert times[-1] - times[0] >= (10 - 1) / RATE - 0.5
+    # With a burst of 1, ten admissions at 3/s take at least 3 s; any 1 s window holds at most rate + burst (+1 noise).
+    # The token is taken at admission, and the upstream sees each submit after a worker picks it up, so the first
+    # (a cold worker) may arrive later after its token than the last: up to 1 s of dispatch jitter is allowed.
+    # Unlimited, the ten would arrive within a fraction of a second.
+    assert times[-1] - times[0] >= (10 - 1) / RATE - 1.0
     worst = max(sum(1 for t in times[i:] if t < s + 1.0) for i, s in enumerate(times))
     assert worst <= RATE + 2, worst
 
