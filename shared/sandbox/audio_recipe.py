@@ -16,6 +16,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 SAMPLE_RATE = 22050
@@ -49,10 +50,14 @@ def note_frequency(pitch: int) -> float:
     return 440.0 * 2 ** ((pitch - 69) / 12)
 
 
-def note_samples(note: Note) -> list[int]:
+def note_samples(note: Note) -> array.array[int]:
     """One note with a short attack and a linear fade, plus a soft octave for some colour."""
-    count = note.length
-    step = 2 * math.pi * note_frequency(note.pitch) / SAMPLE_RATE
+    return _tone(note.pitch, note.length)
+
+
+@lru_cache(maxsize=256)  # a tune has 11 pitches x 6 lengths: every note is computed once per process
+def _tone(pitch: int, count: int) -> array.array[int]:
+    step = 2 * math.pi * note_frequency(pitch) / SAMPLE_RATE
     attack = max(1, min(count // 10, SAMPLE_RATE // 100))
     fade_from = count * 3 // 5
     fade_len = max(1, count - fade_from)
@@ -64,7 +69,7 @@ def note_samples(note: Note) -> list[int]:
             envelope *= 1.0 - (i - fade_from) / fade_len
         phase = step * i
         samples.append(int(AMPLITUDE * envelope * (sin(phase) + 0.25 * sin(2 * phase))))
-    return samples
+    return array.array("h", samples)
 
 
 def notes_between(seed: str, first_sample: int, end_sample: int) -> Iterator[Note]:
