@@ -376,7 +376,7 @@ def profile_pids(pids: list[int], seconds: float, out_dir: Path, label: str) -> 
         out = out_dir / f"{label}-{pid}.txt"
         procs.append(subprocess.Popen(
             [str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw", "-o", str(out),
-             "--nonblocking"],
+             "--nonblocking", "--gil"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return procs
 

@@ -191,6 +191,7 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         profiles: list[subprocess.Popen[bytes]] = []
         started_wall = datetime.now(UTC)
         cpu_before = _cpu(hookline_pids)
+        roles_before = [_cpu([pid]) for pid in hookline_pids]
         started = time.monotonic()
         enqueue_bulk(settings, jobs)
         enqueued = time.monotonic() - started
@@ -200,6 +201,7 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         wait_until(lambda: _done(settings) >= jobs + len(warm), 600, 0.1, f"{jobs} jobs done (files stored)")
         seconds = time.monotonic() - started
         cpu_ms = 1000 * (_cpu(hookline_pids) - cpu_before) / jobs
+        by_role = [1000 * (_cpu([pid]) - before) / jobs for pid, before in zip(hookline_pids, roles_before, strict=True)]
         for spy in profiles:
             spy.send_signal(signal.SIGINT)
         finish_profiles(profiles)
@@ -215,8 +217,8 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
                             f"{succeeded:.2f}s ({jobs / succeeded:.1f}/s), all done (every file stored, follow-ups "
                             f"ended) after {seconds:.2f}s; {artifacts} artifacts stored, "
                             f"{stored_bytes / max(1, jobs + len(warm)) / 1024:.0f} KiB a job")
-        result.notes.append(f"CPU {cpu_ms:.1f} ms a job: receiver (gunicorn master + workers), worker, beat; "
-                            "not the sandbox or the database server")
+        result.notes.append(f"CPU {cpu_ms:.1f} ms a job: receiver (gunicorn master + workers) {by_role[0]:.1f}, "
+                            f"worker {by_role[1]:.1f}, beat {by_role[2]:.1f}; not the sandbox or the database server")
         if profiles:
             raw = sorted((root / "profiles").glob("e2e-*.txt"))
             worker_raw = [p for p in raw if p.name == f"e2e-{worker.pid}.txt"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from shared.admission import admit_quietly
-from shared.config import Settings
+from shared.admission.triggers import admit_after_finish, admit_after_submit
 from shared.db import open_session
 from shared.outbox import relay
 from shared.tasks import (
@@ -38,19 +38,15 @@ def submit_job(self: Task, job_id: str) -> str:
     if result.outcome is SubmitOutcome.POLL:
         poll_job.apply_async(args=[job_id], countdown=result.retry_in)
     relay(settings, result.follow_ups)  # a finished job's follow-ups, committed with its last transition
-    if _frees_a_place(settings, result.outcome):
-        admit_quietly(settings)  # the job left the admission window (and a finished one its slot): admit the next
+    # The job left the admission window (and a finished one its slot): a step when that can admit the next ones.
+    admit_after_submit(settings, job_id=job_id, left_window=result.outcome in LEFT_WINDOW,
+                       finished=result.outcome in FINISHED)
     return result.outcome.value
 
 
-def _frees_a_place(settings: Settings, outcome: SubmitOutcome) -> bool:
-    """Whether this submit may let another job in: a finished job frees its slot; a sent one frees a place in the
-    admission window, which only binds when there is no cap or the cap is above the window."""
-    if outcome in (SubmitOutcome.SUCCEEDED, SubmitOutcome.FAILED):
-        return True
-    if outcome is SubmitOutcome.SKIPPED:
-        return False
-    return not settings.max_in_flight or settings.max_in_flight > settings.admission_window
+# A retried job is queued again and an ambiguous one still submitting: both keep their place in the window.
+LEFT_WINDOW = frozenset({SubmitOutcome.ACCEPTED, SubmitOutcome.POLL, SubmitOutcome.SUCCEEDED, SubmitOutcome.FAILED})
+FINISHED = frozenset({SubmitOutcome.SUCCEEDED, SubmitOutcome.FAILED})
 
 
 @shared_task(name=POLL_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -70,9 +66,9 @@ def poll_job(self: Task, job_id: str) -> str:
 def job_finished(self: Task, job_id: str) -> list[str]:
     settings = settings_of(self.app)
     # The pipeline first (its next step is admitted as it is enqueued, shared.producer), then the files' task on its
-    # own queue, then an admission step for the slot this job freed (in flight is counted from the rows).
+    # own queue, then an admission step when a cap counted this job's slot (in flight is counted from the rows).
     failed = advance_and_hand_off(settings, job_id)
-    admit_quietly(settings)
+    admit_after_finish(settings, job_id)
     return failed
 
 
