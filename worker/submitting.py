@@ -60,19 +60,28 @@ def upstream_client(settings: Settings) -> CometClient:
 
 
 def claim_job(session: Session, settings: Settings, job_id: str) -> int | None:
-    """Compare-and-set queued -> submitting; returns this claim's attempt number, or None if not ours."""
+    """Compare-and-set an admitted queued job to submitting, one UPDATE; this claim's attempt number, or None
+    (rolled back) if it is not ours to send. The caller commits."""
     # If this worker dies from here on, the reconciler looks at the job after this deadline.
     stuck_after = max(settings.queued_grace, settings.connect_timeout + settings.read_timeout + 30)
-    claimed = transition(
-        session, job_id, JobStatus.SUBMITTING, only_from=frozenset({JobStatus.QUEUED}), attempts=Job.attempts + 1,
-        next_check_at=utcnow() + timedelta(seconds=stuck_after),
-    )
-    if not claimed:
+    now = utcnow()
+    attempt = session.scalar(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_not(None))
+        .values(status=JobStatus.SUBMITTING.value, updated_at=now, attempts=Job.attempts + 1,
+                next_check_at=now + timedelta(seconds=stuck_after))
+        .returning(Job.attempts).execution_options(synchronize_session=False))
+    if attempt is None:
         session.rollback()
         return None
-    job = session.get(Job, job_id, populate_existing=True)
-    assert job is not None
-    return job.attempts
+    return int(attempt)
+
+
+def _not_claimed(session: Session, job_id: str) -> str:
+    """Why a claim found nothing: the job is gone or past queued, or it still waits for admission."""
+    queued = session.get(Job, job_id)
+    if queued is not None and queued.status == JobStatus.QUEUED.value and queued.admitted_at is None:
+        return NOT_ADMITTED
+    return NOT_QUEUED
 
 
 def _summary(payload: dict[str, Any], hook: str | None) -> dict[str, Any]:
@@ -105,17 +114,11 @@ def _follows_ambiguous(session: Session, job_id: str) -> bool:
 
 def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | None = None) -> SubmitResult:
     with open_session(settings) as session:
-        queued = session.get(Job, job_id)
-        if queued is None or queued.status != JobStatus.QUEUED.value:
-            return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_QUEUED)
         # The limits (cap, rates, priority, fair share) were applied when the job was admitted
         # (shared.admission), which published this message: a job not admitted is not ours to send.
-        if queued.admitted_at is None:
-            return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_ADMITTED)
-        session.rollback()  # end the read transaction before the claim's write
         attempt_no = claim_job(session, settings, job_id)
-        if attempt_no is None:  # another worker claimed it between our read and the compare-and-set
-            return SubmitResult(SubmitOutcome.SKIPPED, detail=NOT_QUEUED)
+        if attempt_no is None:  # not queued (claimed by another worker, sent, finished) or not admitted yet
+            return SubmitResult(SubmitOutcome.SKIPPED, detail=_not_claimed(session, job_id))
         job = session.get(Job, job_id)
         assert job is not None
         payload = dict(job.params)
@@ -127,7 +130,8 @@ def submit_claimed(settings: Settings, job_id: str, *, client: CometClient | Non
         attempt = Attempt(
             job_id=job_id, attempt_no=attempt_no, operation=job.operation, endpoint=endpoint.name,
             request_summary=_summary(payload, hook), outcome=AttemptOutcome.PENDING.value, cost_usd=price,
-            api_key_id=job.api_key_id, possible_duplicate=price > 0 and _follows_ambiguous(session, job_id),
+            api_key_id=job.api_key_id,
+            possible_duplicate=price > 0 and attempt_no > 1 and _follows_ambiguous(session, job_id),
         )
         refusal = budget_refusal(session, settings, job, price)
         if refusal:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -236,10 +236,9 @@ def download_job_artifacts(settings: Settings, job_id: str, *, resolve: Resolver
         rows = list(session.scalars(select(Artifact).where(Artifact.job_id == job_id)))
         kept = {row.source_url for row in rows if still_stored(row, store)}
         missing = [s for s in sources if s.url not in {row.source_url for row in rows}]
-        for source in missing:
-            session.add(Artifact(job_id=job_id, source_url=source.url, kind=source.kind, clip_id=source.clip_id,
-                                 status="pending"))
-        if missing:
+        if missing:  # one multi-row INSERT, not one statement a file
+            session.execute(insert(Artifact), [{"job_id": job_id, "source_url": source.url, "kind": source.kind,
+                                                "clip_id": source.clip_id, "status": "pending"} for source in missing])
             try:
                 session.commit()
             except IntegrityError:
