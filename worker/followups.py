@@ -1,7 +1,8 @@
 """What happens after a job turns terminal, in two tasks so the latency-critical part never waits behind files:
 
-1. ``hookline.job_finished`` (queue ``hookline``): admit the next job, advance the job's pipeline (the next step's
-   submit reads no files: bench/p4_pipeline_latency.py), then send 2.
+1. ``hookline.job_finished`` (queue ``hookline``): advance the job's pipeline (the next step's submit reads no
+   files: bench/p4_pipeline_latency.py), send 2, then, under a cap, admit the next job. A job in no pipeline and
+   under no cap is owed 2 alone (``shared.jobs.finishing.finished_messages``).
 2. ``hookline.download_artifacts`` (queue ``hookline.files``): keep the job's files, then the news (which lists the
    files), then clear the job's follow-up deadline.
 

@@ -1,5 +1,6 @@
-"""What a job that turned terminal is owed: its follow-ups (``hookline.job_finished``: advance its pipeline, keep
-its files, tell its producer), and proof that they ran.
+"""What a job that turned terminal is owed: its follow-ups (``hookline.job_finished``: advance its pipeline, then
+``hookline.download_artifacts``: keep its files, tell its producer; a job with no pipeline and no cap goes straight
+to the second, ``finished_messages``), and proof that they ran.
 
 Two writes in the transaction that made the job terminal say so:
 - an outbox row (``shared.outbox``) that publishes the follow-ups right after the commit;
@@ -14,15 +15,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, exists, select, update
+from sqlalchemy import Connection, CursorResult, exists, select, update
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.db import open_session
-from shared.models import Artifact, Job, utcnow
+from shared.models import ApiKey, Artifact, Job, utcnow
 from shared.outbox import add_follow_up, relay
 from shared.states import TERMINAL, JobStatus, transition
-from shared.tasks import JOB_FINISHED
+from shared.tasks import DOWNLOAD_ARTIFACTS, JOB_FINISHED
 
 log = logging.getLogger("hookline.finishing")
 
@@ -37,9 +38,21 @@ def follow_ups_grace(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.queued_grace)
 
 
-def finished_messages(job_id: str) -> list[tuple[str, list[Any]]]:
+def finished_messages(settings: Settings, conn: Connection | Session, job_id: str) -> list[tuple[str, list[Any]]]:
     """The task messages (name, args) a job that just turned terminal is owed, as outbox rows: the one list every
-    path that finishes a job writes (``add_finished``, ``finish_job``, the receiver's lean path)."""
+    path that finishes a job writes (``add_finished``, ``finish_job``, the receiver's lean path), read in the
+    caller's transaction.
+
+    ``hookline.job_finished`` advances the job's pipeline and, under a cap, admits the next job, then hands the
+    files to ``hookline.download_artifacts``. A job in no pipeline whose slot no cap counts (neither
+    HOOKLINE_MAX_IN_FLIGHT nor its owner's ``max_in_flight``) has nothing for it to do, so it is owed the files'
+    task straight away: one task message a job fewer (bench P2). The reconciler's rerun always sends job_finished.
+    """
+    if not settings.max_in_flight:
+        row = conn.execute(select(Job.pipeline_id, ApiKey.max_in_flight).select_from(Job)
+                           .outerjoin(ApiKey, ApiKey.id == Job.owner).where(Job.id == job_id)).first()
+        if row is not None and row.pipeline_id is None and not row.max_in_flight:
+            return [(DOWNLOAD_ARTIFACTS, [job_id, True])]
     return [(JOB_FINISHED, [job_id])]
 
 
@@ -49,7 +62,7 @@ def add_finished(session: Session, settings: Settings, job_id: str, *, now: date
     due = (now or utcnow()) + follow_ups_grace(settings)
     session.execute(update(Job).where(Job.id == job_id, Job.status.in_(_TERMINAL)).values(next_check_at=due)
                     .execution_options(synchronize_session=False))
-    return [add_follow_up(session, name, *args) for name, args in finished_messages(job_id)]
+    return [add_follow_up(session, name, *args) for name, args in finished_messages(settings, session, job_id)]
 
 
 def finish_job(session: Session, settings: Settings, job_id: str, target: JobStatus, **fields: Any) -> tuple[str, ...]:
@@ -58,7 +71,9 @@ def finish_job(session: Session, settings: Settings, job_id: str, target: JobSta
     assert target.terminal, target
     fields.setdefault("next_check_at", utcnow() + follow_ups_grace(settings))  # as add_finished, in the same UPDATE
     moved = transition(session, job_id, target, **fields)
-    return tuple(add_follow_up(session, name, *args) for name, args in finished_messages(job_id)) if moved else ()
+    if not moved:
+        return ()
+    return tuple(add_follow_up(session, name, *args) for name, args in finished_messages(settings, session, job_id))
 
 
 def rerun_overdue_follow_ups(settings: Settings, *, limit: int = RERUN_LIMIT) -> int:

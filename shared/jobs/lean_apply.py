@@ -168,7 +168,7 @@ def apply_lean(settings: Settings, job_id: str, attempt: int, task: dict[str, An
             "received_at": utcnow()})
         follow_ups: list[Row] = []
         if target.terminal:
-            rows = [follow_up_values(name, args) for name, args in finished_messages(job_id)]
+            rows = [follow_up_values(name, args) for name, args in finished_messages(settings, conn, job_id)]
             conn.execute(_INSERT_OUTBOX, rows)
             follow_ups = [(row["id"], row["task"], row["args"]) for row in rows]
         conn.commit()

@@ -18,7 +18,7 @@ from shared.jobs.updates import next_check_after_news, record_task_update
 from shared.models import CallbackRecord, Clip, Job, OutboxMessage, utcnow
 from shared.outbox import flush_background_relay, relay_in_background
 from shared.states import CallbackVerdict, JobStatus
-from shared.tasks import JOB_FINISHED
+from shared.tasks import DOWNLOAD_ARTIFACTS, FILES_QUEUE, JOB_FINISHED
 from tests.unit.test_outbox import queued_messages
 from tests.unit.test_receiver import clip, post, task
 from webhook.app import create_app
@@ -50,7 +50,7 @@ def job_of(settings: Settings, job_id: str) -> Job:
 
 def outbox_of(settings: Settings, job_id: str) -> list[OutboxMessage]:
     with open_session(settings) as session:
-        return [m for m in session.scalars(select(OutboxMessage)) if m.args == [job_id]]
+        return [m for m in session.scalars(select(OutboxMessage)) if m.args[0] == job_id]
 
 
 def full_path(settings: Settings, job_id: str, snapshot: dict[str, Any]) -> None:
@@ -80,7 +80,10 @@ def test_lean_complete_writes_what_the_full_path_writes(any_db: Settings) -> Non
     assert lean.next_check_at is not None and full.next_check_at is not None  # the follow-ups' deadline, both
     assert abs((lean.next_check_at - full.next_check_at).total_seconds()) < 30
     (message,) = outbox_of(any_db, lean_job)
-    assert (message.task, message.sent_at) == (JOB_FINISHED, None)  # committed, not yet published
+    (full_message,) = outbox_of(any_db, full_job)
+    # A job in no pipeline, under no cap: its files' task, as the full path writes it; committed, not yet published.
+    assert (message.task, message.args, message.sent_at) == (DOWNLOAD_ARTIFACTS, [lean_job, True], None)
+    assert (full_message.task, full_message.args) == (DOWNLOAD_ARTIFACTS, [full_job, True])
     assert [row[0] for row in outcome.follow_ups] == [message.id]
     with open_session(any_db) as session:
         (record,) = session.scalars(select(CallbackRecord).where(CallbackRecord.job_id == lean_job))
@@ -137,13 +140,13 @@ def test_the_receiver_answers_before_the_relay_thread_publishes_and_marks_sent(
     resp = post(client, settings, job_id, task())
     assert resp.status_code == 200 and resp.json == {"ok": True, "verdict": "applied", "status": "succeeded"}
     assert flush_background_relay(30)
-    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    assert queued_messages(redis_url, FILES_QUEUE) == [(DOWNLOAD_ARTIFACTS, [job_id, True])]
     (message,) = outbox_of(settings, job_id)
     assert message.sent_at is not None and message.attempts == 0
     # The same callback again takes the full path: a duplicate, recorded, nothing published.
     assert post(client, settings, job_id, task()).json["verdict"] == "duplicate"
     assert flush_background_relay(30)
-    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    assert queued_messages(redis_url, FILES_QUEUE) == [(DOWNLOAD_ARTIFACTS, [job_id, True])]
 
 
 def test_the_relay_thread_publishes_batches_it_is_handed_and_skips_nothing(settings: Settings, redis_url: str) -> None:

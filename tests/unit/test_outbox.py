@@ -87,7 +87,8 @@ def test_a_transition_and_its_follow_up_commit_together_or_not_at_all(settings: 
         (follow_up,) = finish_job(session, settings, job_id, JobStatus.SUCCEEDED)
         session.commit()
     (row,) = outbox(settings)
-    assert (row.id, row.task, row.args, row.sent_at) == (follow_up, JOB_FINISHED, [job_id], None)
+    # No pipeline, no cap: nothing for job_finished to do, so the files' task is owed straight away.
+    assert (row.id, row.task, row.args, row.sent_at) == (follow_up, DOWNLOAD_ARTIFACTS, [job_id, True], None)
     with open_session(settings) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status == "succeeded"
@@ -113,7 +114,7 @@ def test_a_failed_relay_leaves_the_row_unsent_and_the_sweep_republishes_it(
     report = reconcile_overdue(broker_up)
     assert report.republished == 1
     assert outbox(broker_up)[0].sent_at is not None
-    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    assert queued_messages(redis_url, FILES_QUEUE) == [(DOWNLOAD_ARTIFACTS, [job_id, True])]
 
 
 def test_a_sent_row_is_not_republished(broker_up: Settings, redis_url: str) -> None:
@@ -149,12 +150,12 @@ def test_a_callback_while_the_broker_is_down_is_answered_and_its_follow_up_kept(
     assert resp.status_code == 200 and resp.json["verdict"] == "applied"
     assert flush_background_relay(30)  # the receiver's relay thread tried after the commit, not in the request
     (row,) = outbox(broker_down)
-    assert (row.args, row.sent_at, row.attempts) == ([job_id], None, 1)
+    assert (row.args, row.sent_at, row.attempts) == ([job_id, True], None, 1)
     assert value(scrape(broker_down), "hookline_outbox_unsent") == 1  # visible, not swallowed
 
     make_due(broker_up)
     assert republish_unsent(broker_up) == 1
-    assert queued_messages(redis_url) == [(JOB_FINISHED, [job_id])]
+    assert queued_messages(redis_url, FILES_QUEUE) == [(DOWNLOAD_ARTIFACTS, [job_id, True])]
     assert value(scrape(broker_up), "hookline_outbox_unsent") == 0
 
 
@@ -218,3 +219,42 @@ def test_the_advance_hands_the_files_to_their_own_task_and_a_lost_one_is_run_aga
     with open_session(settings) as session:
         job = session.get(Job, job_id)
         assert job is not None and job.next_check_at is None  # settled
+
+
+def _owed_after_finishing(settings: Settings, job_id: str) -> tuple[str, list[object]]:
+    with open_session(settings) as session:
+        (follow_up,) = finish_job(session, settings, job_id, JobStatus.SUCCEEDED)
+        session.commit()
+        row = session.get(OutboxMessage, follow_up)
+        assert row is not None
+        return row.task, row.args
+
+
+def test_a_job_needs_job_finished_only_for_a_pipeline_or_a_cap(any_db: Settings) -> None:
+    from shared.admission.triggers import admit_after_finish
+    from shared.apikeys import create_api_key
+    from shared.models import ApiKey, Pipeline
+
+    plain = running_job(any_db)
+    assert _owed_after_finishing(any_db, plain) == (DOWNLOAD_ARTIFACTS, [plain, True])  # nothing to advance or admit
+    assert admit_after_finish(any_db, plain) is None  # what job_finished would have run: nothing either
+
+    capped = any_db.with_overrides(max_in_flight=4)
+    job = running_job(capped)
+    assert _owed_after_finishing(capped, job) == (JOB_FINISHED, [job])  # its slot frees: admit promptly
+
+    limited_job, free_job, step_job = running_job(any_db), running_job(any_db), running_job(any_db)
+    with open_session(any_db) as session:
+        limited, free = create_api_key(session, any_db, "limited"), create_api_key(session, any_db, "free")
+        pipeline = Pipeline(name="p", spec={})
+        session.add(pipeline)
+        session.flush()
+        session.execute(update(ApiKey).where(ApiKey.id == limited.id).values(max_in_flight=2))
+        keyed_ids = {limited.id: limited_job, free.id: free_job}
+        for key_id, job_id in keyed_ids.items():
+            session.execute(update(Job).where(Job.id == job_id).values(owner=key_id, api_key_id=key_id))
+        session.execute(update(Job).where(Job.id == step_job).values(pipeline_id=pipeline.id))
+        session.commit()
+    assert _owed_after_finishing(any_db, keyed_ids[limited.id]) == (JOB_FINISHED, [keyed_ids[limited.id]])
+    assert _owed_after_finishing(any_db, keyed_ids[free.id]) == (DOWNLOAD_ARTIFACTS, [keyed_ids[free.id], True])
+    assert _owed_after_finishing(any_db, step_job) == (JOB_FINISHED, [step_job])  # the next step needs the advance
