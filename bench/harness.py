@@ -310,6 +310,14 @@ def start_redis(stack: Stack, name: str = "redis") -> str:
     return url
 
 
+def queued_on_redis(client: redis.Redis) -> int:
+    """Task messages waiting on both worker queues (a finished job's follow-up is ``hookline.job_finished`` on
+    ``hookline``, or, for a job in no pipeline under no cap, ``hookline.download_artifacts`` on ``hookline.files``)."""
+    from shared.tasks import FILES_QUEUE, QUEUE
+
+    return int(client.llen(QUEUE)) + int(client.llen(FILES_QUEUE))
+
+
 def _pings(client: redis.Redis) -> bool:
     try:
         return bool(client.ping())

@@ -32,6 +32,7 @@ from bench.harness import (
     insert_in_flight_jobs,
     make_env,
     parse_args,
+    queued_on_redis,
     report,
     start_redis,
     wait_until,
@@ -121,16 +122,16 @@ def run(callbacks: int = 2000, db_kind: str | None = None, keep: bool = False) -
             app = create_app({"HOOKLINE_SETTINGS": settings})
             _drive(app, environs[:WARMUP])
             queue = redis.Redis.from_url(broker)
-            queued_before = queue.llen("hookline")
+            queued_before = queued_on_redis(queue)
             cpu, thread_cpu, statuses = _drive(app, environs[WARMUP:])
             # Whatever the relay thread still has to publish is CPU of these callbacks: wait for it, count it.
             cpu0 = time.process_time()
-            wait_until(lambda: queue.llen("hookline") - queued_before >= callbacks, 120, 0.01, "follow-ups on Redis")
+            wait_until(lambda: queued_on_redis(queue) - queued_before >= callbacks, 120, 0.01, "follow-ups on Redis")
             cpu += time.process_time() - cpu0
             _drive(bare_app, bare_environs[:WARMUP])
             bare_cpu, _, _ = _drive(bare_app, bare_environs)
             applied = _succeeded(settings, job_ids[WARMUP:])
-            published = queue.llen("hookline") - queued_before
+            published = queued_on_redis(queue) - queued_before
         finally:
             stack.stop()
     ok = sum(s.startswith("200") for s in statuses)

@@ -41,6 +41,7 @@ from bench.harness import (
     make_env,
     parse_args,
     profile_pids,
+    queued_on_redis,
     report,
     start_gunicorn,
     start_redis,
@@ -188,7 +189,7 @@ def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_r
                              f"{bare['p99_us'] / 1000:.1f} ms)")
                 for w, port in hook_ports.items():
                     targets = next(next_slice)
-                    before_applied, before_queued = applied_count(settings), queue.llen("hookline")
+                    before_applied, before_queued = applied_count(settings), queued_on_redis(queue)
                     if profile and r == rounds and w == workers[-1]:
                         pids = child_pids(hook_procs[w].pid)[1:]  # the gunicorn workers
                         profiles = profile_pids(pids, seconds, root / "profiles", "receiver")
@@ -196,7 +197,7 @@ def run(seconds: float = 8.0, rounds: int = 2, connections: int = 16, jobs_per_r
                     finish_profiles(profiles)
                     time.sleep(0.5)  # requests still in flight when wrk stopped, and the relay threads
                     applied = applied_count(settings) - before_applied
-                    enqueued = queue.llen("hookline") - before_queued
+                    enqueued = queued_on_redis(queue) - before_queued
                     hook_rps[w].append(applied / (hook["duration_us"] / 1e6))
                     notes.append(f"round {r}, -w {w}: hookline {hook['rps']:.0f} req/s answered, {applied} applied, "
                                  f"{enqueued} follow-ups on Redis (errors {hook['errors']:.0f}, p50 "

@@ -42,6 +42,7 @@ from bench.harness import (
     make_env,
     parse_args,
     profile_pids,
+    queued_on_redis,
     report,
     rss_mb,
     start_redis,
@@ -51,7 +52,6 @@ from bench.harness import (
 from shared.cli.stack import free_port, wait_until
 from shared.db import open_session
 from shared.models import Job
-from shared.tasks import FILES_QUEUE, QUEUE
 
 SWEEP_RUNTIME = re.compile(r"Task hookline\.reconcile\[[^\]]+\] succeeded in ([0-9.]+)s")
 RSS_LIMIT_MB = 200.0
@@ -155,7 +155,7 @@ def run(jobs: int = 100_000, overdue: tuple[int, ...] = (1000, 10_000), watch: f
                 start = 0
 
                 def queued() -> int:  # follow-ups waiting: the pipeline's queue and the files' queue
-                    return int(queue.llen(QUEUE)) + int(queue.llen(FILES_QUEUE))
+                    return queued_on_redis(queue)
 
                 for size in overdue:
                     # Each slice starts on an empty queue: its time to done is its own, not the last slice's tail.

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import ValidationError
+from shared.models.work import LOCAL_OWNER  # noqa: F401 - re-exported: admission names its owners
 
-LOCAL_OWNER = "local"  # the owner of work with no API key (the local CLI, the admin token, the open API)
 INTERACTIVE, PIPELINE, BULK = 200, 100, 0
 CLASS_STEP = 100  # the distance between two named classes, and what one ageing period adds
 NAMES = {"interactive": INTERACTIVE, "pipeline": PIPELINE, "bulk": BULK}

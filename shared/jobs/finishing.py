@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from shared.config import Settings
 from shared.db import open_session
 from shared.models import ApiKey, Artifact, Job, utcnow
+from shared.models.work import LOCAL_OWNER
 from shared.outbox import add_follow_up, relay
 from shared.states import TERMINAL, JobStatus, transition
 from shared.tasks import DOWNLOAD_ARTIFACTS, JOB_FINISHED
@@ -48,12 +49,21 @@ def finished_messages(settings: Settings, conn: Connection | Session, job_id: st
     HOOKLINE_MAX_IN_FLIGHT nor its owner's ``max_in_flight``) has nothing for it to do, so it is owed the files'
     task straight away: one task message a job fewer (bench P2). The reconciler's rerun always sends job_finished.
     """
-    if not settings.max_in_flight:
-        row = conn.execute(select(Job.pipeline_id, ApiKey.max_in_flight).select_from(Job)
-                           .outerjoin(ApiKey, ApiKey.id == Job.owner).where(Job.id == job_id)).first()
-        if row is not None and row.pipeline_id is None and not row.max_in_flight:
-            return [(DOWNLOAD_ARTIFACTS, [job_id, True])]
-    return [(JOB_FINISHED, [job_id])]
+    row = conn.execute(select(Job.pipeline_id, Job.owner).where(Job.id == job_id)).first()
+    if row is None:
+        return [(JOB_FINISHED, [job_id])]
+    return owed_follow_ups(settings, conn, job_id, row.pipeline_id, row.owner)
+
+
+def owed_follow_ups(settings: Settings, conn: Connection | Session, job_id: str, pipeline_id: str | None,
+                    owner: str) -> list[tuple[str, list[Any]]]:
+    """``finished_messages`` for a caller that has the job's pipeline and owner already (the receiver's lean path
+    has them from its compare-and-set): an owner's cap is read only for a keyed job in no pipeline."""
+    if settings.max_in_flight or pipeline_id is not None:
+        return [(JOB_FINISHED, [job_id])]
+    if owner != LOCAL_OWNER and conn.scalar(select(ApiKey.max_in_flight).where(ApiKey.id == owner)):
+        return [(JOB_FINISHED, [job_id])]
+    return [(DOWNLOAD_ARTIFACTS, [job_id, True])]
 
 
 def add_finished(session: Session, settings: Settings, job_id: str, *, now: datetime | None = None) -> list[str]:

@@ -6,7 +6,7 @@ transaction of Core statements, without loading the job.
    job's own task id, an attempt that was made, an operation whose output this snapshot completes.
 2. The clips: a terminal report replaces them (one DELETE of the clips it does not name, one upsert); an
    intermediate one merges (one upsert keeping the fields ``KEPT_UNTIL_TERMINAL`` when the snapshot leaves them out).
-3. The callback record and, for a terminal status, the outbox rows of its follow-ups (``finished_messages``).
+3. The callback record and, for a terminal status, the outbox rows of its follow-ups (``owed_follow_ups``).
 
 Anything else (an unknown job, a duplicate, a regression, an orphan's task id, a STREAMING refresh, a lyrics job, a
 refused snapshot) makes the UPDATE match nothing: ``apply_lean`` rolls back and returns None, and the caller takes
@@ -31,7 +31,7 @@ from shared.cometapi.operations import LYRICS
 from shared.config import Settings
 from shared.db import get_engine
 from shared.jobs.clip_fields import TASK_ID_LENGTH, URL_FIELDS, clean_text, clip_id_problem, id_problem
-from shared.jobs.finishing import finished_messages, follow_ups_grace
+from shared.jobs.finishing import follow_ups_grace, owed_follow_ups
 from shared.jobs.updates import KEPT_UNTIL_TERMINAL, reported_clips
 from shared.models import CallbackRecord, Clip, Job, OutboxMessage, utcnow
 from shared.outbox import Row, follow_up_values
@@ -89,7 +89,7 @@ def _cas(target: JobStatus, with_clips: bool, polling_mode: bool) -> Any:
         _, _, callbacks = _operations()
         grace, interval = bindparam("b_grace", type_=DateTime()), bindparam("b_interval", type_=DateTime())
         stmt = stmt.values(next_check_at=case((_in("jobs.operation", callbacks), grace), else_=interval))
-    return stmt.returning(JOBS.c.id)
+    return stmt.returning(JOBS.c.id, JOBS.c.pipeline_id, JOBS.c.owner)  # what its follow-ups depend on
 
 
 def _values(settings: Settings, target: JobStatus, task: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +157,8 @@ def apply_lean(settings: Settings, job_id: str, attempt: int, task: dict[str, An
     cas = _cas(target, bool(clips), settings.polling_mode)
     params = {"b_id": job_id, "b_task": task_id, "b_attempt": attempt, **_values(settings, target, task)}
     with engine.connect() as conn:
-        if conn.execute(cas, params).first() is None:
+        moved = conn.execute(cas, params).first()
+        if moved is None:
             conn.rollback()
             return None
         _store_clips(conn, job_id, clips, replace=target.terminal)
@@ -168,7 +169,8 @@ def apply_lean(settings: Settings, job_id: str, attempt: int, task: dict[str, An
             "received_at": utcnow()})
         follow_ups: list[Row] = []
         if target.terminal:
-            rows = [follow_up_values(name, args) for name, args in finished_messages(settings, conn, job_id)]
+            owed = owed_follow_ups(settings, conn, job_id, moved.pipeline_id, moved.owner)
+            rows = [follow_up_values(name, args) for name, args in owed]
             conn.execute(_INSERT_OUTBOX, rows)
             follow_ups = [(row["id"], row["task"], row["args"]) for row in rows]
         conn.commit()

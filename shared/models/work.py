@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.models.base import Base, new_id, utcnow
 
+LOCAL_OWNER = "local"  # the owner of work with no API key (the local CLI, the admin token, the open API)
+
 
 class Job(Base):
     """One unit of upstream work, as the producer asked for it."""
@@ -50,7 +52,7 @@ class Job(Base):
     # (the API key id, or "local"), in which queue (its bulk batch or pipeline; "" for single jobs). A queued job
     # with no admitted_at waits as this row alone (no message); admitted and not terminal: it holds a slot.
     priority: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
-    owner: Mapped[str] = mapped_column(String(32), default="local", server_default="local")
+    owner: Mapped[str] = mapped_column(String(32), default=LOCAL_OWNER, server_default=LOCAL_OWNER)
     queue_group: Mapped[str] = mapped_column(String(32), default="", server_default=text("''"))
     admitted_at: Mapped[datetime | None] = mapped_column()
 
