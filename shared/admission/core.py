@@ -18,7 +18,8 @@ ageing); within it, round-robin across owners (the one with the fewest jobs in f
 across its batches and pipelines, then FIFO.
 
 It runs after a job is accepted (in the producer), when a slot or a window place frees (the submit and
-follow-up tasks, when that can admit anything: ``shared.admission.triggers``), from the beat sweep (level-triggered truth), and once when a rate limit ends (one
+follow-up tasks, when that can admit anything: ``shared.admission.triggers``), from the beat sweep
+(level-triggered truth), and once when a rate limit ends (one
 ``hookline.admit`` message, scheduled at most once per wait). Admitters are serialised by one lock row
 (``rate_buckets`` name ``admission``): its UPDATE is the transaction's first statement, which takes the write
 lock on SQLite and the row lock on PostgreSQL before anything is counted.
