@@ -1,4 +1,4 @@
-"""The global upstream limiter: a token bucket with 429 back-off and an in-flight cap, shared by every worker.
+"""The global upstream limiter: a token bucket with 429 back-off, shared by every worker.
 
 ``base`` holds the pure bucket arithmetic and the interface; ``redis`` and ``sql`` are the two backends, chosen by
 the broker URL (Redis when the broker is Redis, else the SQL database).
@@ -10,7 +10,7 @@ import os
 import threading
 
 from shared.config import Settings
-from shared.limits.base import NO_CAP, Clock, NoLimits, UpstreamLimiter, policy_of
+from shared.limits.base import Clock, NoLimits, UpstreamLimiter, policy_of
 from shared.limits.redis import RedisLimiter
 from shared.limits.sql import SqlLimiter
 
@@ -23,13 +23,13 @@ def uses_redis(settings: Settings) -> bool:
 
 def build_limiter(settings: Settings, *, clock: Clock | None = None) -> UpstreamLimiter:
     """A new limiter for ``settings`` (tests use this with a fake clock; code uses ``limiter_for``)."""
+    # Unchanged from when the limiter also held the in-flight cap: HOOKLINE_MAX_IN_FLIGHT alone (no rate) still
+    # builds a stored bucket, so 429 pauses apply; with neither set, NoLimits ignores them.
     if not settings.upstream_rate and not settings.max_in_flight:
         return NoLimits()
-    cap = settings.max_in_flight or NO_CAP
-    stale_after_s = settings.job_deadline + settings.callback_grace
     if uses_redis(settings):
-        return RedisLimiter(settings.broker_url, policy_of(settings), cap, stale_after_s, clock=clock)
-    return SqlLimiter(settings.database_url, policy_of(settings), cap, stale_after_s, clock=clock)
+        return RedisLimiter(settings.broker_url, policy_of(settings), clock=clock)
+    return SqlLimiter(settings.database_url, policy_of(settings), clock=clock)
 
 
 _limiters: dict[tuple[object, ...], UpstreamLimiter] = {}
@@ -39,7 +39,7 @@ _limiters_lock = threading.Lock()
 def limiter_for(settings: Settings) -> UpstreamLimiter:
     """The process's limiter for these settings (cached per process: a forked child builds its own)."""
     key = (os.getpid(), settings.broker_url, settings.database_url, settings.upstream_rate, settings.upstream_burst,
-           settings.max_in_flight, settings.job_deadline, settings.callback_grace)
+           settings.max_in_flight)
     with _limiters_lock:
         limiter = _limiters.get(key)
         if limiter is None:

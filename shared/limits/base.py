@@ -1,4 +1,4 @@
-"""Global upstream limits shared by every worker process: a token bucket on calls and a cap on tasks in flight.
+"""The global upstream limit shared by every worker process: a token bucket on calls, with 429 back-off.
 
 Celery's ``rate_limit`` is per worker; these limits hold across all of them. The state lives in Redis when the
 broker is Redis (``shared.limits.redis``: Lua scripts) and in the ``rate_buckets`` table on the embedded
@@ -18,12 +18,8 @@ Bucket policy (one bucket per ``kind``, all with the same settings):
   RECOVERY_SECONDS, starting at the pause's end. A 429 arriving while a pause is on (calls that were already in
   flight when the first 429 came) extends the pause but does not halve the rate again.
 
-In-flight cap (kept for its tests and callers outside the job path; jobs no longer use it: the admission step,
-``shared.admission``, counts in flight from the job rows, so no slot can leak):
-``try_start_task(job_id)`` admits a job while fewer than HOOKLINE_MAX_IN_FLIGHT are in flight;
-one job counts once however often it is started; ``finish_task`` frees its slot (idempotent). Entries older than
-``stale_after_s`` (job deadline + callback grace) are swept when the cap is reached, so a lost ``finish_task``
-cannot block the system for ever; ``sweep_stale`` does the same on demand (e.g. from the reconciler).
+The in-flight cap (HOOKLINE_MAX_IN_FLIGHT) is not here: the admission step (``shared.admission``) counts jobs in
+flight from the job rows.
 """
 
 from __future__ import annotations
@@ -40,7 +36,6 @@ DEFAULT_PAUSE = 2.0  # seconds without tokens after a 429 that carries no Retry-
 RECOVERY_SECONDS = 30.0  # a halved rate is back to full this long after the pause ends
 MIN_RATE_FACTOR = 1 / 16  # repeated 429s never slow the bucket below rate/16
 MIN_WAIT = 0.001  # a denied caller always gets a positive wait: 0.0 means "admitted"
-NO_CAP = 10**12  # in-flight "cap" when HOOKLINE_MAX_IN_FLIGHT is unset: jobs are still tracked
 
 Clock = Callable[[], float]
 
@@ -140,22 +135,6 @@ class UpstreamLimiter(ABC):
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:
         """After a 429: pause the bucket for Retry-After (or DEFAULT_PAUSE) and halve its rate for a while."""
 
-    @abstractmethod
-    def try_start_task(self, job_id: str) -> bool:
-        """Count ``job_id`` as in flight; False when the cap is reached. A job already counted stays counted: True."""
-
-    @abstractmethod
-    def finish_task(self, job_id: str) -> None:
-        """Free the job's slot, if it holds one."""
-
-    @abstractmethod
-    def in_flight(self) -> int:
-        """How many jobs hold a slot now."""
-
-    @abstractmethod
-    def sweep_stale(self, max_age_s: float) -> int:
-        """Free the slots of jobs started more than ``max_age_s`` ago; returns how many."""
-
 
 class NoLimits(UpstreamLimiter):
     """Neither HOOKLINE_UPSTREAM_RATE nor HOOKLINE_MAX_IN_FLIGHT is set: everything is admitted, nothing stored."""
@@ -165,18 +144,6 @@ class NoLimits(UpstreamLimiter):
 
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:
         return None
-
-    def try_start_task(self, job_id: str) -> bool:
-        return True
-
-    def finish_task(self, job_id: str) -> None:
-        return None
-
-    def in_flight(self) -> int:
-        return 0
-
-    def sweep_stale(self, max_age_s: float) -> int:
-        return 0
 
 
 def policy_of(settings: Settings) -> BucketPolicy:

@@ -1,12 +1,11 @@
-"""The global upstream limits in Redis (used when the broker is Redis).
+"""The global upstream token bucket in Redis (used when the broker is Redis).
 
 Each operation is one Lua script run with EVALSHA (redis-py's ``Script`` loads it and retries on NOSCRIPT), so it
 is atomic across every worker. Time is the Redis server's clock (``TIME``), not the workers', so skewed worker
 clocks cannot hand out extra tokens. The bucket math mirrors ``shared.limits.base.refill/take/penalize``
 line for line; a test checks the two agree.
 
-Keys: ``hookline:limits:bucket:<kind>`` (hash: tokens, rate, updated_at, penalty_until) and
-``hookline:limits:inflight`` (sorted set: job id -> start time).
+Keys: ``hookline:limits:bucket:<kind>`` (hash: tokens, rate, updated_at, penalty_until).
 """
 
 from __future__ import annotations
@@ -83,41 +82,13 @@ store()
 return '0'
 """
 
-# KEYS[1] in-flight sorted set. ARGV: op ("start" | "sweep"), job id, cap, now ("" : server clock), max_age_s.
-# start returns 1 when the job holds a slot (now or already), 0 when the cap is reached; sweep returns the count
-# of stale entries removed. A full set is swept of stale entries before "start" gives up.
-INFLIGHT_LUA = """
-if redis.replicate_commands then redis.replicate_commands() end
-local key, op, job, cap, max_age = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5])
-local now
-if ARGV[4] ~= '' then now = tonumber(ARGV[4]) else
-  local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1000000 end
-local function sweep()
-  return redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now - max_age))
-end
-if op == 'sweep' then return sweep() end
-if redis.call('ZSCORE', key, job) then return 1 end
-if redis.call('ZCARD', key) >= cap then
-  sweep()
-  if redis.call('ZCARD', key) >= cap then return 0 end
-end
-redis.call('ZADD', key, string.format('%.17g', now), job)
-return 1
-"""
-
 
 class RedisLimiter(UpstreamLimiter):
-    def __init__(
-        self, url: str, policy: BucketPolicy, cap: int, stale_after_s: float, *, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, url: str, policy: BucketPolicy, *, clock: Clock | None = None) -> None:
         self.policy = policy
-        self.cap = cap
-        self.stale_after_s = stale_after_s
         self._clock = clock  # None: the Redis server's clock
         self._redis = redis.Redis.from_url(url)
         self._bucket_script = self._redis.register_script(BUCKET_LUA)
-        self._inflight_script = self._redis.register_script(INFLIGHT_LUA)
-        self._inflight_key = KEY_PREFIX + "inflight"
 
     def _now_arg(self) -> str:
         return "" if self._clock is None else repr(self._clock())
@@ -132,17 +103,3 @@ class RedisLimiter(UpstreamLimiter):
 
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:
         self._run_bucket("penalize", kind, pause_for(retry_after))
-
-    def try_start_task(self, job_id: str) -> bool:
-        args: list[str | float] = ["start", job_id, self.cap, self._now_arg(), self.stale_after_s]
-        return bool(self._inflight_script(keys=[self._inflight_key], args=args))
-
-    def finish_task(self, job_id: str) -> None:
-        self._redis.zrem(self._inflight_key, job_id)
-
-    def in_flight(self) -> int:
-        return int(self._redis.zcard(self._inflight_key))
-
-    def sweep_stale(self, max_age_s: float) -> int:
-        args: list[str | float] = ["sweep", "", self.cap, self._now_arg(), max_age_s]
-        return int(self._inflight_script(keys=[self._inflight_key], args=args))
