@@ -201,7 +201,8 @@ def run_end_to_end(root: Path, *, broker: str, jobs: int, profile: bool = False,
         wait_until(lambda: _done(settings) >= jobs + len(warm), 600, 0.1, f"{jobs} jobs done (files stored)")
         seconds = time.monotonic() - started
         cpu_ms = 1000 * (_cpu(hookline_pids) - cpu_before) / jobs
-        by_role = [1000 * (_cpu([pid]) - before) / jobs for pid, before in zip(hookline_pids, roles_before, strict=True)]
+        by_role = [1000 * (_cpu([pid]) - before) / jobs
+                   for pid, before in zip(hookline_pids, roles_before, strict=True)]
         for spy in profiles:
             spy.send_signal(signal.SIGINT)
         finish_profiles(profiles)

@@ -319,3 +319,38 @@ def test_a_mixed_batch_is_checked_at_each_jobs_own_price(any_db):
     assert report.blocked == "per-owner or per-batch limits or daily budgets"
     with open_session(any_db) as s:
         assert "API key 'mixed' budget: USD 0.184 of 0.20" in queue_position(s, s.get(Job, ids[3]))["reason"]
+
+
+def reason_of(settings, job_id: str) -> str:
+    from shared.admission.views import queue_position
+
+    with open_session(settings) as s:
+        return queue_position(s, s.get(Job, job_id))["reason"]
+
+
+def test_a_job_held_by_its_own_budget_or_limit_says_so_even_when_the_cap_is_full(any_db):
+    capped = any_db.with_overrides(max_in_flight=2)
+    thrifty = new_key(capped, "thrifty", budget_usd_per_day=0.03)  # one lyrics job (0.02) fits, the second not
+    limited = new_key(capped, "limited", max_in_flight=1)
+    mine = add(capped, 2, api_key_id=thrifty)
+    theirs = add(capped, 2, api_key_id=limited)
+    free = add(capped, 1, priority="bulk")
+    first = admit(capped)
+    assert sorted(first.admitted) == sorted([mine[0], theirs[0]])  # the cap is full now
+    again = admit(capped)  # no free slot: the step does not plan, yet each owner's own hold is what lasts
+    assert again.admitted == [] and again.blocked == "in-flight cap reached (2 of 2)"
+    assert reason_of(capped, mine[1]).startswith("daily budget reached (API key 'thrifty' budget: USD 0.020 of 0.03")
+    assert reason_of(capped, theirs[1]) == "owner in-flight limit reached (1 of 1)"
+    assert reason_of(capped, free[0]).endswith("; in-flight cap reached (2 of 2)")  # nothing of its own holds it
+    charge(capped, [mine[0]], 0.02)  # it ran and was paid: its slot frees, the local job takes it, not thrifty's
+    assert admit(capped).admitted == free
+    assert reason_of(capped, mine[1]).startswith("daily budget reached (API key 'thrifty' budget: USD 0.020 of 0.03")
+
+
+def test_an_owner_not_reached_by_a_short_step_still_shows_its_budget(any_db):
+    capped = any_db.with_overrides(max_in_flight=1)
+    thrifty = new_key(capped, "thrifty", budget_usd_per_day=0.01)  # nothing of it fits
+    others = add(capped, 2, age_s=60)
+    held = add(capped, 1, api_key_id=thrifty)
+    assert admit(capped).admitted == others[:1]  # the one slot went to local before thrifty was looked at
+    assert reason_of(capped, held[0]).startswith("daily budget reached (API key 'thrifty' budget: USD 0.000 of 0.01")
