@@ -38,11 +38,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shared.admission.budgets import affordable, budget_gates, low_budget_owners
 from shared.admission.planning import Gates, Group, plan
+from shared.admission.rate_state import prune_rate_state
 from shared.config import Settings
 from shared.db import open_session
 from shared.limits import limiter_for
@@ -158,17 +159,10 @@ def _take_ids(session: Session, group: Group, n: int) -> list[str]:
         .order_by(Job.created_at).limit(n)))  # the admission index's order: no sort of the group
 
 
-def prune_rate_state(session: Session, now: float) -> int:
-    """Delete the per-owner and per-batch rate rows (``tat:*``) whose theoretical arrival time has passed: such a
-    row admits exactly as a missing one does (``max(tat, now)``), so nothing changes but the table stops growing
-    with every key and batch ever rate-limited. Call it holding the admission lock."""
-    stmt = delete(RateBucket).where(RateBucket.name.like("tat:%"), RateBucket.updated_at < now)
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
-
-
 def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
     """One admission step (see the module docstring); commits, then publishes the admitted jobs' submits.
-    ``prune`` (the reconciler's sweep): also drop the spent rate rows (``prune_rate_state``)."""
+    ``prune`` (the reconciler's sweep): also drop the spent rate rows and those of finished batches
+    (``shared.admission.rate_state``)."""
     started = time.monotonic()
     report, wake = AdmissionReport(), None
     follow_ups: list[str] = []
