@@ -5,7 +5,8 @@ What goes, when it finished (or was last touched) before the cutoff:
   ``keep_artifacts``) and callbacks; jobs of a pipeline go only with their finished pipeline, never alone;
 - finished pipelines, all of whose jobs are finished, with their steps;
 - callbacks for jobs that no longer exist (orphans), finished deliveries, sent outbox rows, idempotency records,
-  bulk batches none of whose jobs or pipelines are left;
+  bulk batches none of whose jobs or pipelines are left (their ``rate_buckets`` rows, if any, are not touched
+  here: the reconciler's sweep drops them with every other finished batch's, ``shared.admission.rate_state``);
 - the embedded broker's consumed messages (kombu's SQLAlchemy transport hides a message it hands out and never
   deletes it), whatever the cutoff: nothing ever reads them again.
 

@@ -16,17 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from shared.admission.planning import Budget, Group
 from shared.admission.priority import LOCAL_OWNER
-from shared.cometapi import price_for
+from shared.cometapi import PRICES, price_for
 from shared.config import Settings
 from shared.errors import HooklineError
 from shared.jobs.ledger import day_start, spent_since
 from shared.models import ApiKey, Job
 from shared.states import JobStatus
+
+DEAREST = max(PRICES.values())  # what one job may cost at most
 
 
 def _price(operation: str, params: Mapping[str, Any] | None) -> float:
@@ -36,15 +38,13 @@ def _price(operation: str, params: Mapping[str, Any] | None) -> float:
         return 0.0
 
 
-def budget_gates(session: Session, settings: Settings, groups: list[Group]
-                 ) -> tuple[dict[str, list[Budget]], dict[tuple[str, str, int], float]]:
-    """The budgets that apply to each waiting owner, and the price of each group's oldest job. Empty when no
-    budget is set (then nothing is read)."""
-    owners = sorted({g.owner for g in groups})
+def owner_budgets(session: Session, settings: Settings, owners: list[str]
+                  ) -> tuple[Budget | None, dict[str, list[Budget]]]:
+    """The system budget (None when unset) and the budgets that apply to each of ``owners``."""
     keys = {k.id: k for k in session.scalars(select(ApiKey).where(
         ApiKey.id.in_([o for o in owners if o != LOCAL_OWNER]), ApiKey.budget_usd_per_day.is_not(None)))}
     if settings.budget_usd_per_day is None and not keys:
-        return {}, {}
+        return None, {}
     since = day_start()
     reserved = list(session.execute(select(Job.api_key_id, Job.operation, Job.params).where(
         Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_not(None))))
@@ -63,6 +63,28 @@ def budget_gates(session: Session, settings: Settings, groups: list[Group]
                 session, since, api_key_id=key.id) - sum(_price(op, p) for k, op, p in reserved if k == key.id)))
         if found:
             budgets[owner] = found
+    return every, budgets
+
+
+def low_budget_owners(session: Session, settings: Settings) -> set[str] | None:
+    """The owners with jobs waiting whose daily budget may not pay their next job (it has less left than the
+    dearest operation costs); None: every owner (the system budget is that low). Reads the budgets, not the
+    backlog: a step with no free slot uses it to scan only the owners a budget may be holding."""
+    waiting = exists().where(Job.owner == ApiKey.id, Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None))
+    keyed = list(session.scalars(select(ApiKey.id).where(ApiKey.budget_usd_per_day.is_not(None), waiting)))
+    every, budgets = owner_budgets(session, settings, keyed)
+    if every is not None and every.left < DEAREST:
+        return None
+    return {owner for owner, found in budgets.items() if any(b.left < DEAREST for b in found)}
+
+
+def budget_gates(session: Session, settings: Settings, groups: list[Group]
+                 ) -> tuple[dict[str, list[Budget]], dict[tuple[str, str, int], float]]:
+    """The budgets that apply to each waiting owner, and the price of each group's oldest job. Empty when no
+    budget is set (then nothing is read)."""
+    _every, budgets = owner_budgets(session, settings, sorted({g.owner for g in groups}))
+    if not budgets:
+        return {}, {}
     prices: dict[tuple[str, str, int], float] = {}
     for g in groups:
         if g.owner in budgets:

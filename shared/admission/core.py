@@ -13,16 +13,19 @@ sweep's republish). It admits exactly as many as there are free slots:
 - per owner (an API key's ``max_in_flight`` and ``rate``) and per bulk batch (``hookline bulk --rate``);
 - the daily budgets (``shared.admission.budgets``): a job its budget cannot pay for waits, holding no slot.
 
+A waiting job's reason is its own lasting hold (its owner's ``max_in_flight``, a budget) when it has one, even
+when the cap or the window is full too (``_own_holds``): that is what keeps it waiting after a slot frees.
+
 Order (``shared.admission.planning``): the highest effective priority first (``shared.admission.priority``:
 ageing); within it, round-robin across owners (the one with the fewest jobs in flight next), within an owner
 across its batches and pipelines, then FIFO.
 
 It runs after a job is accepted (in the producer), when a slot or a window place frees (the submit and
 follow-up tasks, when that can admit anything: ``shared.admission.triggers``), from the beat sweep
-(level-triggered truth), and once when a rate limit ends (one ``hookline.admit`` message, scheduled at most once
-per wait). Admitters are serialised by one lock row
-(``rate_buckets`` name ``admission``): its UPDATE is the transaction's first statement, which takes the write
-lock on SQLite and the row lock on PostgreSQL before anything is counted.
+(level-triggered truth), and once when a rate limit ends (one ``hookline.admit`` message, scheduled at most
+once per wait). Admitters are serialised by one lock row (``rate_buckets`` name ``admission``): its UPDATE is
+the transaction's first statement, which takes the write lock on SQLite and the row lock on PostgreSQL before
+anything is counted.
 """
 
 from __future__ import annotations
@@ -30,15 +33,17 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shared.admission.budgets import affordable, budget_gates
+from shared.admission.budgets import affordable, budget_gates, low_budget_owners
 from shared.admission.planning import Gates, Group, plan
+from shared.admission.rate_state import prune_rate_state
 from shared.config import Settings
 from shared.db import open_session
 from shared.limits import limiter_for
@@ -82,13 +87,14 @@ def _count(session: Session, statuses: list[str]) -> int:
         Job.status.in_(statuses), Job.admitted_at.is_not(None))) or 0)
 
 
-def waiting_groups(session: Session) -> list[tuple[str, str, int, Any, int]]:
-    """(owner, queue group, priority, oldest created_at, count) of the jobs waiting for admission: one grouped
-    scan of the admission index, so memory grows with the number of groups, never with the backlog."""
-    rows = session.execute(
-        select(Job.owner, Job.queue_group, Job.priority, func.min(Job.created_at), func.count())
-        .where(Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None))
-        .group_by(Job.owner, Job.queue_group, Job.priority))
+def waiting_groups(session: Session, owners: set[str] | None = None) -> list[tuple[str, str, int, Any, int]]:
+    """(owner, queue group, priority, oldest created_at, count) of the jobs waiting for admission (of ``owners``
+    only, when given): one grouped scan of the admission index, so memory grows with the number of groups, never
+    with the backlog."""
+    stmt = (select(Job.owner, Job.queue_group, Job.priority, func.min(Job.created_at), func.count())
+            .where(Job.status == JobStatus.QUEUED.value, Job.admitted_at.is_(None))
+            .group_by(Job.owner, Job.queue_group, Job.priority))
+    rows = session.execute(stmt.where(Job.owner.in_(sorted(owners))) if owners is not None else stmt)
     return [(o, g, int(p), head, int(n)) for o, g, p, head, n in rows]
 
 
@@ -116,6 +122,28 @@ def _gates(session: Session, settings: Settings, groups: list[Group], now: float
     )
 
 
+def _own_holds(session: Session, settings: Settings, now_unix: float, now: Any) -> dict[str, str]:
+    """With no free slot the step plans nothing and skips the grouped scan of the backlog; yet an owner at its own
+    ``max_in_flight``, or whose daily budget cannot pay its next job, waits for that, not for the cap or window:
+    a slot freeing does not admit it. So the owners that may be held so (at their own cap, or with a budget left
+    below the dearest job) are scanned, and only they: the plan, run with no slot, gives their reasons."""
+    loads = _loads(session)
+    owner_load: Counter[str] = Counter()
+    for (owner, _group), n in loads.items():
+        owner_load[owner] += n
+    caps = list(session.execute(select(ApiKey.id, ApiKey.max_in_flight).where(
+        ApiKey.id.in_(sorted(owner_load)), ApiKey.max_in_flight.is_not(None)))) if owner_load else []
+    at_cap = {str(key_id) for key_id, cap in caps if cap is not None and owner_load[key_id] >= cap}
+    low = low_budget_owners(session, settings)
+    scope = None if low is None else low | at_cap
+    groups = [Group(o, g, p, head, n) for o, g, p, head, n in waiting_groups(session, scope)] if scope != set() else []
+    if not groups:
+        return {}
+    gates = _gates(session, settings, groups, now_unix)
+    gates.budgets, gates.prices = budget_gates(session, settings, groups)
+    return plan(groups, loads, 0, gates, settings.priority_ageing, now, take_token=lambda: 0.0).owner_reasons
+
+
 def _store_tats(session: Session, tats: dict[str, float], now: float) -> None:
     for scope, tat in tats.items():
         name = "tat:" + scope
@@ -131,17 +159,10 @@ def _take_ids(session: Session, group: Group, n: int) -> list[str]:
         .order_by(Job.created_at).limit(n)))  # the admission index's order: no sort of the group
 
 
-def prune_rate_state(session: Session, now: float) -> int:
-    """Delete the per-owner and per-batch rate rows (``tat:*``) whose theoretical arrival time has passed: such a
-    row admits exactly as a missing one does (``max(tat, now)``), so nothing changes but the table stops growing
-    with every key and batch ever rate-limited. Call it holding the admission lock."""
-    stmt = delete(RateBucket).where(RateBucket.name.like("tat:%"), RateBucket.updated_at < now)
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
-
-
 def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
     """One admission step (see the module docstring); commits, then publishes the admitted jobs' submits.
-    ``prune`` (the reconciler's sweep): also drop the spent rate rows (``prune_rate_state``)."""
+    ``prune`` (the reconciler's sweep): also drop the spent rate rows and those of finished batches
+    (``shared.admission.rate_state``)."""
     started = time.monotonic()
     report, wake = AdmissionReport(), None
     follow_ups: list[str] = []
@@ -164,6 +185,7 @@ def admit(settings: Settings, *, prune: bool = False) -> AdmissionReport:
             if report.waiting:
                 report.blocked = (f"in-flight cap reached ({report.in_flight} of {cap})" if free_cap <= 0 else
                                   f"admission window full ({not_sent} sent to the workers, not yet submitted)")
+                detail["owners"] = _own_holds(session, settings, now_unix, now)
         else:
             groups = [Group(o, g, p, head, n) for o, g, p, head, n in waiting_groups(session)]
             report.waiting = sum(g.waiting for g in groups)

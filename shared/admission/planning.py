@@ -12,7 +12,9 @@ queue group is a bulk batch, a pipeline, or ``""`` for an owner's single jobs. E
 
 A group whose owner has reached its ``max_in_flight`` or rate, whose next job costs more than a daily budget has
 left (``shared.admission.budgets``), or whose bulk batch has reached its rate, is passed over (and the reason kept
-for the queued jobs' views); the global token bucket stops the whole step.
+for the queued jobs' views); the global token bucket stops the whole step. An owner the step does not reach (no
+slot left, or none free at all) still gets the reason of its own lasting hold (its ``max_in_flight``, a budget):
+that, not the global cap, is what keeps its jobs waiting after a slot frees.
 
 Rates per owner and per batch are GCRA: a theoretical arrival time (``tat``) per scope, one admission allowed
 when ``tat <= now``, after which ``tat = max(tat, now) + 1 / rate``.
@@ -72,6 +74,18 @@ class Plan:
     tats: dict[str, float] = field(default_factory=dict)  # the scopes whose tat moved: to store
 
 
+def _own_hold(group: Group, owner_load: Counter[str], gates: Gates) -> tuple[str | None, bool]:
+    """What keeps ``group`` waiting however many global slots free: its owner at its ``max_in_flight`` (True: the
+    whole owner), or a daily budget its next job does not fit in (False: this group; it holds no slot and waits for
+    the day to roll over or the budget to be raised). (None, False) when neither."""
+    cap = gates.owner_cap.get(group.owner)
+    if cap is not None and owner_load[group.owner] >= cap:
+        return f"owner in-flight limit reached ({owner_load[group.owner]} of {cap})", True
+    price = gates.prices.get((group.owner, group.group, group.priority), 0.0)
+    spent = next((b for b in gates.budgets.get(group.owner, ()) if price > 0 and price > b.left + 1e-9), None)
+    return (spent.reason(price), False) if spent is not None else (None, False)
+
+
 def _rate_wait(gates: Gates, scope: str) -> float:
     return max(0.0, gates.tats.get(scope, 0.0) - gates.now)
 
@@ -104,17 +118,15 @@ def plan(groups: list[Group], loads: dict[tuple[str, str], int], free: int, gate
         owner = min(heads, key=lambda o: (owner_load[o], heads[o], o))
         group = min((g for g in level if g.owner == owner),
                     key=lambda g: (group_load[(g.owner, g.group)], g.head, g.group))
-        cap = gates.owner_cap.get(owner)
-        if cap is not None and owner_load[owner] >= cap:
-            result.owner_reasons[owner] = f"owner in-flight limit reached ({owner_load[owner]} of {cap})"
-            out.add(owner)
+        held, whole_owner = _own_hold(group, owner_load, gates)
+        if held is not None:
+            result.owner_reasons[owner] = held
+            if whole_owner:
+                out.add(owner)
+            else:
+                out_groups.add((group.owner, group.group))
             continue
         price = gates.prices.get((group.owner, group.group, group.priority), 0.0)
-        spent = next((b for b in gates.budgets.get(owner, ()) if price > 0 and price > b.left + 1e-9), None)
-        if spent is not None:  # waits for the day to roll over or the budget to be raised; holds no slot
-            result.owner_reasons[owner] = spent.reason(price)
-            out_groups.add((group.owner, group.group))
-            continue
         if owner in gates.owner_rate and (wait := _rate_wait(gates, "owner:" + owner)) > 0:
             result.owner_reasons[owner] = f"owner rate limit ({gates.owner_rate[owner]:g}/s)"
             out.add(owner)
@@ -140,6 +152,14 @@ def plan(groups: list[Group], loads: dict[tuple[str, str], int], free: int, gate
         owner_load[owner] += 1
         group_load[(owner, group.group)] += 1
         admitted += 1
+    # The owners the loop did not reach (no slot left for them, or none to begin with: ``free`` 0): their own
+    # lasting hold, if any, is what their jobs' views say, not the global cap or window that also holds them.
+    for g in sorted(groups, key=lambda g: (-eff[id(g)], g.head)):
+        if (g.taken < g.waiting and g.owner not in out and (g.owner, g.group) not in out_groups
+                and g.owner not in result.owner_reasons):
+            held, _ = _own_hold(g, owner_load, gates)
+            if held is not None:
+                result.owner_reasons[g.owner] = held
     result.picks = [(g, g.taken) for g in groups if g.taken]
     if waits:
         result.wake_in = min(waits)

@@ -319,3 +319,102 @@ def test_a_mixed_batch_is_checked_at_each_jobs_own_price(any_db):
     assert report.blocked == "per-owner or per-batch limits or daily budgets"
     with open_session(any_db) as s:
         assert "API key 'mixed' budget: USD 0.184 of 0.20" in queue_position(s, s.get(Job, ids[3]))["reason"]
+
+
+def reason_of(settings, job_id: str) -> str:
+    from shared.admission.views import queue_position
+
+    with open_session(settings) as s:
+        return queue_position(s, s.get(Job, job_id))["reason"]
+
+
+def test_a_job_held_by_its_own_budget_or_limit_says_so_even_when_the_cap_is_full(any_db):
+    capped = any_db.with_overrides(max_in_flight=2)
+    thrifty = new_key(capped, "thrifty", budget_usd_per_day=0.03)  # one lyrics job (0.02) fits, the second not
+    limited = new_key(capped, "limited", max_in_flight=1)
+    mine = add(capped, 2, api_key_id=thrifty)
+    theirs = add(capped, 2, api_key_id=limited)
+    free = add(capped, 1, priority="bulk")
+    first = admit(capped)
+    assert sorted(first.admitted) == sorted([mine[0], theirs[0]])  # the cap is full now
+    again = admit(capped)  # no free slot: the step does not plan, yet each owner's own hold is what lasts
+    assert again.admitted == [] and again.blocked == "in-flight cap reached (2 of 2)"
+    assert reason_of(capped, mine[1]).startswith("daily budget reached (API key 'thrifty' budget: USD 0.020 of 0.03")
+    assert reason_of(capped, theirs[1]) == "owner in-flight limit reached (1 of 1)"
+    assert reason_of(capped, free[0]).endswith("; in-flight cap reached (2 of 2)")  # nothing of its own holds it
+    charge(capped, [mine[0]], 0.02)  # it ran and was paid: its slot frees, the local job takes it, not thrifty's
+    assert admit(capped).admitted == free
+    assert reason_of(capped, mine[1]).startswith("daily budget reached (API key 'thrifty' budget: USD 0.020 of 0.03")
+
+
+def test_an_owner_not_reached_by_a_short_step_still_shows_its_budget(any_db):
+    capped = any_db.with_overrides(max_in_flight=1)
+    thrifty = new_key(capped, "thrifty", budget_usd_per_day=0.01)  # nothing of it fits
+    others = add(capped, 2, age_s=60)
+    held = add(capped, 1, api_key_id=thrifty)
+    assert admit(capped).admitted == others[:1]  # the one slot went to local before thrifty was looked at
+    assert reason_of(capped, held[0]).startswith("daily budget reached (API key 'thrifty' budget: USD 0.000 of 0.01")
+
+
+def test_the_sweep_drops_a_finished_batchs_rate_rows_and_a_live_batch_keeps_its_limit(any_db, monkeypatch):
+    from shared.admission.views import queue_position
+    from shared.models import BulkBatch, BulkLine
+    from worker.reconciling import reconcile_overdue
+
+    monkeypatch.setattr("shared.admission.core.send", lambda *a, **k: None)
+    with open_session(any_db) as s:
+        done, live = BulkBatch(name="done"), BulkBatch(name="live")
+        accepting = BulkBatch(name="accepting", total=5)  # its file is still being accepted: 1 of 5 lines so far
+        s.add_all([done, live, accepting])
+        s.flush()
+        for batch in (done, live, accepting):
+            s.add(RateBucket(name=f"bulk:{batch.id}", rate=0.001, tokens=0.0, updated_at=0.0, penalty_until=0.0))
+        s.add(RateBucket(name="bulk:gone", rate=1.0, tokens=0.0, updated_at=0.0, penalty_until=0.0))  # pruned batch
+        s.add(BulkLine(owner="", key="k1", bulk_id=accepting.id, line_no=1))
+        s.commit()
+        done_id, live_id, accepting_id = done.id, live.id, accepting.id
+    done_jobs = add(any_db, 1, bulk_id=done_id)
+    live_jobs = add(any_db, 3, bulk_id=live_id)
+    assert sorted(admit(any_db).admitted) == sorted([done_jobs[0], live_jobs[0]])  # one each; the next in 1000 s
+
+    def rate_rows() -> set[str]:
+        with open_session(any_db) as s:
+            return set(s.scalars(select(RateBucket.name).where(RateBucket.name != "admission")))
+
+    assert rate_rows() == {f"bulk:{done_id}", f"tat:bulk:{done_id}", f"bulk:{live_id}", f"tat:bulk:{live_id}",
+                           f"bulk:{accepting_id}", "bulk:gone"}
+    admit(any_db)
+    assert len(rate_rows()) == 6  # an ordinary step prunes nothing
+    # done's only job is admitted (in flight, not waiting): the batch can admit nothing more, its rows go
+    reconcile_overdue(any_db.with_overrides(public_url=None))
+    assert rate_rows() == {f"bulk:{live_id}", f"tat:bulk:{live_id}", f"bulk:{accepting_id}"}
+    again = admit(any_db)  # the live batch's limit still holds
+    assert again.admitted == [] and again.wake_in is not None and again.wake_in > 900
+    with open_session(any_db) as s:
+        assert queue_position(s, s.get(Job, live_jobs[1]))["reason"] == "bulk batch rate limit (0.001/s)"
+
+
+def test_a_rated_bulk_files_rate_row_stays_while_its_jobs_wait_and_goes_once_they_are_canceled(any_db, tmp_path,
+                                                                                                monkeypatch):
+    import json
+
+    from shared.bulk.accept import accept_bulk
+    from shared.bulk.progress import bulk_progress
+    from shared.bulk.source import BulkSource
+    from worker.reconciling import reconcile_overdue
+
+    monkeypatch.setattr("shared.admission.core.send", lambda *a, **k: None)
+    lines = tmp_path / "rated.jsonl"
+    lines.write_text("".join(json.dumps({"operation": "lyrics", "params": {"prompt": f"p{i}"}}) + "\n"
+                             for i in range(3)))
+    bulk_id = accept_bulk(any_db, BulkSource.from_path(lines), rate=0.001, chunk_size=2).bulk_id
+    sweep = any_db.with_overrides(public_url=None)
+    reconcile_overdue(sweep)
+    with open_session(any_db) as s:
+        assert s.get(RateBucket, f"bulk:{bulk_id}") is not None and bulk_progress(s, bulk_id)["rate"] == 0.001
+        waiting = list(s.scalars(select(Job.id).where(Job.bulk_id == bulk_id, Job.admitted_at.is_(None))))
+    assert len(waiting) == 2  # the rate let one of three go
+    finish(any_db, waiting, "canceled")
+    reconcile_overdue(sweep)
+    with open_session(any_db) as s:
+        assert s.scalars(select(RateBucket.name).where(RateBucket.name.like(f"%bulk:{bulk_id}"))).all() == []
