@@ -91,7 +91,9 @@ def test_bulk_killed_halfway_and_rerun_submits_every_line_once(make_stack, tmp_p
                               workers=2)
     prompts = [f"bulk line {n}" for n in range(1000)]
     path = write_lines(tmp_path / "thousand.jsonl", [{"operation": "lyrics", "params": {"prompt": p}} for p in prompts])
-    command = [*HOOKLINE, "bulk", path, "--json", "--chunk-size", "50"]
+    # Small chunks (one transaction each) for the run to be killed, so it is still mid-file when the lock below is
+    # taken; the rerun takes bigger ones: resuming goes by line, not by chunk.
+    command = [*HOOKLINE, "bulk", path, "--json", "--chunk-size", "10"]
     first = subprocess.Popen(command, env=stack.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
     database = settings.database_url.removeprefix("sqlite:///")
