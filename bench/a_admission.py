@@ -27,7 +27,17 @@ from typing import Any
 import redis
 from sqlalchemy import func, insert, select
 
-from bench.harness import Figure, bench_parser, make_env, median, percentile, report, start_redis, workdir
+from bench.harness import (
+    Figure,
+    bench_parser,
+    make_env,
+    median,
+    parse_args,
+    percentile,
+    report,
+    start_redis,
+    workdir,
+)
 from bench.p5_in_flight import RssSampler
 from shared.cli.stack import Stack, free_port, wait_until
 from shared.config import Settings
@@ -53,10 +63,12 @@ def admission_stack(root: Path, *, cap: int | None, step: float = 0.1, workers: 
     broker = start_redis(stack)
     env.env["HOOKLINE_BROKER_URL"] = broker
     stack.start()
-    for n in range(workers):  # a worker still starting would count as admission delay
-        log = env.log_dir / f"worker{n}.log"
-        wait_until(lambda log=log: log.exists() and " ready." in log.read_text(errors="replace"), 120, 0.2,
-                   f"worker{n} ready")
+    # A worker still starting would count as admission delay. Its log says nothing at WARNING, so ask: every worker
+    # answers a broadcast ping once its consumer is up.
+    from shared.tasks import sender
+
+    control = sender(env.settings).control
+    wait_until(lambda: len(control.ping(timeout=0.5) or []) >= workers, 120, 0.2, f"{workers} worker(s) ready")
     return stack, env.settings, broker
 
 
@@ -273,7 +285,7 @@ def main() -> None:
     parser.add_argument("--a5-seconds", type=float, default=60.0)
     parser.add_argument("--a4-step", type=float, default=0.5, help="sandbox step seconds (lyrics take ~2 steps)")
     parser.add_argument("--window", type=int, default=None, help="HOOKLINE_ADMISSION_WINDOW (default: hookline's)")
-    args = parser.parse_args()
+    args = parse_args(parser)
     global WINDOW
     WINDOW = args.window
     figures: list[Figure] = []
