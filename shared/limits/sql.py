@@ -55,6 +55,16 @@ def _row(name: str, state: BucketState) -> dict[str, Any]:
             "penalty_until": state.penalty_until}
 
 
+def _move(conn: Any, name: str, seen: BucketState, new: BucketState) -> bool:
+    """Compare-and-set the bucket row ``name`` from ``seen`` to ``new`` (the caller commits); True when it moved."""
+    return conn.execute(
+        update(buckets)
+        .where(buckets.c.name == name, buckets.c.tokens == seen.tokens, buckets.c.rate == seen.rate,
+               buckets.c.updated_at == seen.updated_at, buckets.c.penalty_until == seen.penalty_until)
+        .values(tokens=new.tokens, rate=new.rate, updated_at=new.updated_at, penalty_until=new.penalty_until)
+    ).rowcount == 1
+
+
 class SqlLimiter(UpstreamLimiter):
     def __init__(self, database_url: str, policy: BucketPolicy, *, clock: Clock | None = None) -> None:
         self.policy = policy
@@ -79,15 +89,9 @@ class SqlLimiter(UpstreamLimiter):
                 wait, new = step(seen, now)
                 if new is None or new == seen:
                     return wait
-                matched = conn.execute(
-                    update(buckets)
-                    .where(buckets.c.name == name, buckets.c.tokens == seen.tokens, buckets.c.rate == seen.rate,
-                           buckets.c.updated_at == seen.updated_at, buckets.c.penalty_until == seen.penalty_until)
-                    .values(tokens=new.tokens, rate=new.rate, updated_at=new.updated_at,
-                            penalty_until=new.penalty_until)
-                ).rowcount
+                matched = _move(conn, name, seen, new)
                 conn.commit()
-                if matched == 1:
+                if matched:
                     return wait
         return None
 
@@ -106,13 +110,7 @@ class SqlLimiter(UpstreamLimiter):
         wait, new = take(seen, self.policy, now)
         if new is None or new == seen:
             return wait
-        matched = connection.execute(
-            update(buckets)
-            .where(buckets.c.name == name, buckets.c.tokens == seen.tokens, buckets.c.rate == seen.rate,
-                   buckets.c.updated_at == seen.updated_at, buckets.c.penalty_until == seen.penalty_until)
-            .values(tokens=new.tokens, rate=new.rate, updated_at=new.updated_at, penalty_until=new.penalty_until)
-        ).rowcount
-        return wait if matched == 1 else CONTENDED_WAIT
+        return wait if _move(connection, name, seen, new) else CONTENDED_WAIT
 
     def penalize(self, retry_after: float | None, kind: str = "call") -> None:
         def step(state: BucketState, now: float) -> tuple[float, BucketState | None]:
